@@ -1,0 +1,11 @@
+//! herd: an agentless configuration-management engine that runs Ansible
+//! projects unchanged.
+//!
+//! The flow of data: inventory sources → [`inventory::Inventory`]; playbook
+//! YAML → [`playbook`] AST with source spans; per host, variables merged by
+//! precedence ([`vars`]) and templated ([`template`]); the listing and
+//! checking commands of [`cli`] read those.
+
+pub mod diag;
+pub mod value;
+pub mod yaml;

@@ -1,0 +1,225 @@
+//! The plain data herd passes around: variables, facts, module arguments
+//! and results. It is JSON's data model with key order kept, which is also
+//! what Ansible's variables are once loaded.
+//!
+//! Two markers ride inside it the way Ansible carries them in JSON:
+//! `{"__ansible_unsafe": "text"}` for a `!unsafe` string (never templated)
+//! and `{"__ansible_vault": "…"}` for a vault-encrypted value.
+
+pub use serde_json::{Map, Number, Value};
+
+/// A `!unsafe` string.
+pub fn unsafe_string(text: &str) -> Value {
+    let mut m = Map::new();
+    m.insert("__ansible_unsafe".into(), Value::String(text.to_string()));
+    Value::Object(m)
+}
+
+/// The text of a `!unsafe` marker, if `v` is one.
+pub fn as_unsafe(v: &Value) -> Option<&str> {
+    match v {
+        Value::Object(m) if m.len() == 1 => m.get("__ansible_unsafe")?.as_str(),
+        _ => None,
+    }
+}
+
+/// The vault text of a `!vault` marker, if `v` is one.
+pub fn as_vault(v: &Value) -> Option<&str> {
+    match v {
+        Value::Object(m) if m.len() == 1 => m.get("__ansible_vault")?.as_str(),
+        _ => None,
+    }
+}
+
+/// A float as Python's `repr` writes it: `1.0`, `0.5`, `1e+20`, `inf`.
+pub fn py_float(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if f == f.trunc() && f.abs() < 1e16 {
+        return format!("{f:.1}");
+    }
+    let s = format!("{f}");
+    if f.abs() >= 1e16 || (f != 0.0 && f.abs() < 1e-4) {
+        // Python switches to exponent notation here.
+        let e = format!("{f:e}");
+        if let Some((m, exp)) = e.split_once('e') {
+            let exp: i32 = exp.parse().unwrap_or(0);
+            return format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+        }
+    }
+    s
+}
+
+/// JSON text with Python's `json.dumps` spacing (`{"a": 1, "b": [1, 2]}`).
+pub fn to_json_string(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(v, &mut out);
+    out
+}
+
+fn write_json(v: &Value, out: &mut String) {
+    match v {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&serde_json::to_string(k).unwrap_or_default());
+                out.push_str(": ");
+                write_json(item, out);
+            }
+            out.push('}');
+        }
+        Value::Number(n) if n.is_f64() => out.push_str(&py_float(n.as_f64().unwrap_or(0.0))),
+        other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
+    }
+}
+
+/// A value as Python's `str()` prints it: strings bare, everything else
+/// as [`py_repr`].
+pub fn py_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => match as_unsafe(other) {
+            Some(s) => s.to_string(),
+            None => py_repr(other),
+        },
+    }
+}
+
+/// A value as Python's `repr()` prints it: `['a', 'b']`, `{'k': 1}`,
+/// `True`, `None`.
+pub fn py_repr(v: &Value) -> String {
+    let mut out = String::new();
+    write_repr(v, &mut out);
+    out
+}
+
+/// A string in Python's repr quoting: single quotes unless the text holds
+/// a single quote and no double quote.
+pub fn py_repr_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+fn write_repr(v: &Value, out: &mut String) {
+    if let Some(s) = as_unsafe(v) {
+        out.push_str(&py_repr_str(s));
+        return;
+    }
+    match v {
+        Value::Null => out.push_str("None"),
+        Value::Bool(true) => out.push_str("True"),
+        Value::Bool(false) => out.push_str("False"),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                out.push_str(&i.to_string());
+            } else if let Some(u) = n.as_u64() {
+                out.push_str(&u.to_string());
+            } else {
+                out.push_str(&py_float(n.as_f64().unwrap_or(0.0)));
+            }
+        }
+        Value::String(s) => out.push_str(&py_repr_str(s)),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_repr(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&py_repr_str(k));
+                out.push_str(": ");
+                write_repr(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Python truthiness: empty strings, lists, dicts, 0 and None are false.
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().map(|f| f != 0.0).unwrap_or(true),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(m) => !m.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn python_repr() {
+        assert_eq!(py_repr(&json!(["a", "b"])), "['a', 'b']");
+        assert_eq!(
+            py_repr(&json!({"k": 1, "t": true, "n": null})),
+            "{'k': 1, 't': True, 'n': None}"
+        );
+        assert_eq!(py_repr(&json!("it's")), "\"it's\"");
+        assert_eq!(py_repr(&json!(1.0)), "1.0");
+        assert_eq!(py_repr(&json!(0.1)), "0.1");
+        assert_eq!(py_str(&json!("x")), "x");
+        assert_eq!(py_float(1e20), "1e+20");
+    }
+
+    #[test]
+    fn json_spacing() {
+        assert_eq!(
+            to_json_string(&json!({"a": [1, 2], "b": "x"})),
+            r#"{"a": [1, 2], "b": "x"}"#
+        );
+    }
+}
