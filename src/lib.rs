@@ -9,3 +9,9 @@
 pub mod diag;
 pub mod value;
 pub mod yaml;
+pub mod cli;
+pub mod config;
+pub mod inventory;
+pub mod playbook;
+pub mod template;
+pub mod vars;
