@@ -6,12 +6,12 @@
 //! precedence ([`vars`]) and templated ([`template`]); the listing and
 //! checking commands of [`cli`] read those.
 
-pub mod diag;
-pub mod value;
-pub mod yaml;
 pub mod cli;
 pub mod config;
+pub mod diag;
 pub mod inventory;
 pub mod playbook;
 pub mod template;
+pub mod value;
 pub mod vars;
+pub mod yaml;
