@@ -11,6 +11,7 @@ pub mod config;
 pub mod diag;
 pub mod inventory;
 pub mod playbook;
+pub mod tags;
 pub mod template;
 pub mod value;
 pub mod vars;
