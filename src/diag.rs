@@ -35,14 +35,29 @@ impl Loc {
 
     /// The source line this location points at, read from the file.
     pub fn source_line(&self) -> Option<String> {
+        self.context_lines(0)?.pop().map(|(_, l)| l)
+    }
+
+    /// The line this location points at and up to `before` lines above
+    /// it, with their numbers.
+    pub fn context_lines(&self, before: u32) -> Option<Vec<(u32, String)>> {
         if self.line == 0 {
             return None;
         }
         let text = std::fs::read(Path::new(&*self.file)).ok()?;
         let text = String::from_utf8_lossy(&text);
-        text.lines()
-            .nth(self.line as usize - 1)
-            .map(|l| l.to_string())
+        let first = self.line.saturating_sub(before).max(1);
+        let lines: Vec<(u32, String)> = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i as u32 + 1, l.to_string()))
+            .skip(first as usize - 1)
+            .take((self.line - first + 1) as usize)
+            .collect();
+        match lines.last() {
+            Some((n, _)) if *n == self.line => Some(lines),
+            _ => None,
+        }
     }
 }
 
@@ -128,25 +143,31 @@ impl Diagnostic {
 }
 
 impl fmt::Display for Diagnostic {
+    /// The layout of ansible-core 2.19's errors: the message, an `Origin:`
+    /// line, up to two lines of context and a caret under the column, then
+    /// the hint.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ERROR! {}", self.message)?;
+        write!(f, "[ERROR]: {}", self.message)?;
         if let Some(loc) = &self.loc {
-            write!(f, "\n  --> {loc}")?;
-            if let Some(line) = loc.source_line() {
-                let num = loc.line.to_string();
-                let pad = " ".repeat(num.len());
-                // The caret sits under the column, counted in characters;
-                // tabs are kept so the caret lines up in a terminal.
-                let lead: String = line
+            write!(f, "\nOrigin: {loc}")?;
+            if let Some(lines) = loc.context_lines(2) {
+                let width = loc.line.to_string().len();
+                writeln!(f)?;
+                for (num, line) in &lines {
+                    write!(f, "\n{num:>width$} {line}")?;
+                }
+                let target = lines.last().map(|(_, l)| l.as_str()).unwrap_or("");
+                // Tabs are kept so the caret lines up in a terminal.
+                let lead: String = target
                     .chars()
                     .take(loc.col.saturating_sub(1) as usize)
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
-                write!(f, "\n{pad} |\n{num} | {line}\n{pad} | {lead}^")?;
+                write!(f, "\n{} {lead}^ column {}", " ".repeat(width), loc.col)?;
             }
         }
         if let Some(hint) = &self.hint {
-            write!(f, "\n  = hint: {hint}")?;
+            write!(f, "\n\nHint: {hint}")?;
         }
         Ok(())
     }
@@ -224,9 +245,12 @@ mod tests {
         let d = Diagnostic::parse("bad key", Loc::new(path.to_str().unwrap(), 2, 3))
             .hint("did you mean 'tasks'?");
         let text = d.to_string();
-        assert!(text.contains(":2:3"), "{text}");
-        assert!(text.contains("2 |   taskz: []\n  |   ^"), "{text}");
-        assert!(text.ends_with("hint: did you mean 'tasks'?"), "{text}");
+        assert!(text.starts_with("[ERROR]: bad key\nOrigin: "), "{text}");
+        assert!(
+            text.contains("p.yml:2:3\n\n1 - hosts: all\n2   taskz: []\n    ^ column 3"),
+            "{text}"
+        );
+        assert!(text.ends_with("\n\nHint: did you mean 'tasks'?"), "{text}");
         assert_eq!(d.exit_code, 4);
     }
 
