@@ -6,7 +6,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use base64::Engine as _;
-use minijinja::value::{Rest, Value as Mj};
+use minijinja::value::{Rest, Value as Mj, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -19,6 +19,9 @@ use super::serial;
 use crate::value::{py_str, Map, Value};
 
 type R = Result<Mj, Error>;
+
+/// Marks the undefined error raised by `mandatory`.
+pub const MANDATORY: &str = "mandatory variable not defined";
 
 /// Fails with an undefined error when `v` is undefined, so filters do not
 /// silently work on nothing.
@@ -61,7 +64,11 @@ pub fn register(env: &mut Environment<'static>) {
     filter!(env, "mandatory", |v, a| {
         let a = Args::bind("mandatory", &["msg"], a)?;
         if v.is_undefined() {
-            return Err(op_error(a.str_or("msg", "Mandatory variable not defined.")));
+            return Err(match a.opt_str("msg") {
+                Some(msg) => op_error(msg),
+                // The variable's name is found from the template afterwards.
+                None => Error::new(ErrorKind::UndefinedError, MANDATORY),
+            });
         }
         Ok(v)
     });
@@ -771,6 +778,67 @@ pub fn register(env: &mut Environment<'static>) {
         }
         Ok(Mj::from(list_of(&v)?))
     });
+    filter!(env, "replace", |v, a| {
+        let a = Args::bind("replace", &["old", "new", "count"], a)?;
+        let text = s(&v)?;
+        let old = a.str_or("old", "");
+        let new = a.str_or("new", "");
+        Ok(Mj::from(match a.get("count").and_then(to_i64) {
+            Some(n) if n >= 0 => text.replacen(&old, &new, n as usize),
+            _ => text.replace(&old, &new),
+        }))
+    });
+    filter!(env, "urlencode", |v, a| {
+        Args::bind("urlencode", &[], a)?;
+        defined(&v)?;
+        let items: Vec<(String, String)> = match v.kind() {
+            ValueKind::Map => v
+                .try_iter()?
+                .map(|k| {
+                    let x = v.get_item(&k).unwrap_or(Mj::UNDEFINED);
+                    (py_str_mj(&k), py_str_mj(&x))
+                })
+                .collect(),
+            ValueKind::String => return Ok(Mj::from(url_quote(&py_str_mj(&v), false))),
+            _ => v
+                .try_iter()?
+                .map(|pair| {
+                    let k = pair.get_item(&Mj::from(0)).unwrap_or(Mj::from(""));
+                    let x = pair.get_item(&Mj::from(1)).unwrap_or(Mj::from(""));
+                    (py_str_mj(&k), py_str_mj(&x))
+                })
+                .collect(),
+        };
+        Ok(Mj::from(
+            items
+                .iter()
+                .map(|(k, x)| format!("{}={}", url_quote(k, true), url_quote(x, true)))
+                .collect::<Vec<_>>()
+                .join("&"),
+        ))
+    });
+    filter!(env, "round", |v, a| {
+        let a = Args::bind("round", &["precision", "method"], a)?;
+        defined(&v)?;
+        let x = f64::try_from(v.clone()).map_err(|_| op_error("round: a number is required"))?;
+        let p = a.int_or("precision", 0)?;
+        let scale = 10f64.powi(p as i32);
+        let y = x * scale;
+        let r = match a.str_or("method", "common").as_str() {
+            "ceil" => y.ceil(),
+            "floor" => y.floor(),
+            // Python's round() rounds halves to even.
+            _ => {
+                let r = y.round();
+                if (y - y.trunc()).abs() == 0.5 && r % 2.0 != 0.0 {
+                    r - y.signum()
+                } else {
+                    r
+                }
+            }
+        };
+        Ok(Mj::from(r / scale))
+    });
     filter!(env, "unique", |v, a| {
         let a = Args::bind("unique", &["case_sensitive", "attribute"], a)?;
         let items = list_of(&v)?;
@@ -1286,6 +1354,23 @@ fn split_yaml_documents(text: &str) -> Vec<String> {
         docs.push(cur);
     }
     docs
+}
+
+/// Percent-encoding as Jinja's `urlencode`: `/` kept in plain strings,
+/// spaces as `+` in query strings.
+fn url_quote(s: &str, query: bool) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(b as char)
+            }
+            b'/' if !query => out.push('/'),
+            b' ' if query => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
 }
 
 /// `a.b.0`-style attribute lookup, as Jinja's `attribute=` arguments.

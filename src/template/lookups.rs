@@ -188,8 +188,11 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
             let mut out = Vec::new();
             for t in flat_terms(terms) {
                 let term = py_str_mj(&t);
-                let p = find_file(st, "files", &term)
-                    .ok_or_else(|| op_error(format!("Unable to access the file '{term}'")))?;
+                let p = find_file(st, "files", &term).ok_or_else(|| {
+                    op_error(format!(
+                        "Unable to access the file '{term}': File not found."
+                    ))
+                })?;
                 let mut text = read_text(&p)?;
                 if o.flag("rstrip", true) {
                     text = text.trim_end().to_string();

@@ -304,19 +304,14 @@ impl Templar {
             let ok = match c {
                 Value::Bool(b) => *b,
                 Value::String(s) => self.condition_in(s, &ctx)?,
-                Value::Null => {
-                    return Err(cond_type_error("NoneType", "None"));
-                }
-                Value::Number(n) => {
-                    return Err(cond_type_error(
-                        if n.is_f64() { "float" } else { "int" },
-                        &n.to_string(),
-                    ));
-                }
                 other => {
                     return Err(cond_type_error(
                         convert::py_type_name(other),
-                        &crate::value::py_repr(other),
+                        if crate::value::truthy(other) {
+                            "True"
+                        } else {
+                            "False"
+                        },
                     ))
                 }
             };
@@ -481,7 +476,11 @@ impl Templar {
             Value::Bool(b) => Ok(b),
             other => Err(cond_type_error(
                 convert::py_type_name(&other),
-                &crate::value::py_repr(&other),
+                if crate::value::truthy(&other) {
+                    "True"
+                } else {
+                    "False"
+                },
             )
             .hint(format!(
                 "the conditional was: {expr}; compare explicitly (e.g. `x | bool` or `x == 'yes'`)"
@@ -512,6 +511,17 @@ impl Templar {
             return d;
         }
         let msg = match e.kind() {
+            ErrorKind::UndefinedError if e.detail() == Some(filters::MANDATORY) => {
+                let why = vars::name_undefined(&self.envs.strict, text, ctx).unwrap_or_default();
+                match why
+                    .split('\'')
+                    .nth(1)
+                    .filter(|_| why.ends_with("is undefined"))
+                {
+                    Some(name) => format!("Mandatory variable '{name}' not defined."),
+                    None => "Mandatory variable not defined.".to_string(),
+                }
+            }
             ErrorKind::UndefinedError => vars::name_undefined(&self.envs.strict, text, ctx)
                 .unwrap_or_else(|| "an undefined variable was used".to_string()),
             ErrorKind::SyntaxError => {
@@ -522,16 +532,12 @@ impl Templar {
                 .code(exit::HOST_FAILED)
             }
             ErrorKind::UnknownFilter => format!(
-                "no filter named '{}'",
-                e.detail()
-                    .and_then(|d| d.split('`').nth(1))
-                    .unwrap_or(e.detail().unwrap_or("?"))
+                "No filter named '{}'.",
+                unknown_name(e.detail().unwrap_or("?"), "filter ")
             ),
             ErrorKind::UnknownTest => format!(
-                "no test named '{}'",
-                e.detail()
-                    .and_then(|d| d.split('`').nth(1))
-                    .unwrap_or(e.detail().unwrap_or("?"))
+                "No test named '{}'.",
+                unknown_name(e.detail().unwrap_or("?"), "test ")
             ),
             _ => match e.detail() {
                 Some(d) => d.to_string(),
@@ -544,9 +550,17 @@ impl Templar {
     }
 }
 
-fn cond_type_error(ty: &str, repr: &str) -> Diagnostic {
+/// The name in minijinja's "filter NAME is unknown".
+fn unknown_name<'a>(detail: &'a str, kind: &str) -> &'a str {
+    detail
+        .strip_prefix(kind)
+        .and_then(|d| d.strip_suffix(" is unknown"))
+        .unwrap_or(detail)
+}
+
+fn cond_type_error(ty: &str, truth: &str) -> Diagnostic {
     Diagnostic::new(format!(
-        "Conditional result ({repr}) was derived from value of type '{ty}'. Conditionals must have a boolean result."
+        "Conditional result ({truth}) was derived from value of type '{ty}'. Conditionals must have a boolean result."
     ))
     .code(exit::HOST_FAILED)
 }

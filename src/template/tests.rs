@@ -146,6 +146,15 @@ pub fn register(env: &mut Environment<'static>) {
         Args::bind("any", &[], a)?;
         Ok(list_of(&v)?.iter().any(|x| x.is_true()))
     });
+    // Jinja's `sequence` holds for anything with a length and items,
+    // strings included.
+    test!(env, "sequence", |v, a| {
+        Args::bind("sequence", &[], a)?;
+        Ok(matches!(
+            v.kind(),
+            ValueKind::String | ValueKind::Seq | ValueKind::Map
+        ))
+    });
     // Python's bool is an int subclass, so `true is number` holds there.
     test!(env, "number", |v, a| {
         Args::bind("number", &[], a)?;
