@@ -200,6 +200,13 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
         out.write_str(&text)
             .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "write failed"))
     });
+    env.add_function("__herd_capture", |v: minijinja::Value| {
+        if v.is_undefined() {
+            return Err(minijinja::Error::from(ErrorKind::UndefinedError));
+        }
+        CAPTURED.with(|c| *c.borrow_mut() = Some(v));
+        Ok(minijinja::Value::from(()))
+    });
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     filters::register(&mut env);
     tests::register(&mut env);
@@ -216,6 +223,30 @@ impl From<minijinja::Error> for RenderError {
     fn from(e: minijinja::Error) -> Self {
         RenderError::Jinja(e)
     }
+}
+
+thread_local! {
+    /// The value handed over by `__herd_capture` (see [`eval_cached`]).
+    static CAPTURED: std::cell::RefCell<Option<minijinja::Value>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Evaluates an expression to its value. The expression is compiled once,
+/// as a template that passes its value to `__herd_capture`, and kept in the
+/// environment's template cache; compiling a bare expression each time
+/// costs about as much as evaluating it.
+fn eval_cached(
+    env: &Environment<'static>,
+    expr: &str,
+    ctx: &minijinja::Value,
+) -> Result<minijinja::Value, minijinja::Error> {
+    let name = format!("{INLINE}{{{{ __herd_capture(({expr})) }}}}");
+    let tmpl = env.get_template(&name)?;
+    tmpl.render(ctx)?;
+    // Nested renders (lazy variables) take their own value before this
+    // template's capture runs, so the slot holds this expression's value.
+    CAPTURED
+        .with(|c| c.borrow_mut().take())
+        .ok_or_else(|| minijinja::Error::from(ErrorKind::UndefinedError))
 }
 
 /// Splits `{{ expr }}` into `expr` when that is the whole string.
@@ -385,7 +416,7 @@ impl Templar {
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
         if let Some(expr) = single_expression(text) {
             let v = self.run(text, |env| {
-                let v = env.compile_expression(expr)?.eval(&ctx_value)?;
+                let v = eval_cached(env, expr, &ctx_value)?;
                 if v.is_undefined() {
                     return Err(minijinja::Error::from(ErrorKind::UndefinedError));
                 }
@@ -451,7 +482,7 @@ impl Templar {
     fn eval_in(&self, expr: &str, ctx: &Arc<VarsObject>) -> Result<Value, RenderError> {
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
         let v = self.run(expr, |env| {
-            let v = env.compile_expression(expr)?.eval(&ctx_value)?;
+            let v = eval_cached(env, expr, &ctx_value)?;
             if v.is_undefined() {
                 return Err(minijinja::Error::from(ErrorKind::UndefinedError));
             }

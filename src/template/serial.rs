@@ -125,7 +125,7 @@ pub fn yaml(v: &Value, indent: usize, flow: Option<bool>) -> String {
     let y = Yaml { best: indent, flow };
     let mut out = String::new();
     if y.inline(v) {
-        out.push_str(&y.flow_value(v, false, 0));
+        out.push_str(&y.flow_value(v, false, 0, indent));
         out.push('\n');
         return out;
     }
@@ -170,11 +170,13 @@ impl Yaml {
     fn mapping(&self, m: &Map<String, Value>, ind: usize, out: &mut String) {
         for (k, v) in sorted(m, true) {
             out.push_str(&" ".repeat(ind));
-            out.push_str(&scalar_str(k, false, ind + self.best));
+            let key = scalar_str(k, false, None, ind + self.best);
+            out.push_str(&key);
             out.push(':');
             if self.inline(v) {
                 out.push(' ');
-                out.push_str(&self.flow_value(v, false, ind + self.best));
+                let col = ind + key.chars().count() + 2;
+                out.push_str(&self.flow_value(v, false, col, ind + self.best));
                 out.push('\n');
             } else {
                 out.push('\n');
@@ -194,7 +196,7 @@ impl Yaml {
             if self.inline(item) {
                 out.push_str(&" ".repeat(ind));
                 out.push_str("- ");
-                out.push_str(&self.flow_value(item, false, ind + self.best));
+                out.push_str(&self.flow_value(item, false, ind + 2, ind + self.best));
                 out.push('\n');
                 continue;
             }
@@ -213,9 +215,11 @@ impl Yaml {
         }
     }
 
-    fn flow_value(&self, v: &Value, in_flow: bool, ind: usize) -> String {
+    /// A value written inline, starting at column `col`; `ind` is where
+    /// folded continuation lines start.
+    fn flow_value(&self, v: &Value, in_flow: bool, col: usize, ind: usize) -> String {
         if let Some(s) = as_unsafe(v) {
-            return scalar_str(s, in_flow, ind);
+            return scalar_str(s, in_flow, Some(col), ind);
         }
         match v {
             Value::Null => "null".into(),
@@ -229,29 +233,82 @@ impl Yaml {
                     yaml_float(n.as_f64().unwrap_or(0.0))
                 }
             }
-            Value::String(s) => scalar_str(s, in_flow, ind),
+            Value::String(s) => scalar_str(s, in_flow, Some(col), ind),
             Value::Array(items) => {
-                let parts: Vec<String> = items
-                    .iter()
-                    .map(|i| self.flow_value(i, true, ind))
-                    .collect();
-                format!("[{}]", parts.join(", "))
+                let mut out = String::from("[");
+                let mut c = col + 1;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                        c += 2;
+                    }
+                    let part = self.flow_value(item, true, c, ind + self.best);
+                    c = end_col(c, &part);
+                    out.push_str(&part);
+                }
+                out.push(']');
+                out
             }
             Value::Object(m) => {
-                let parts: Vec<String> = sorted(m, true)
-                    .into_iter()
-                    .map(|(k, v)| {
-                        format!(
-                            "{}: {}",
-                            scalar_str(k, true, ind),
-                            self.flow_value(v, true, ind)
-                        )
-                    })
-                    .collect();
-                format!("{{{}}}", parts.join(", "))
+                let mut out = String::from("{");
+                let mut c = col + 1;
+                for (i, (k, item)) in sorted(m, true).into_iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                        c += 2;
+                    }
+                    let key = scalar_str(k, true, None, ind + self.best);
+                    c = end_col(c, &key) + 2;
+                    out.push_str(&key);
+                    out.push_str(": ");
+                    let part = self.flow_value(item, true, c, ind + self.best);
+                    c = end_col(c, &part);
+                    out.push_str(&part);
+                }
+                out.push('}');
+                out
             }
         }
     }
+}
+
+/// The column after writing `text` from column `col`.
+fn end_col(col: usize, text: &str) -> usize {
+    match text.rfind('\n') {
+        Some(i) => text[i + 1..].chars().count(),
+        None => col + text.chars().count(),
+    }
+}
+
+/// PyYAML's line folding: past column 80, a single space between words
+/// becomes a line break and continuation indentation.
+fn fold(text: &str, col: usize, ind: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut c = col;
+    for (i, &ch) in chars.iter().enumerate() {
+        if ch == ' '
+            && i > 0
+            && i + 1 < chars.len()
+            && chars[i - 1] != ' '
+            && chars[i - 1] != '\n'
+            && chars[i + 1] != ' '
+            && c > 80
+        {
+            out.push('\n');
+            out.push_str(&" ".repeat(ind));
+            c = ind;
+            continue;
+        }
+        if ch == '\n' {
+            out.push('\n');
+            c = 0;
+            continue;
+        }
+        out.push(ch);
+        c += 1;
+    }
+    out
 }
 
 fn yaml_float(f: f64) -> String {
@@ -283,23 +340,26 @@ fn looks_like_date(s: &str) -> bool {
 /// A string as PyYAML writes a scalar: plain when it reads back as the
 /// same string, single-quoted otherwise, double-quoted when it holds
 /// characters only escapes can carry.
-fn scalar_str(s: &str, in_flow: bool, ind: usize) -> String {
+fn scalar_str(s: &str, in_flow: bool, col: Option<usize>, ind: usize) -> String {
     if s.chars()
         .any(|c| (c < ' ' && c != '\n') || c == '\u{7f}' || c == '\u{feff}')
     {
         return double_quoted(s);
     }
+    // Keys (no column given) are never folded.
+    let folded = |body: &str, quoted: bool| match col {
+        Some(c) => fold(body, c + usize::from(quoted), ind),
+        None => body.to_string(),
+    };
     if s.contains('\n') {
-        let mut out = String::from("'");
         let cont = format!("\n\n{}", " ".repeat(ind));
-        out.push_str(&s.replace('\'', "''").replace('\n', &cont));
-        out.push('\'');
-        return out;
+        let body = s.replace('\'', "''").replace('\n', &cont);
+        return format!("'{}'", folded(&body, true));
     }
     if plain_ok(s, in_flow) {
-        return s.to_string();
+        return folded(s, false);
     }
-    format!("'{}'", s.replace('\'', "''"))
+    format!("'{}'", folded(&s.replace('\'', "''"), true))
 }
 
 fn plain_ok(s: &str, in_flow: bool) -> bool {
@@ -393,5 +453,18 @@ mod unit {
             json(&v, Some(4), true, true),
             "{\n    \"a\": \"\\u00e9\",\n    \"b\": [\n        1,\n        2\n    ]\n}"
         );
+    }
+
+    #[test]
+    fn yaml_folds_long_lines_like_pyyaml() {
+        let v = json!({"k": "word ".repeat(30), "n": {"m": format!("{} y z", "x".repeat(90))}});
+        let want = "k: 'word word word word word word word word word word word word word word word word\n    word word word word word word word word word word word word word word '\nn:\n    m: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n        y z\n";
+        assert_eq!(yaml(&v, 4, Some(false)), want);
+        let v = json!({"k": "word ".repeat(30)});
+        let want = "{k: 'word word word word word word word word word word word word word word word word\n    word word word word word word word word word word word word word word '}\n";
+        assert_eq!(yaml(&v, 2, None), want);
+        let v = json!(["a b ".repeat(25)]);
+        let want = "['a b a b a b a b a b a b a b a b a b a b a b a b a b a b a b a b a b a b a b a b\n    a b a b a b a b a b ']\n";
+        assert_eq!(yaml(&v, 2, None), want);
     }
 }
