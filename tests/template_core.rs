@@ -255,3 +255,54 @@ fn speed() {
     }
     println!("condition: {:?} per eval", start.elapsed() / 20_000);
 }
+
+#[test]
+fn native_types_match_ansible() {
+    // Each case checked with ansible-core 2.19 (`type_debug` and `debug`).
+    let v = vars(json!({
+        "five": "{{ 5 }}",
+        "s1": "{{ '1' }}",
+        "cat": "{{ 1 }}{{ 2 }}",
+        "lst": "{{ [1, 2] }}",
+        "x": 3,
+        "nested": {"a": "{{ x }}", "b": ["{{ x + 1 }}"]}
+    }));
+    assert_eq!(render("{{ five | type_debug }}", &v), json!("int"));
+    assert_eq!(render("{{ s1 | type_debug }}", &v), json!("str"));
+    assert_eq!(
+        render("{{ cat | type_debug }} {{ cat }}", &v),
+        json!("str 12")
+    );
+    assert_eq!(render("{{ lst | type_debug }}", &v), json!("list"));
+    assert_eq!(render("{{ nested }}", &v), json!({"a": 3, "b": [4]}));
+    assert_eq!(render("{{ nested.b[0] | type_debug }}", &v), json!("int"));
+    assert_eq!(render("{{ '1' + '2' }}", &v), json!("12"));
+    assert_eq!(render("{{ ('a', 'b') }}", &v), json!(["a", "b"]));
+    assert_eq!(render("{{ [1, 2] + [3] }}", &v), json!([1, 2, 3]));
+    assert_eq!(render("{{ 'a' if x > 2 else 'b' }}", &v), json!("a"));
+    assert_eq!(render("{{ 1 }}{{ 2 }}", &v), json!("12"));
+}
+
+#[test]
+fn default_elsewhere_does_not_hide_other_undefined() {
+    let v = vars(json!({}));
+    assert_eq!(
+        err("{{ a.b | default('x') }} {{ typo | upper }}", &v),
+        "'typo' is undefined"
+    );
+    assert_eq!(
+        err("{{ a.b | default('x') }} {{ typo }}", &v),
+        "'typo' is undefined"
+    );
+    assert_eq!(
+        err("{{ a.b | default('x') }} {{ typo | length }}", &v),
+        "'typo' is undefined"
+    );
+    assert_eq!(
+        err(
+            "{{ a.b | default('x') }} {{ typo | map('upper') | list }}",
+            &v
+        ),
+        "'typo' is undefined"
+    );
+}

@@ -859,6 +859,116 @@ pub fn register(env: &mut Environment<'static>) {
     });
 }
 
+/// minijinja's own filters, made to fail on an undefined input. Under
+/// strict undefined rules they already do; the chaining environment (used
+/// to retry templates that guard with `default`) would otherwise let them
+/// turn an undefined value into an empty one.
+pub fn guard_builtins(env: &mut Environment<'static>) {
+    use minijinja::filters as f;
+    use minijinja::value::Kwargs;
+    env.add_filter("upper", |v: Mj| -> R {
+        Ok(Mj::from(s(&v)?.to_uppercase()))
+    });
+    env.add_filter("lower", |v: Mj| -> R {
+        Ok(Mj::from(s(&v)?.to_lowercase()))
+    });
+    env.add_filter("capitalize", |v: Mj| -> R {
+        let t = s(&v)?;
+        let mut c = t.chars();
+        Ok(Mj::from(match c.next() {
+            Some(first) => first.to_uppercase().collect::<String>() + &c.as_str().to_lowercase(),
+            None => String::new(),
+        }))
+    });
+    env.add_filter("title", |v: Mj| -> R {
+        Ok(Mj::from(f::title(s(&v)?.into())))
+    });
+    env.add_filter("trim", |v: Mj, chars: Option<String>| -> R {
+        let t = s(&v)?;
+        Ok(Mj::from(match chars {
+            Some(cs) => t.trim_matches(|c| cs.contains(c)).to_string(),
+            None => t.trim().to_string(),
+        }))
+    });
+    for name in ["length", "count"] {
+        env.add_filter(name, |v: Mj| -> R {
+            defined(&v)?;
+            f::length(&v).map(Mj::from)
+        });
+    }
+    env.add_filter("first", |v: Mj| -> R {
+        defined(&v)?;
+        f::first(&v)
+    });
+    env.add_filter("last", |v: Mj| -> R {
+        defined(&v)?;
+        f::last(v)
+    });
+    env.add_filter("reverse", |v: Mj| -> R {
+        defined(&v)?;
+        f::reverse(&v)
+    });
+    env.add_filter("min", |st: &State, v: Mj| -> R {
+        defined(&v)?;
+        f::min(st, v)
+    });
+    env.add_filter("max", |st: &State, v: Mj| -> R {
+        defined(&v)?;
+        f::max(st, v)
+    });
+    env.add_filter("sort", |st: &State, v: Mj, kw: Kwargs| -> R {
+        defined(&v)?;
+        f::sort(st, v, kw)
+    });
+    env.add_filter("items", |v: Mj| -> R {
+        defined(&v)?;
+        f::items(&v)
+    });
+    env.add_filter("dictsort", |v: Mj, kw: Kwargs| -> R {
+        defined(&v)?;
+        f::dictsort(&v, kw)
+    });
+    env.add_filter("map", |st: &State, v: Mj, args: Rest<Mj>| -> R {
+        defined(&v)?;
+        f::map(st, v, args).map(Mj::from)
+    });
+    env.add_filter(
+        "select",
+        |st: &State, v: Mj, t: Option<String>, args: Rest<Mj>| -> R {
+            defined(&v)?;
+            f::select(st, v, t.map(Into::into), args).map(Mj::from)
+        },
+    );
+    env.add_filter(
+        "reject",
+        |st: &State, v: Mj, t: Option<String>, args: Rest<Mj>| -> R {
+            defined(&v)?;
+            f::reject(st, v, t.map(Into::into), args).map(Mj::from)
+        },
+    );
+    env.add_filter(
+        "selectattr",
+        |st: &State, v: Mj, a: String, t: Option<String>, args: Rest<Mj>| -> R {
+            defined(&v)?;
+            f::selectattr(st, v, a.into(), t.map(Into::into), args).map(Mj::from)
+        },
+    );
+    env.add_filter(
+        "rejectattr",
+        |st: &State, v: Mj, a: String, t: Option<String>, args: Rest<Mj>| -> R {
+            defined(&v)?;
+            f::rejectattr(st, v, a.into(), t.map(Into::into), args).map(Mj::from)
+        },
+    );
+    env.add_filter(
+        "batch",
+        |st: &State, v: Mj, n: usize, fill: Option<Mj>| -> R {
+            defined(&v)?;
+            f::batch(st, v, n, fill)
+        },
+    );
+}
+
 /// `default(default_value='', boolean=False)`.
 fn default(v: Mj, a: &[Mj]) -> R {
     let a = Args::bind("default", &["default_value", "boolean"], a)?;

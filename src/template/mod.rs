@@ -209,6 +209,9 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
     });
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     filters::register(&mut env);
+    if behavior == UndefinedBehavior::Chainable {
+        filters::guard_builtins(&mut env);
+    }
     tests::register(&mut env);
     lookups::register(&mut env);
     env

@@ -323,7 +323,15 @@ pub(crate) fn name_undefined(
             .undeclared_variables(true),
     };
     let mut paths: Vec<String> = paths.into_iter().collect();
-    paths.sort_by_key(|p| (text.find(p.as_str()).unwrap_or(usize::MAX), p.clone()));
+    // Paths that are only used under `default` or `is defined` come last:
+    // they are not what failed.
+    paths.sort_by_key(|p| {
+        (
+            guarded(text, p),
+            text.find(p.as_str()).unwrap_or(usize::MAX),
+            p.clone(),
+        )
+    });
     for path in &paths {
         let mut segs = path.split('.');
         let root = segs.next()?;
@@ -352,4 +360,38 @@ pub(crate) fn name_undefined(
         }
     }
     lock(&ctx.sink.undefined).values().next().cloned()
+}
+
+/// Whether every use of `path` in `text` is guarded by `default`/`d` or an
+/// `is [not] defined`/`undefined` test.
+fn guarded(text: &str, path: &str) -> bool {
+    let mut any = false;
+    for (i, _) in text.match_indices(path) {
+        let before = text[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+            continue;
+        }
+        any = true;
+        let rest = &text[i + path.len()..];
+        // The rest of the attribute chain.
+        let rest = rest.trim_start_matches(|c: char| c.is_alphanumeric() || "_.[]'\"".contains(c));
+        let rest = rest.trim_start();
+        let ok = if let Some(r) = rest.strip_prefix('|') {
+            let r = r.trim_start();
+            r.starts_with("default")
+                || r.starts_with("d(")
+                || r.starts_with("d ")
+                || r.starts_with("mandatory")
+        } else if let Some(r) = rest.strip_prefix("is ") {
+            let r = r.trim_start();
+            let r = r.strip_prefix("not ").map(str::trim_start).unwrap_or(r);
+            r.starts_with("defined") || r.starts_with("undefined")
+        } else {
+            false
+        };
+        if !ok {
+            return false;
+        }
+    }
+    any
 }
