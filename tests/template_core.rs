@@ -157,8 +157,10 @@ fn expressions_and_conditions() {
 #[test]
 fn syntax_errors_say_so() {
     let e = err("{{ foo( }}", &vars(json!({})));
-    assert!(e.contains("template error while templating string"), "{e}");
+    assert!(e.starts_with("Syntax error in template"), "{e}");
     assert!(e.contains("{{ foo( }}"), "{e}");
+    let e = err("a ${#arr[@]} b", &vars(json!({})));
+    assert!(e.starts_with("Syntax error in template"), "{e}");
 }
 
 struct Hosts;
@@ -304,5 +306,18 @@ fn default_elsewhere_does_not_hide_other_undefined() {
             &v
         ),
         "'typo' is undefined"
+    );
+}
+
+#[test]
+fn fully_qualified_filter_names() {
+    let v = vars(json!({"d": {"a": 1}}));
+    assert_eq!(
+        render("{{ d | ansible.builtin.to_json }}", &v),
+        json!("{\"a\": 1}")
+    );
+    assert_eq!(
+        render("{{ 'x' is ansible.builtin.match('x') }}", &v),
+        json!(true)
     );
 }

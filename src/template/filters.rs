@@ -839,6 +839,8 @@ pub fn register(env: &mut Environment<'static>) {
         };
         Ok(Mj::from(r / scale))
     });
+    filter!(env, "min", |v, a| extreme("min", v, a));
+    filter!(env, "max", |v, a| extreme("max", v, a));
     filter!(env, "unique", |v, a| {
         let a = Args::bind("unique", &["case_sensitive", "attribute"], a)?;
         let items = list_of(&v)?;
@@ -908,14 +910,6 @@ pub fn guard_builtins(env: &mut Environment<'static>) {
         defined(&v)?;
         f::reverse(&v)
     });
-    env.add_filter("min", |st: &State, v: Mj| -> R {
-        defined(&v)?;
-        f::min(st, v)
-    });
-    env.add_filter("max", |st: &State, v: Mj| -> R {
-        defined(&v)?;
-        f::max(st, v)
-    });
     env.add_filter("sort", |st: &State, v: Mj, kw: Kwargs| -> R {
         defined(&v)?;
         f::sort(st, v, kw)
@@ -967,6 +961,43 @@ pub fn guard_builtins(env: &mut Environment<'static>) {
             f::batch(st, v, n, fill)
         },
     );
+}
+
+/// `min`/`max(case_sensitive=False, attribute=None)`.
+fn extreme(which: &str, v: Mj, a: &[Mj]) -> R {
+    let a = Args::bind(which, &["case_sensitive", "attribute"], a)?;
+    let items = list_of(&v)?;
+    let attr = a.opt_str("attribute");
+    let cs = a.bool_or("case_sensitive", false);
+    let key = |i: &Mj| -> Mj {
+        let k = match &attr {
+            Some(at) => attr_path(i, at),
+            None => i.clone(),
+        };
+        match k.as_str() {
+            Some(t) if !cs => Mj::from(t.to_lowercase()),
+            _ => k,
+        }
+    };
+    let mut best: Option<(Mj, Mj)> = None;
+    for item in items {
+        let k = key(&item);
+        let better = match &best {
+            None => true,
+            Some((bk, _)) => {
+                let ord = k.partial_cmp(bk).unwrap_or(std::cmp::Ordering::Equal);
+                if which == "min" {
+                    ord == std::cmp::Ordering::Less
+                } else {
+                    ord == std::cmp::Ordering::Greater
+                }
+            }
+        };
+        if better {
+            best = Some((k, item));
+        }
+    }
+    Ok(best.map(|b| b.1).unwrap_or(Mj::UNDEFINED))
 }
 
 /// `default(default_value='', boolean=False)`.

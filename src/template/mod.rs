@@ -180,7 +180,7 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
     }
     env.set_loader(|name| {
         if let Some(text) = name.strip_prefix(INLINE) {
-            return Ok(Some(text.to_string()));
+            return Ok(Some(strip_fqcn(text)));
         }
         // `{% include %}` and `{% import %}` of a file by its path.
         match std::fs::read_to_string(name) {
@@ -250,6 +250,37 @@ fn eval_cached(
     CAPTURED
         .with(|c| c.borrow_mut().take())
         .ok_or_else(|| minijinja::Error::from(ErrorKind::UndefinedError))
+}
+
+/// Drops the `ansible.builtin.` / `ansible.legacy.` prefix of filter and
+/// test names (`x | ansible.builtin.to_json`, `x is ansible.builtin.match`):
+/// herd's filters and tests are the builtin ones.
+fn strip_fqcn(text: &str) -> String {
+    if !text.contains("ansible.builtin.") && !text.contains("ansible.legacy.") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let next = ["ansible.builtin.", "ansible.legacy."]
+            .iter()
+            .filter_map(|p| rest.find(p).map(|i| (i, p.len())))
+            .min();
+        let Some((i, len)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        let before = rest[..i].trim_end();
+        let is_name = before.ends_with('|')
+            || before.ends_with(" is")
+            || before.ends_with(" not")
+            || before.ends_with("(is");
+        out.push_str(&rest[..i]);
+        if !is_name {
+            out.push_str(&rest[i..i + len]);
+        }
+        rest = &rest[i + len..];
+    }
 }
 
 /// Splits `{{ expr }}` into `expr` when that is the whole string.
@@ -378,9 +409,10 @@ impl Templar {
             })
         } else {
             let strict = build_env(UndefinedBehavior::Strict, opts);
-            match strict.render_str(text, &ctx_value) {
+            let src = strip_fqcn(text);
+            match strict.render_str(&src, &ctx_value) {
                 Err(e) if e.kind() == ErrorKind::UndefinedError && may_chain(text) => {
-                    build_env(UndefinedBehavior::Chainable, opts).render_str(text, &ctx_value)
+                    build_env(UndefinedBehavior::Chainable, opts).render_str(&src, &ctx_value)
                 }
                 r => r,
             }
@@ -557,10 +589,15 @@ impl Templar {
                 }
             }
             ErrorKind::UndefinedError => vars::name_undefined(&self.envs.strict, text, ctx)
-                .unwrap_or_else(|| "an undefined variable was used".to_string()),
+                .unwrap_or_else(|| match e.line() {
+                    Some(n) if text.contains('\n') => {
+                        format!("an undefined value was used on line {n} of the template")
+                    }
+                    _ => "an undefined value was used".to_string(),
+                }),
             ErrorKind::SyntaxError => {
                 return Diagnostic::new(format!(
-                    "template error while templating string: {}. String: {text}",
+                    "Syntax error in template: {}. String: {text}",
                     e.detail().unwrap_or("syntax error")
                 ))
                 .code(exit::HOST_FAILED)
