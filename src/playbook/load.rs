@@ -236,7 +236,9 @@ impl Loader<'_> {
 
     /// Pushes a file on the import stack, refusing cycles.
     fn enter(&mut self, path: &Path, loc: &Loc) -> Result<()> {
-        if self.stack.len() >= MAX_IMPORT_DEPTH || self.stack.iter().any(|p| p == path) {
+        // Compare real paths, so `./a.yml` and `a.yml` are one file.
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if self.stack.len() >= MAX_IMPORT_DEPTH || self.stack.contains(&path) {
             return Err(Diagnostic::parse(
                 format!(
                     "'{}' imports itself (directly or through other files)",
@@ -246,7 +248,7 @@ impl Loader<'_> {
             )
             .hint("an import cycle never ends; use include_tasks with a condition for recursion"));
         }
-        self.stack.push(path.to_path_buf());
+        self.stack.push(path);
         Ok(())
     }
 
@@ -355,6 +357,9 @@ impl Loader<'_> {
             .at(file.loc.clone())
             .hint("import_playbook paths are relative to the importing playbook's directory"));
         }
+        // Refuse a cycle here, where the import is written.
+        self.enter(&path, &file.loc)?;
+        self.stack.pop();
         let mut plays = self.playbook_file(&path, &vars)?;
         for play in &mut plays {
             // The import's vars win over the play's own, as in Ansible.
@@ -641,7 +646,7 @@ impl Loader<'_> {
     /// canonical short name, FQCN and custom module file.
     fn resolve_action(&self, name: &str) -> Option<(String, String, Option<PathBuf>)> {
         if let Some(info) = herd_modules::lookup(name) {
-            let fqcn = if name.contains('.') && !name.starts_with("ansible.legacy.") {
+            let fqcn = if name.contains('.') {
                 name.to_string()
             } else {
                 info.fqcn()
@@ -824,10 +829,9 @@ impl Loader<'_> {
         };
         if !RAW_TEXT_MODULES.contains(&action.as_str()) {
             if let Some(bad) = args.keys().find(|a| a.starts_with("_ansible_")) {
-                return Err(Diagnostic::parse(
+                return Err(Diagnostic::new(
                     format!("Invalid parameter specified beginning with keyword '_ansible_' for action '{action}': '{bad}'. The prefix '_ansible_' is reserved for internal use only."),
-                    aval.loc.clone(),
-                ));
+                ).at(aval.loc.clone()));
             }
         }
 
@@ -1284,10 +1288,7 @@ fn loop_control(node: &Node) -> Result<LoopControl> {
         NodeKind::Map(p) => p,
         _ => {
             return Err(Diagnostic::parse(
-                format!(
-                    "loop_control must be a mapping (a dict), got a {}",
-                    node.type_name()
-                ),
+                "the `loop_control` value must be specified as a dictionary and cannot be a variable itself (though it can contain variables)",
                 node.loc.clone(),
             )
             .hint(format!("valid keys: {}", LOOP_CONTROL_KEYWORDS.join(", "))))

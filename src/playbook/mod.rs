@@ -307,7 +307,8 @@ pub struct RoleInclude {
     pub tasks: Vec<TaskItem>,
     pub handlers: Vec<TaskItem>,
     /// Set when the same role with the same parameters already appeared in
-    /// this play and does not allow duplicates: Ansible runs it once, so
-    /// its tasks are left empty here.
+    /// this play's `roles:` (or their dependencies) and does not allow
+    /// duplicates: Ansible lists it again (`--list-tasks`) but runs it once.
+    /// Its tasks are loaded all the same.
     pub duplicate: bool,
 }

@@ -31,6 +31,9 @@ pub(super) struct RoleSpec {
     pub handlers_from: Option<String>,
     pub allow_duplicates: Option<bool>,
     pub public: Option<bool>,
+    /// Whether a repeat of this role in the play runs once (play `roles:`
+    /// and their dependencies); `import_role` always runs.
+    pub dedupe: bool,
 }
 
 impl RoleSpec {
@@ -50,6 +53,7 @@ impl RoleSpec {
             handlers_from: None,
             allow_duplicates: None,
             public: None,
+            dedupe: true,
         }
     }
 
@@ -124,6 +128,7 @@ impl RoleSpec {
         spec.handlers_from = text("handlers_from");
         spec.allow_duplicates = task.args.get("allow_duplicates").and_then(bool_of);
         spec.public = task.args.get("public").and_then(bool_of);
+        spec.dedupe = false;
         Ok(spec)
     }
 }
@@ -167,6 +172,12 @@ fn find_main(dir: &Path, name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// A role file that must hold a mapping (defaults, vars, meta).
 fn load_map_file(path: &Path, what: &str, role: &str) -> Result<Map<String, Value>> {
     let root = yaml::load_file(path).map_err(|d| d.code(exit::PARSER_ERROR))?;
@@ -175,7 +186,7 @@ fn load_map_file(path: &Path, what: &str, role: &str) -> Result<Map<String, Valu
         Value::Object(m) if root.as_map().is_some() => Ok(m),
         _ => Err(Diagnostic::parse(
             format!(
-                "the {what} file of role '{role}' must contain a dictionary, not a {}",
+                "The {what} file for role '{role}' must contain a dictionary of variables, not a {}",
                 root.type_name()
             ),
             root.loc.clone(),
@@ -250,13 +261,15 @@ impl Loader<'_> {
     ) -> Result<RoleInclude> {
         let name = self.render(&spec.name, &spec.loc)?;
         let (name, path) = self.find_role(&name, &spec.loc, basedir, role_basedir)?;
-        if self.stack.iter().filter(|p| p.starts_with(&path)).count() > MAX_ROLE_DEPTH
-            || self.stack.len() > 4 * MAX_ROLE_DEPTH
-        {
-            return Err(Diagnostic::parse(
-                format!("role '{name}' depends on itself (directly or through other roles)"),
-                spec.loc.clone(),
-            ));
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        // A role already being loaded above this one is a dependency cycle;
+        // it would never end (Ansible stops at Python's recursion limit).
+        if self.stack.contains(&path) || self.stack.len() > MAX_ROLE_DEPTH {
+            return Err(Diagnostic::new(format!(
+                "A recursion loop was detected with the roles specified: role '{name}' depends on itself"
+            ))
+            .at(spec.loc.clone())
+            .hint("make sure child roles do not have dependencies on parent roles"));
         }
 
         // meta/main: dependencies and allow_duplicates.
@@ -281,6 +294,7 @@ impl Loader<'_> {
             .as_ref()
             .and_then(|r| r.get("allow_duplicates"))
             .and_then(|n| bool_of(&n.to_value()));
+        let spec_dedupe = spec.dedupe;
         let allow_duplicates = spec.allow_duplicates.or(meta_allow).unwrap_or(false);
 
         // A role with the same parameters already in this play runs once.
@@ -293,19 +307,21 @@ impl Loader<'_> {
             spec.handlers_from,
             to_json_string(&Value::Object(spec.params.clone()))
         );
-        let duplicate = !self.play.seen_roles.insert(key) && !allow_duplicates;
+        let duplicate = spec.dedupe && !self.play.seen_roles.insert(key) && !allow_duplicates;
 
         let file_or_main = |sub: &str, from: &Option<String>| -> Result<Option<PathBuf>> {
             let dir = path.join(sub);
             match from {
                 None => Ok(find_main(&dir, "main")),
                 Some(f) => find_main(&dir, f).map(Some).ok_or_else(|| {
-                    Diagnostic::new(format!("Could not find specified file in role: {sub}/{f}"))
-                        .at(spec.loc.clone())
-                        .hint(format!(
-                            "looked for {f}, {f}.yml, {f}.yaml and {f}.json in {}",
-                            dir.display()
-                        ))
+                    Diagnostic::parse(
+                        format!("Could not find specified file in role: {sub}/{f}"),
+                        spec.loc.clone(),
+                    )
+                    .hint(format!(
+                        "looked for {f}, {f}.yml, {f}.yaml and {f}.json in {}",
+                        dir.display()
+                    ))
                 }),
             }
         };
@@ -314,11 +330,11 @@ impl Loader<'_> {
         let tasks_file = file_or_main("tasks", &spec.tasks_from)?;
         let handlers_file = file_or_main("handlers", &spec.handlers_from)?;
         let defaults = match &defaults_file {
-            Some(f) => load_map_file(f, "defaults", &name)?,
+            Some(f) => load_map_file(f, &format!("defaults/{}", file_name(f)), &name)?,
             None => Map::new(),
         };
         let vars = match &vars_file {
-            Some(f) => load_map_file(f, "vars", &name)?,
+            Some(f) => load_map_file(f, &format!("vars/{}", file_name(f)), &name)?,
             None => Map::new(),
         };
         let context = Arc::new(RoleContext {
@@ -346,9 +362,6 @@ impl Loader<'_> {
             handlers: Vec::new(),
             duplicate,
         };
-        if duplicate {
-            return Ok(include);
-        }
         self.scan_library(&path);
         self.stack.push(path.clone());
 
@@ -368,7 +381,8 @@ impl Loader<'_> {
             };
             let sibling_dir = parent_dir(&path);
             for item in items {
-                let dep = RoleSpec::parse(item, true)?;
+                let mut dep = RoleSpec::parse(item, true)?;
+                dep.dedupe = spec_dedupe;
                 let loaded = self.load_role(dep, basedir, Some(&sibling_dir))?;
                 include.dependencies.push(loaded);
             }
@@ -398,10 +412,12 @@ impl Loader<'_> {
     fn role_task_file(&mut self, file: &Path, ctx: &TaskCtx) -> Result<Vec<TaskItem>> {
         let root = yaml::load_file(file).map_err(|d| d.code(exit::PARSER_ERROR))?;
         if !matches!(root.kind, NodeKind::Seq(_) | NodeKind::Null) {
+            let dir = file.parent().map(file_name).unwrap_or_default();
+            let role = ctx.role.as_ref().map(|r| r.name.as_str()).unwrap_or("");
             return Err(Diagnostic::parse(
                 format!(
-                    "{} must contain a list of tasks, not a {}",
-                    file.display(),
+                    "The {dir}/{} file for role '{role}' must contain a list of tasks, not a {}",
+                    file_name(file),
                     root.type_name()
                 ),
                 root.loc.clone(),
