@@ -22,7 +22,9 @@ fn parse_kv_matches_ansible() {
             Err(_) => Value::Null,
         };
         if got != expected {
-            failures.push(format!("{input:?} ({free_form}): got {got}, Ansible {expected}"));
+            failures.push(format!(
+                "{input:?} ({free_form}): got {got}, Ansible {expected}"
+            ));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));

@@ -167,6 +167,20 @@ const CASES: &[Case] = &[
         code: 4,
     },
     Case {
+        file: "removed_include.yml",
+        message: "The 'ansible.builtin.include' action plugin has been removed.",
+        at: ("removed_include.yml", 3, 7),
+        hint: "include_tasks",
+        code: 1,
+    },
+    Case {
+        file: "local_action_and_module.yml",
+        message: "conflicting action statements: debug, local_action",
+        at: ("local_action_and_module.yml", 4, 7),
+        hint: "",
+        code: 4,
+    },
+    Case {
         file: "two_actions.yml",
         message: "conflicting action statements: copy, file",
         at: ("two_actions.yml", 5, 7),

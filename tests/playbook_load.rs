@@ -407,3 +407,79 @@ fn templated_import_path_without_its_variable_fails() {
     let loc = d.loc.expect("loc");
     assert_eq!((loc.line, loc.col), (2, 20));
 }
+
+#[test]
+fn vault_and_unsafe_values_are_kept_and_names_stay_raw() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p.yml");
+    std::fs::write(
+        &path,
+        "- hosts: all\n  vars:\n    secret: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6162\n  tasks:\n    - name: \"Say {{ greeting }}\"\n      debug:\n        msg: !unsafe '{{ not templated }}'\n      when: true\n",
+    )
+    .expect("write");
+    let pb = load_playbook(&path, &LoadOptions::default()).expect("loads");
+    let play = &pb.plays[0];
+    assert_eq!(
+        play.vars["secret"],
+        json!({"__ansible_vault": "$ANSIBLE_VAULT;1.1;AES256\n6162\n"})
+    );
+    let t = tasks(&play.tasks)[0];
+    assert_eq!(t.name.as_deref(), Some("Say {{ greeting }}"));
+    assert_eq!(
+        t.args["msg"],
+        json!({"__ansible_unsafe": "{{ not templated }}"})
+    );
+    assert_eq!(t.when, vec![json!(true)]);
+}
+
+#[test]
+fn free_form_modules_and_action_spellings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p.yml");
+    std::fs::write(
+        &path,
+        concat!(
+            "- hosts: all\n  tasks:\n",
+            "    - ansible.builtin.command: /bin/echo a=b removes=/x\n",
+            "    - raw: uptime executable=/bin/sh\n",
+            "    - script: run.sh --flag chdir=/srv\n",
+            "    - ansible.builtin.include_tasks: other.yml\n",
+            "    - include_vars: vars.yml\n",
+            "    - action: shell echo hi warn=no\n",
+            "    - local_action: command hostname\n",
+            "    - set_fact:\n        x: 1\n      args:\n        y: 2\n",
+            "    - ansible.posix.sysctl: name=vm.swappiness value=5\n",
+            "    - group_by: key=os_{{ ansible_os_family }}\n",
+        ),
+    )
+    .expect("write");
+    let pb = load_playbook(&path, &LoadOptions::default()).expect("loads");
+    let t = tasks(&pb.plays[0].tasks);
+    let args = |i: usize| serde_json::Value::Object(t[i].args.clone());
+    assert_eq!(t[0].action, "command");
+    assert_eq!(t[0].action_fqcn, "ansible.builtin.command");
+    assert_eq!(
+        args(0),
+        json!({"removes": "/x", "_raw_params": "/bin/echo a=b"})
+    );
+    assert_eq!(
+        args(1),
+        json!({"executable": "/bin/sh", "_raw_params": "uptime"})
+    );
+    assert_eq!(
+        args(2),
+        json!({"chdir": "/srv", "_raw_params": "run.sh --flag"})
+    );
+    assert_eq!(t[3].action, "include_tasks");
+    assert_eq!(args(3), json!({"_raw_params": "other.yml"}));
+    assert_eq!(args(4), json!({"_raw_params": "vars.yml"}));
+    assert_eq!(t[5].action, "shell");
+    assert_eq!(args(5), json!({"warn": "no", "_raw_params": "echo hi"}));
+    assert_eq!(t[6].action, "command");
+    assert_eq!(t[6].keywords.str("delegate_to"), Some("localhost"));
+    assert_eq!(args(6), json!({"_raw_params": "hostname"}));
+    assert_eq!(args(7), json!({"y": 2, "x": 1}));
+    assert_eq!(t[8].action, "sysctl");
+    assert_eq!(t[8].action_fqcn, "ansible.posix.sysctl");
+    assert_eq!(args(9), json!({"key": "os_{{ ansible_os_family }}"}));
+}

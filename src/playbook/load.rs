@@ -252,11 +252,13 @@ impl Loader<'_> {
         Ok(())
     }
 
-    /// Loads a playbook file; `import_vars` come from the importing entry.
+    /// Loads a playbook file; `import_vars` are the vars of the
+    /// `import_playbook` entries that led here, which template nested
+    /// import paths.
     fn playbook_file(
         &mut self,
         path: &Path,
-        _import_vars: &Map<String, Value>,
+        import_vars: &Map<String, Value>,
     ) -> Result<Vec<Play>> {
         let root = yaml::load_file(path).map_err(|d| d.code(exit::PARSER_ERROR))?;
         let name = path.display().to_string();
@@ -303,7 +305,9 @@ impl Loader<'_> {
                 )
             });
             match import {
-                Some((k, v)) => plays.extend(self.import_playbook(item, k, v, &basedir)?),
+                Some((k, v)) => {
+                    plays.extend(self.import_playbook(item, k, v, &basedir, import_vars)?)
+                }
                 None => plays.push(self.play(item, &basedir)?),
             }
         }
@@ -317,6 +321,7 @@ impl Loader<'_> {
         key: &Node,
         file: &Node,
         basedir: &Path,
+        outer_vars: &Map<String, Value>,
     ) -> Result<Vec<Play>> {
         let key_name = key_of(key);
         let mut vars = Map::new();
@@ -344,9 +349,15 @@ impl Loader<'_> {
                 file.loc.clone(),
             ));
         };
-        // Play vars are not known between plays; only extra vars template
-        // the path, as in Ansible.
-        self.play.vars = vars.clone();
+        // A legacy `tags` variable adds tags, as Ansible still allows.
+        if let Some(t) = vars.remove("tags") {
+            tags.extend(value_strings(&t, true));
+        }
+        // Play vars are not known between plays: the import's own vars
+        // (and those of enclosing imports) and extra vars template the path.
+        let mut known = outer_vars.clone();
+        known.extend(vars.clone());
+        self.play.vars = known.clone();
         let rendered = self.render(raw.trim(), &file.loc)?;
         let path = basedir.join(&rendered);
         if !path.is_file() {
@@ -360,15 +371,17 @@ impl Loader<'_> {
         // Refuse a cycle here, where the import is written.
         self.enter(&path, &file.loc)?;
         self.stack.pop();
-        let mut plays = self.playbook_file(&path, &vars)?;
+        let mut plays = self.playbook_file(&path, &known)?;
         for play in &mut plays {
             // The import's vars win over the play's own, as in Ansible.
             for (k, v) in &vars {
                 play.vars.insert(k.clone(), v.clone());
             }
-            let mut t = tags.clone();
-            t.append(&mut play.tags);
-            play.tags = t;
+            for t in &tags {
+                if !play.tags.contains(t) {
+                    play.tags.push(t.clone());
+                }
+            }
             let mut w = when.clone();
             w.append(&mut play.when);
             play.when = w;
@@ -660,6 +673,18 @@ impl Loader<'_> {
     }
 
     fn unknown_action(&self, name: &str, loc: &Loc) -> Diagnostic {
+        // `include` was removed in ansible-core 2.16; Ansible names its
+        // replacements (and exits 1, not 4).
+        if matches!(
+            name,
+            "include" | "ansible.builtin.include" | "ansible.legacy.include"
+        ) {
+            return Diagnostic::new(
+                "The 'ansible.builtin.include' action plugin has been removed. Use include_tasks or import_tasks instead.",
+            )
+            .at(loc.clone())
+            .hint("import_tasks inlines the file when the playbook is loaded; include_tasks reads it when the task runs");
+        }
         let msg = format!("couldn't resolve module/action '{name}'");
         let library = "herd ships the ansible.builtin and ansible.posix modules; a custom module goes in `library/` beside the playbook or the role (library/NAME.py or an executable)";
         let parts: Vec<&str> = name.split('.').collect();
