@@ -308,3 +308,26 @@ fn collection_role_is_explained() {
     assert_eq!(d.exit_code, 1);
     assert!(d.hint.as_deref().is_some_and(|h| h.contains("collections")));
 }
+
+#[test]
+fn vars_main_may_be_a_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    tree(
+        root,
+        &[
+            ("p.yml", "- hosts: all\n  roles: [r]\n"),
+            ("roles/r/tasks/main.yml", "- ping:\n"),
+            ("roles/r/vars/main/a.yml", "one: 1\nboth: a\n"),
+            ("roles/r/vars/main/b.yaml", "two: 2\nboth: b\n"),
+            ("roles/r/defaults/main.json", "{\"d\": true}\n"),
+        ],
+    );
+    let pb = load(root, &LoadOptions::default());
+    let ctx = &pb.plays[0].roles[0].context;
+    assert_eq!(
+        serde_json::Value::Object(ctx.vars.clone()),
+        json!({"one": 1, "both": "b", "two": 2})
+    );
+    assert_eq!(ctx.defaults["d"], json!(true));
+}

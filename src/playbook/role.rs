@@ -178,6 +178,35 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// A role's defaults or vars: one file, or every YAML/JSON file of a
+/// directory (sorted by name, later files winning), as Ansible reads
+/// `vars/main/`.
+fn load_vars_path(path: &Path, sub: &str, role: &str) -> Result<Map<String, Value>> {
+    if !path.is_dir() {
+        return load_map_file(path, &format!("{sub}/{}", file_name(path)), role);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| Diagnostic::new(format!("could not read '{}': {e}", path.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && !file_name(p).starts_with('.')
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    None | Some("yml" | "yaml" | "json")
+                )
+        })
+        .collect();
+    files.sort();
+    let mut out = Map::new();
+    for f in files {
+        let rel = format!("{sub}/main/{}", file_name(&f));
+        out.extend(load_map_file(&f, &rel, role)?);
+    }
+    Ok(out)
+}
+
 /// A role file that must hold a mapping (defaults, vars, meta).
 fn load_map_file(path: &Path, what: &str, role: &str) -> Result<Map<String, Value>> {
     let root = yaml::load_file(path).map_err(|d| d.code(exit::PARSER_ERROR))?;
@@ -329,12 +358,19 @@ impl Loader<'_> {
         let vars_file = file_or_main("vars", &spec.vars_from)?;
         let tasks_file = file_or_main("tasks", &spec.tasks_from)?;
         let handlers_file = file_or_main("handlers", &spec.handlers_from)?;
+        // `defaults/main/` and `vars/main/` may be directories of files.
+        let main_dir = |sub: &str, file: Option<PathBuf>, from: &Option<String>| {
+            let d = path.join(sub).join("main");
+            file.or_else(|| (from.is_none() && d.is_dir()).then_some(d))
+        };
+        let defaults_file = main_dir("defaults", defaults_file, &spec.defaults_from);
+        let vars_file = main_dir("vars", vars_file, &spec.vars_from);
         let defaults = match &defaults_file {
-            Some(f) => load_map_file(f, &format!("defaults/{}", file_name(f)), &name)?,
+            Some(f) => load_vars_path(f, "defaults", &name)?,
             None => Map::new(),
         };
         let vars = match &vars_file {
-            Some(f) => load_map_file(f, &format!("vars/{}", file_name(f)), &name)?,
+            Some(f) => load_vars_path(f, "vars", &name)?,
             None => Map::new(),
         };
         let context = Arc::new(RoleContext {
