@@ -50,6 +50,7 @@ pub struct LoadOptions {
 pub struct Playbook {
     /// The playbook file given.
     pub path: PathBuf,
+    /// The plays in run order.
     pub plays: Vec<Play>,
 }
 
@@ -62,22 +63,29 @@ pub struct Play {
     pub name: Option<String>,
     /// `hosts:` as written: a string or a list of strings.
     pub hosts: Value,
+    /// `vars:` (after `import_playbook` vars, which win).
     pub vars: Map<String, Value>,
     /// `vars_files:` entries as written (strings, or lists for the
     /// first-found form); templated when the play runs.
     pub vars_files: Vec<Value>,
+    /// `vars_prompt:` entries, asked before the play runs.
     pub vars_prompt: Vec<VarsPrompt>,
     /// `roles:`, each loaded with its dependencies.
     pub roles: Vec<RoleInclude>,
+    /// `pre_tasks:`, run before the roles.
     pub pre_tasks: Vec<TaskItem>,
+    /// `tasks:`, run after the roles.
     pub tasks: Vec<TaskItem>,
+    /// `post_tasks:`, run after the tasks.
     pub post_tasks: Vec<TaskItem>,
     /// The play's own `handlers:`; role handlers stay with their role.
     pub handlers: Vec<TaskItem>,
+    /// `tags:` of the play (with those of an `import_playbook`).
     pub tags: Vec<String>,
     /// Conditions inherited from the `import_playbook` that brought this
     /// play in (a play itself has no `when`); they apply to its tasks.
     pub when: Vec<Value>,
+    /// Every other play keyword (`gather_facts`, `become`, `serial`, `strategy`, …).
     pub keywords: Keywords,
     /// The directory of the top-level playbook (the `playbook_dir`
     /// variable).
@@ -128,11 +136,13 @@ impl Keywords {
 /// One `vars_prompt:` entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VarsPrompt {
+    /// Where the entry starts.
     pub loc: Loc,
     /// The variable to set.
     pub name: String,
     /// The question shown (defaults to the name).
     pub prompt: Option<String>,
+    /// The answer used when the user just presses Enter (or with no terminal).
     pub default: Option<Value>,
     /// Hide the input (Ansible's default: true).
     pub private: bool,
@@ -140,7 +150,9 @@ pub struct VarsPrompt {
     pub confirm: bool,
     /// A passlib hash scheme to encrypt the answer with.
     pub encrypt: Option<String>,
+    /// The salt for `encrypt`.
     pub salt: Option<String>,
+    /// The length of a generated salt for `encrypt`.
     pub salt_size: Option<u64>,
     /// Mark the answer `!unsafe`.
     pub unsafe_: bool,
@@ -152,7 +164,9 @@ pub struct VarsPrompt {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum TaskItem {
+    /// A task.
     Task(Task),
+    /// A block (written, or standing for an import).
     Block(Block),
 }
 
@@ -174,22 +188,36 @@ pub enum BlockOrigin {
     Block,
     /// The tasks of an `import_tasks` file; the block carries the import's
     /// `when`, `tags`, `vars` and other keywords.
-    ImportTasks { file: PathBuf },
+    ImportTasks {
+        /// The imported file.
+        file: PathBuf,
+    },
     /// The tasks of an `import_role` (dependencies first), carrying the
     /// import's keywords.
-    ImportRole { name: String },
+    ImportRole {
+        /// The role name as written.
+        name: String,
+    },
 }
 
 /// A `block:` with its `rescue:` and `always:` lists.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Block {
+    /// Where the block (or the import) starts.
     pub loc: Loc,
+    /// `name:` as written.
     pub name: Option<String>,
+    /// The tasks of `block:`.
     pub block: Vec<TaskItem>,
+    /// `rescue:`: run when a task of `block:` fails.
     pub rescue: Vec<TaskItem>,
+    /// `always:`: run in any case.
     pub always: Vec<TaskItem>,
+    /// `tags:`, inherited by the tasks inside.
     pub tags: Vec<String>,
+    /// `when:` conditions, inherited by the tasks inside.
     pub when: Vec<Value>,
+    /// `vars:`, visible to the tasks inside.
     pub vars: Map<String, Value>,
     /// `notify:` on a block applies to its tasks.
     pub notify: Vec<String>,
@@ -198,12 +226,14 @@ pub struct Block {
     pub keywords: Keywords,
     /// The role the block belongs to, if any.
     pub role: Option<Arc<RoleContext>>,
+    /// Written as `block:` or standing for an import.
     pub origin: BlockOrigin,
 }
 
 /// A loop: `loop:` or `with_<lookup>:`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Loop {
+    /// Where the `loop:`/`with_*:` key is.
     pub loc: Loc,
     /// `None` for `loop:`, the lookup name for `with_<lookup>:`
     /// (`items`, `dict`, `fileglob`, …).
@@ -215,19 +245,28 @@ pub struct Loop {
 /// `loop_control:`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LoopControl {
+    /// The name of the loop variable (default `item`).
     pub loop_var: Option<String>,
+    /// A variable holding the index of the item.
     pub index_var: Option<String>,
+    /// What to print for each item.
     pub label: Option<Value>,
+    /// Seconds to wait between items.
     pub pause: Option<Value>,
+    /// Whether `ansible_loop` carries extended information.
     pub extended: Option<Value>,
+    /// Whether `ansible_loop.allitems` is set when extended.
     pub extended_allitems: Option<Value>,
+    /// Conditions that end the loop early.
     pub break_when: Vec<Value>,
 }
 
 /// One task (or handler).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Task {
+    /// Where the task mapping starts.
     pub loc: Loc,
+    /// `name:` as written (templates not rendered).
     pub name: Option<String>,
     /// Canonical short name of the module or action: `copy`,
     /// `include_tasks`, or the file stem of a custom module.
@@ -240,14 +279,21 @@ pub struct Task {
     /// Arguments: `args:` merged under the module's own; `k=v` text split;
     /// free-form text under `_raw_params`.
     pub args: Map<String, Value>,
+    /// `tags:` (a comma-separated string is split).
     pub tags: Vec<String>,
+    /// `when:` conditions, each as written.
     pub when: Vec<Value>,
+    /// `loop:` or `with_<lookup>:`.
     pub loop_: Option<Loop>,
+    /// `loop_control:`.
     pub loop_control: Option<LoopControl>,
+    /// `register:`: the variable the result goes to.
     pub register: Option<String>,
+    /// Handlers (names or `listen` topics) to notify on change.
     pub notify: Vec<String>,
     /// Topics a handler listens to.
     pub listen: Vec<String>,
+    /// `vars:` of the task.
     pub vars: Map<String, Value>,
     /// Every other task keyword as written (`become`, `changed_when`,
     /// `delegate_to`, `until`, …). `local_action:` sets `delegate_to:
@@ -255,6 +301,7 @@ pub struct Task {
     pub keywords: Keywords,
     /// The role the task belongs to, if any.
     pub role: Option<Arc<RoleContext>>,
+    /// Whether the task is a handler.
     pub is_handler: bool,
     /// For a custom module from a `library/` directory, its file.
     pub module_path: Option<PathBuf>,
@@ -294,9 +341,13 @@ pub struct RoleContext {
 pub struct RoleInclude {
     /// Where the entry is written.
     pub loc: Loc,
+    /// The role name as written (or rendered, if templated).
     pub name: String,
+    /// The loaded role: directory, defaults, vars, params.
     pub context: Arc<RoleContext>,
+    /// `tags:` of the entry, inherited by the role's tasks.
     pub tags: Vec<String>,
+    /// `when:` of the entry, inherited by the role's tasks.
     pub when: Vec<Value>,
     /// `vars:` of the entry.
     pub vars: Map<String, Value>,
@@ -304,7 +355,9 @@ pub struct RoleInclude {
     pub keywords: Keywords,
     /// Meta dependencies, each loaded, in order; they run before the role.
     pub dependencies: Vec<RoleInclude>,
+    /// The role's tasks (from `tasks_from`, else `tasks/main`).
     pub tasks: Vec<TaskItem>,
+    /// The role's handlers.
     pub handlers: Vec<TaskItem>,
     /// Set when the same role with the same parameters already appeared in
     /// this play's `roles:` (or their dependencies) and does not allow
