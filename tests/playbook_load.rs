@@ -483,3 +483,29 @@ fn free_form_modules_and_action_spellings() {
     assert_eq!(t[8].action_fqcn, "ansible.posix.sysctl");
     assert_eq!(args(9), json!({"key": "os_{{ ansible_os_family }}"}));
 }
+
+/// A playbook of unusual but valid spellings that ansible-playbook
+/// 2.19 `--syntax-check` accepts: herd must accept it too.
+#[test]
+fn accepts_what_ansible_accepts() {
+    let pb = load_playbook(&fixture("valid/p.yml"), &LoadOptions::default())
+        .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(pb.plays.len(), 2);
+    let play = &pb.plays[0];
+    assert_eq!(play.tags, vec!["1"]);
+    assert_eq!(play.vars_files, vec![json!("t.yml")]);
+    assert_eq!(play.roles[0].name, "common");
+    assert_eq!(play.roles[0].tags, vec!["a"]);
+    assert!(play.roles[1].tasks.is_empty());
+    assert_eq!(play.roles[1].context.defaults["a"], json!(1));
+    let t = tasks(&play.tasks);
+    let by_action = |a: &str| t.iter().find(|t| t.action == a).copied();
+    let custom = by_action("mymod").expect("custom module");
+    assert_eq!(custom.action_fqcn, "ansible.legacy.mymod");
+    let args_tpl = t
+        .iter()
+        .find(|t| t.args.contains_key("_variable_params"))
+        .expect("args template");
+    assert_eq!(args_tpl.args["_variable_params"], json!("{{ myargs }}"));
+    assert!(pb.plays[1].tasks.is_empty());
+}

@@ -133,6 +133,19 @@ fn string_list(node: &Node, split_commas: bool) -> Vec<String> {
     }
 }
 
+/// `tags:`: a comma-separated string or a list. Anything else is the error
+/// ansible-playbook gives (exit code 1).
+pub(super) fn tags_of(node: &Node) -> Result<Vec<String>> {
+    match &node.kind {
+        NodeKind::Null | NodeKind::Str(_) | NodeKind::Unsafe(_) | NodeKind::Seq(_) => {
+            Ok(string_list(node, true))
+        }
+        _ => Err(Diagnostic::new("tags must be specified as a list")
+            .at(node.loc.clone())
+            .hint("write `tags: [web, db]` or `tags: web, db`; quote a number used as a tag")),
+    }
+}
+
 /// `when:` as a list of conditions.
 fn conditions(node: &Node) -> Vec<Value> {
     match &node.kind {
@@ -142,33 +155,63 @@ fn conditions(node: &Node) -> Vec<Value> {
     }
 }
 
-/// `vars:`: a mapping, or a list of mappings merged in order.
+/// `vars:`: a mapping whose keys are valid variable names (ansible-core
+/// 2.19 no longer accepts a list of mappings).
 pub(super) fn vars_of(node: &Node, owner: &str) -> Result<Map<String, Value>> {
-    let bad = |loc: &Loc| {
-        Diagnostic::parse(
-            format!("Vars in a {owner} must be specified as a dictionary."),
-            loc.clone(),
-        )
-        .hint("write `vars:` as `name: value` lines")
-    };
     match &node.kind {
         NodeKind::Null => Ok(Map::new()),
-        NodeKind::Map(_) => match node.to_value() {
-            Value::Object(m) => Ok(m),
-            _ => Err(bad(&node.loc)),
-        },
-        NodeKind::Seq(items) => {
-            let mut out = Map::new();
-            for item in items {
-                match item.to_value() {
-                    Value::Object(m) if item.as_map().is_some() => out.extend(m),
-                    _ => return Err(bad(&item.loc)),
-                }
+        NodeKind::Map(pairs) => {
+            for (k, _) in pairs {
+                check_var_name(k)?;
             }
-            Ok(out)
+            match node.to_value() {
+                Value::Object(m) => Ok(m),
+                _ => Ok(Map::new()),
+            }
         }
-        _ => Err(bad(&node.loc)),
+        _ => {
+            let d = Diagnostic::parse(
+                format!("Vars in a {owner} must be specified as a dictionary."),
+                node.loc.clone(),
+            );
+            Err(if node.as_seq().is_some() {
+                d.hint("write `vars:` as `name: value` lines, without `- ` (a list of mappings is no longer accepted)")
+            } else {
+                d.hint("write `vars:` as `name: value` lines")
+            })
+        }
     }
+}
+
+/// Names Jinja gives a meaning of its own: they cannot be variables.
+const JINJA_KEYWORDS: &[&str] = &["true", "false", "none", "True", "False", "None", "not"];
+
+/// Whether `name` can be a variable: an ASCII identifier that is not a
+/// Jinja keyword.
+pub fn is_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !JINJA_KEYWORDS.contains(&name)
+}
+
+/// Rejects a `vars:` key that is not a valid variable name (exit code 1,
+/// as ansible-playbook).
+fn check_var_name(key: &Node) -> Result<()> {
+    if let NodeKind::Str(s) | NodeKind::Unsafe(s) = &key.kind {
+        if is_var_name(s) {
+            return Ok(());
+        }
+    }
+    let text = key.key_text().unwrap_or_default();
+    let desc = match &key.kind {
+        NodeKind::Str(_) | NodeKind::Unsafe(_) => format!("name '{text}'"),
+        NodeKind::Seq(_) | NodeKind::Map(_) => format!("name of type '{}'", key.type_name()),
+        _ => format!("name '{text}' of type '{}'", key.type_name()),
+    };
+    Err(Diagnostic::new(format!("Invalid variable {desc}."))
+        .at(key.loc.clone())
+        .hint("Variable names must be strings starting with a letter or underscore character, and contain only letters, numbers and underscores."))
 }
 
 /// The error for a key that is not a keyword of `owner`.
@@ -334,7 +377,7 @@ impl Loader<'_> {
             }
             match name.as_str() {
                 "vars" => vars = vars_of(v, "PlaybookInclude")?,
-                "tags" => tags = string_list(v, true),
+                "tags" => tags = tags_of(v)?,
                 "when" => when = conditions(v),
                 "name" => {}
                 _ => {
@@ -436,7 +479,7 @@ impl Loader<'_> {
                     }
                 }
                 "vars_prompt" => play.vars_prompt = vars_prompt(v)?,
-                "tags" => play.tags = string_list(v, true),
+                "tags" => play.tags = tags_of(v)?,
                 "roles" | "pre_tasks" | "tasks" | "post_tasks" | "handlers" => {}
                 _ => {
                     play.keywords.0.insert(key, v.to_value());
@@ -465,17 +508,29 @@ impl Loader<'_> {
                     )
                     .hint("give a host pattern such as `all`, a group, or a list of hosts"));
                 }
-                if !matches!(
-                    h.kind,
-                    NodeKind::Str(_) | NodeKind::Seq(_) | NodeKind::Int(_) | NodeKind::Float(_)
-                ) {
-                    return Err(Diagnostic::parse(
-                        format!(
-                            "hosts must be a string or a list of strings, got a {}",
-                            h.type_name()
-                        ),
-                        h.loc.clone(),
-                    ));
+                match &h.kind {
+                    NodeKind::Str(_) | NodeKind::Unsafe(_) => {}
+                    NodeKind::Seq(items) => {
+                        if let Some(bad) =
+                            items.iter().find(|i| i.as_str().is_none_or(str::is_empty))
+                        {
+                            return Err(Diagnostic::parse(
+                                format!(
+                                    "Hosts list contains an invalid host value: '{}'",
+                                    text_of(bad)
+                                ),
+                                bad.loc.clone(),
+                            )
+                            .hint("each entry of `hosts:` is a host or group pattern; quote it"));
+                        }
+                    }
+                    _ => {
+                        return Err(Diagnostic::parse(
+                            "Hosts list must be a sequence or string. Please check your playbook.",
+                            h.loc.clone(),
+                        )
+                        .hint(format!("`hosts:` is a {} here; quote a pattern that YAML reads as another type", h.type_name())));
+                    }
                 }
                 play.hosts = h.to_value();
             }
@@ -626,15 +681,27 @@ impl Loader<'_> {
             match key.as_str() {
                 "name" => b.name = (!v.is_null()).then(|| text_of(v)),
                 "block" | "rescue" | "always" => {
-                    if !matches!(v.kind, NodeKind::Seq(_) | NodeKind::Null) {
+                    // Unlike `tasks:`, an empty `block:` must be written
+                    // `[]`: ansible-playbook rejects a null one.
+                    if !matches!(v.kind, NodeKind::Seq(_)) {
+                        let place = if key == "block" {
+                            "a block"
+                        } else {
+                            key.as_str()
+                        };
+                        let hint = if v.is_null() {
+                            format!("give `{key}:` at least `[]`, or list its tasks with `- `")
+                        } else {
+                            format!("start each task under `{key}:` with `- `")
+                        };
                         return Err(Diagnostic::parse(
                             format!(
-                                "A malformed block was encountered while loading a block: '{key}' should be a list of tasks but is a {}",
+                                "A malformed block was encountered while loading {place}: '{key}' should be a list of tasks but is a {}",
                                 v.type_name()
                             ),
                             v.loc.clone(),
                         )
-                        .hint(format!("start each task under `{key}:` with `- `")));
+                        .hint(hint));
                     }
                     let list = self.task_list(v, ctx, &key)?;
                     match key.as_str() {
@@ -643,7 +710,7 @@ impl Loader<'_> {
                         _ => b.always = list,
                     }
                 }
-                "tags" => b.tags = string_list(v, true),
+                "tags" => b.tags = tags_of(v)?,
                 "when" => b.when = conditions(v),
                 "vars" => b.vars = vars_of(v, "Block")?,
                 "notify" => b.notify = string_list(v, false),
@@ -667,9 +734,15 @@ impl Loader<'_> {
             return Some((info.name.to_string(), fqcn, None));
         }
         let short = name.strip_prefix("ansible.legacy.").unwrap_or(name);
-        self.custom_modules
-            .get(short)
-            .map(|p| (short.to_string(), short.to_string(), Some(p.clone())))
+        self.custom_modules.get(short).map(|p| {
+            // Ansible resolves a module of `library/` as ansible.legacy.
+            let fqcn = if name.contains('.') {
+                name.to_string()
+            } else {
+                format!("ansible.legacy.{short}")
+            };
+            (short.to_string(), fqcn, Some(p.clone()))
+        })
     }
 
     fn unknown_action(&self, name: &str, loc: &Loc) -> Diagnostic {
@@ -914,7 +987,7 @@ impl Loader<'_> {
                     args = base;
                     args.extend(own);
                 }
-                "tags" => task.tags = string_list(v, true),
+                "tags" => task.tags = tags_of(v)?,
                 "when" => task.when = conditions(v),
                 "loop" => {
                     task.loop_ = Some(Loop {
@@ -1145,6 +1218,12 @@ impl Loader<'_> {
             )));
         };
         let root = yaml::load_file(&path).map_err(|d| d.code(exit::PARSER_ERROR))?;
+        if root.is_null() {
+            crate::diag::warn(format!(
+                "file {} is empty and had no tasks to include",
+                path.display()
+            ));
+        }
         if !matches!(root.kind, NodeKind::Seq(_) | NodeKind::Null) {
             return Err(Diagnostic::parse(
                 "included task files must contain a list of tasks",

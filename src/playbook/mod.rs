@@ -24,7 +24,7 @@ use crate::value::{Map, Value};
 
 pub use args::{join_args, parse_kv, split_args, unquote};
 pub use keywords::{BLOCK_KEYWORDS, LOOKUPS, LOOP_CONTROL_KEYWORDS, PLAY_KEYWORDS, TASK_KEYWORDS};
-pub use load::load_playbook;
+pub use load::{is_var_name, load_playbook};
 
 /// A template renderer for what Ansible templates at load time: it gets the
 /// text and the variables known then (extra vars, play vars) and returns
@@ -272,7 +272,8 @@ pub struct Task {
     /// `include_tasks`, or the file stem of a custom module.
     pub action: String,
     /// The name as written when it was qualified, else
-    /// `ansible.builtin.<action>` (`ansible.posix.<action>` for those).
+    /// `ansible.builtin.<action>` (`ansible.posix.<action>` for those,
+    /// `ansible.legacy.<action>` for a module of `library/`).
     pub action_fqcn: String,
     /// Where the action key (or `action:`/`local_action:`) is.
     pub action_loc: Loc,

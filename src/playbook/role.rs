@@ -83,7 +83,7 @@ impl RoleSpec {
                     match key.as_str() {
                         "role" => {}
                         "name" if !by_role => {}
-                        "tags" => spec.tags = strings(v, true),
+                        "tags" => spec.tags = super::load::tags_of(v)?,
                         "when" => {
                             spec.when = match v.to_value() {
                                 Value::Array(a) => a,
@@ -142,24 +142,6 @@ fn bool_of(v: &Value) -> Option<bool> {
             _ => None,
         },
         _ => None,
-    }
-}
-
-fn strings(node: &Node, split_commas: bool) -> Vec<String> {
-    match node.to_value() {
-        Value::Null => Vec::new(),
-        Value::Array(a) => a.iter().map(py_str).collect(),
-        other => {
-            let s = py_str(&other);
-            if split_commas {
-                s.split(',')
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty())
-                    .collect()
-            } else {
-                vec![s]
-            }
-        }
     }
 }
 
