@@ -331,3 +331,48 @@ fn vars_main_may_be_a_directory() {
     );
     assert_eq!(ctx.defaults["d"], json!(true));
 }
+
+#[test]
+fn include_tasks_and_include_role_load_at_run_time() {
+    use herd::playbook::{load_included_role, load_included_tasks};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    tree(
+        root,
+        &[
+            (
+                "p.yml",
+                "- hosts: all\n  roles: [outer]\n",
+            ),
+            (
+                "roles/outer/tasks/main.yml",
+                "- include_tasks: step.yml\n- include_role:\n    name: inner\n    tasks_from: extra\n",
+            ),
+            ("roles/outer/tasks/step.yml", "- name: step\n  ping:\n"),
+            ("roles/inner/tasks/extra.yml", "- name: inner extra\n  ping:\n"),
+            ("roles/inner/handlers/main.yml", "- name: inner handler\n  ping:\n"),
+        ],
+    );
+    let opts = LoadOptions::default();
+    let pb = load(root, &opts);
+    let outer = &pb.plays[0].roles[0];
+    let (TaskItem::Task(inc_tasks), TaskItem::Task(inc_role)) = (&outer.tasks[0], &outer.tasks[1])
+    else {
+        panic!("includes stay tasks")
+    };
+    let (file, items) = load_included_tasks(inc_tasks, "step.yml", root, &opts).expect("tasks");
+    assert!(file.ends_with("roles/outer/tasks/step.yml"));
+    assert_eq!(task_names(&items), ["step"]);
+    let TaskItem::Task(step) = &items[0] else {
+        panic!("a task")
+    };
+    assert_eq!(step.role.as_ref().map(|r| r.name.as_str()), Some("outer"));
+
+    let role = load_included_role(inc_role, root, &opts).expect("role");
+    assert_eq!(role.name, "inner");
+    assert_eq!(task_names(&role.tasks), ["inner extra"]);
+    assert_eq!(task_names(&role.handlers), ["inner handler"]);
+
+    let d = load_included_tasks(inc_tasks, "nope.yml", root, &opts).expect_err("missing");
+    assert_eq!(d.exit_code, 1);
+}

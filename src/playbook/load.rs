@@ -12,7 +12,7 @@ use super::keywords::{
 use super::role::RoleSpec;
 use super::{
     Block, BlockOrigin, Keywords, LoadOptions, Loop, LoopControl, Play, Playbook, RoleContext,
-    Task, TaskItem, VarsPrompt,
+    RoleInclude, Task, TaskItem, VarsPrompt,
 };
 use crate::diag::{did_you_mean, exit, Diagnostic, Loc, Result};
 use crate::value::{py_str, Map, Value};
@@ -30,21 +30,45 @@ const RAW_TEXT_MODULES: &[&str] = &["command", "shell", "raw", "script"];
 /// `import_playbook` entries are replaced by the plays of the imported file,
 /// in order, with the import's `vars`, `tags` and `when` added to each.
 pub fn load_playbook(path: &Path, opts: &LoadOptions) -> Result<Playbook> {
-    let playbook_dir = parent_dir(path);
-    let mut loader = Loader {
-        opts,
-        playbook_dir: playbook_dir.clone(),
-        custom_modules: HashMap::new(),
-        scanned_libraries: HashSet::new(),
-        stack: Vec::new(),
-        play: PlayState::default(),
-    };
-    loader.scan_library(&playbook_dir);
+    let mut loader = Loader::new(opts, &parent_dir(path));
     let plays = loader.playbook_file(path, &Map::new())?;
     Ok(Playbook {
         path: path.to_path_buf(),
         plays,
     })
+}
+
+/// Loads the file of an `include_tasks` when the task runs.
+///
+/// `file` is the rendered file name. It is searched as `import_tasks`
+/// files are: beside the file the task is written in, then in its role's
+/// `tasks/`, then in `basedir` (the play's directory). Returns the file
+/// found and its tasks (in the task's role, handlers if the task is one).
+pub fn load_included_tasks(
+    task: &Task,
+    file: &str,
+    basedir: &Path,
+    opts: &LoadOptions,
+) -> Result<(PathBuf, Vec<TaskItem>)> {
+    let mut loader = Loader::new(opts, basedir);
+    let ctx = TaskCtx {
+        file_dir: parent_dir(Path::new(&*task.loc.file)),
+        basedir: basedir.to_path_buf(),
+        role: task.role.clone(),
+        is_handler: task.is_handler,
+    };
+    loader.tasks_file(file, &task.action_loc, &ctx)
+}
+
+/// Loads the role of an `include_role` when the task runs; `task.args`
+/// must already be rendered (`name`, `tasks_from`, …). The role is found
+/// as play roles are, and also beside the role the task belongs to.
+pub fn load_included_role(task: &Task, basedir: &Path, opts: &LoadOptions) -> Result<RoleInclude> {
+    check_args(task, ROLE_ACTION_ARGS)?;
+    let mut loader = Loader::new(opts, basedir);
+    let spec = RoleSpec::from_action(task)?;
+    let role_basedir = task.role.as_ref().map(|r| parent_dir(&r.path));
+    loader.load_role(spec, basedir, role_basedir.as_deref())
 }
 
 /// The directory holding `path` (`.` for a bare file name).
@@ -229,7 +253,20 @@ fn not_valid(key: &str, loc: &Loc, owner: &str, valid: &[&str]) -> Diagnostic {
     }
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
+    fn new(opts: &'a LoadOptions, playbook_dir: &Path) -> Loader<'a> {
+        let mut loader = Loader {
+            opts,
+            playbook_dir: playbook_dir.to_path_buf(),
+            custom_modules: HashMap::new(),
+            scanned_libraries: HashSet::new(),
+            stack: Vec::new(),
+            play: PlayState::default(),
+        };
+        loader.scan_library(playbook_dir);
+        loader
+    }
+
     /// Makes the modules in `dir/library/` known.
     pub fn scan_library(&mut self, dir: &Path) {
         let lib = dir.join("library");
@@ -1180,34 +1217,18 @@ impl Loader<'_> {
             .find(|p| p.is_file())
     }
 
-    fn import_tasks(&mut self, task: Task, ctx: &TaskCtx) -> Result<TaskItem> {
-        check_args(&task, &["file", "_raw_params"])?;
-        if task.loop_.is_some() {
-            return Err(Diagnostic::parse(
-                "You cannot use loops on 'import_tasks' statements. You should use 'include_tasks' instead.",
-                task.loop_.as_ref().map(|l| l.loc.clone()).unwrap_or(task.loc.clone()),
-            )
-            .hint("import_tasks is inlined when the playbook is loaded; include_tasks runs per item"));
-        }
-        let raw = task
-            .args
-            .get("file")
-            .or_else(|| task.args.get("_raw_params"))
-            .map(py_str)
-            .unwrap_or_default();
-        if raw.trim().is_empty() {
-            return Err(Diagnostic::parse(
-                "No file specified for import_tasks",
-                task.action_loc.clone(),
-            )
-            .hint("write `import_tasks: file.yml`"));
-        }
-        let rel = self.render(raw.trim(), &task.action_loc)?;
-        let Some(path) = self.find_tasks_file(&rel, ctx) else {
+    /// Finds and loads a tasks file named by an import or include.
+    fn tasks_file(
+        &mut self,
+        rel: &str,
+        loc: &Loc,
+        ctx: &TaskCtx,
+    ) -> Result<(PathBuf, Vec<TaskItem>)> {
+        let Some(path) = self.find_tasks_file(rel, ctx) else {
             return Err(Diagnostic::new(format!(
                 "Unable to retrieve file contents: could not find or access '{rel}'"
             ))
-            .at(task.action_loc.clone())
+            .at(loc.clone())
             .hint(format!(
                 "searched relative to {}{}",
                 ctx.file_dir.display(),
@@ -1231,13 +1252,40 @@ impl Loader<'_> {
             )
             .hint("start each task with `- `"));
         }
-        self.enter(&path, &task.action_loc)?;
+        self.enter(&path, loc)?;
         let inner = TaskCtx {
             file_dir: parent_dir(&path),
             ..ctx.clone()
         };
         let items = self.task_list(&root, &inner, "tasks")?;
         self.stack.pop();
+        Ok((path, items))
+    }
+
+    fn import_tasks(&mut self, task: Task, ctx: &TaskCtx) -> Result<TaskItem> {
+        check_args(&task, &["file", "_raw_params"])?;
+        if task.loop_.is_some() {
+            return Err(Diagnostic::parse(
+                "You cannot use loops on 'import_tasks' statements. You should use 'include_tasks' instead.",
+                task.loop_.as_ref().map(|l| l.loc.clone()).unwrap_or(task.loc.clone()),
+            )
+            .hint("import_tasks is inlined when the playbook is loaded; include_tasks runs per item"));
+        }
+        let raw = task
+            .args
+            .get("file")
+            .or_else(|| task.args.get("_raw_params"))
+            .map(py_str)
+            .unwrap_or_default();
+        if raw.trim().is_empty() {
+            return Err(Diagnostic::parse(
+                "No file specified for import_tasks",
+                task.action_loc.clone(),
+            )
+            .hint("write `import_tasks: file.yml`"));
+        }
+        let rel = self.render(raw.trim(), &task.action_loc)?;
+        let (path, items) = self.tasks_file(&rel, &task.action_loc, ctx)?;
         Ok(TaskItem::Block(import_block(
             task,
             items,

@@ -24,7 +24,7 @@ use crate::value::{Map, Value};
 
 pub use args::{join_args, parse_kv, split_args, unquote};
 pub use keywords::{BLOCK_KEYWORDS, LOOKUPS, LOOP_CONTROL_KEYWORDS, PLAY_KEYWORDS, TASK_KEYWORDS};
-pub use load::{is_var_name, load_playbook};
+pub use load::{is_var_name, load_included_role, load_included_tasks, load_playbook};
 
 /// A template renderer for what Ansible templates at load time: it gets the
 /// text and the variables known then (extra vars, play vars) and returns
