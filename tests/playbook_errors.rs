@@ -534,3 +534,58 @@ fn odd_inputs_never_panic() {
         let _ = load_playbook(&path, &LoadOptions::default());
     }
 }
+
+/// Copies a directory tree.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let dest = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+/// Random edits of a real playbook (bytes deleted, duplicated, replaced by
+/// YAML punctuation) never make the loader panic.
+#[test]
+fn mutated_playbooks_never_panic() {
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/playbook/good");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A copy of the fixture tree, so relative imports and roles resolve.
+    copy_tree(&good, dir.path());
+    let src = std::fs::read(good.join("site.yml")).expect("fixture");
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let punct = b":-[]{}|>&*!'\"#\n\t ,?%@`=";
+    let mut opts = LoadOptions::default();
+    opts.roles_path.push(dir.path().join("extra_roles"));
+    opts.extra_vars
+        .insert("sub".into(), serde_json::json!("web"));
+    let path = dir.path().join("mutated.yml");
+    for _ in 0..400 {
+        let mut text = src.clone();
+        for _ in 0..(1 + next() % 4) {
+            if text.is_empty() {
+                break;
+            }
+            let at = (next() % text.len() as u64) as usize;
+            match next() % 3 {
+                0 => {
+                    text.remove(at);
+                }
+                1 => text.insert(at, text[at]),
+                _ => text[at] = punct[(next() % punct.len() as u64) as usize],
+            }
+        }
+        std::fs::write(&path, &text).expect("write");
+        let _ = load_playbook(&path, &opts);
+    }
+}
