@@ -1,1 +1,660 @@
-//! (in progress)
+//! The one template environment of herd: Jinja2 as ansible-core 2.19 runs it.
+//!
+//! Everything that renders a `{{ }}` goes through [`Templar`]: task
+//! arguments, conditionals, the `template` module and lookups. It is a
+//! `minijinja` environment with Ansible's filters ([`filters`]), tests
+//! ([`tests`]) and lookups ([`lookups`]) added, and with Ansible's rules:
+//!
+//! * a string that is exactly one `{{ expr }}` evaluates to the native value;
+//! * inside text, values print as Python prints them (`['a']`, `True`, `None`);
+//! * variables that hold templates are rendered lazily, when read;
+//! * undefined variables are an error naming the variable, except where
+//!   `default`, `is defined` and friends look at them.
+
+mod args;
+mod convert;
+mod filters;
+mod lookups;
+mod pyformat;
+mod serial;
+mod tests;
+mod vars;
+
+use std::sync::{Arc, OnceLock};
+
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+
+use crate::diag::{exit, Diagnostic};
+use crate::value::{as_unsafe, Map, Value};
+
+pub use convert::{from_mj, to_mj};
+use vars::{ErrorSink, VarsObject};
+
+/// The variables a template sees.
+#[derive(Clone, Default)]
+pub struct Vars {
+    /// All variables of the host, already merged by precedence.
+    pub vars: Map<String, Value>,
+    /// Where `hostvars` reads other hosts' variables from.
+    pub hostvars: Option<Arc<dyn HostVarsSource>>,
+}
+
+impl Vars {
+    pub fn new(vars: Map<String, Value>) -> Vars {
+        Vars {
+            vars,
+            hostvars: None,
+        }
+    }
+}
+
+/// Gives templates access to every host's variables (`hostvars`).
+pub trait HostVarsSource: Send + Sync {
+    fn host_names(&self) -> Vec<String>;
+    fn host_vars(&self, host: &str) -> Option<Map<String, Value>>;
+}
+
+/// Options of the `template` module and lookup that change how Jinja reads
+/// a file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateFileOptions {
+    pub trim_blocks: bool,
+    pub lstrip_blocks: bool,
+    /// `\n`, `\r\n` or `\r`: what every line ending of the result becomes.
+    pub newline_sequence: String,
+    pub block_start_string: String,
+    pub block_end_string: String,
+    pub variable_start_string: String,
+    pub variable_end_string: String,
+    pub comment_start_string: String,
+    pub comment_end_string: String,
+}
+
+impl Default for TemplateFileOptions {
+    fn default() -> Self {
+        TemplateFileOptions {
+            trim_blocks: true,
+            lstrip_blocks: false,
+            newline_sequence: "\n".into(),
+            block_start_string: "{%".into(),
+            block_end_string: "%}".into(),
+            variable_start_string: "{{".into(),
+            variable_end_string: "}}".into(),
+            comment_start_string: "{#".into(),
+            comment_end_string: "#}".into(),
+        }
+    }
+}
+
+/// The placeholder `omit` evaluates to. Callers drop module arguments whose
+/// value equals it.
+pub fn omit_token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        let hex: String = (0..40)
+            .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+            .collect();
+        format!("__omit_place_holder__{hex}")
+    })
+}
+
+/// Quotes a string for a POSIX shell, as Python's `shlex.quote`: the one
+/// shell-quoting function of herd.
+pub fn shell_quote(s: &str) -> String {
+    if s.is_empty() {
+        return "''".into();
+    }
+    let safe = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c));
+    if safe {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
+/// Whether a string holds anything Jinja would act on.
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+pub(crate) struct Envs {
+    /// Undefined values fail as soon as they are used.
+    strict: Environment<'static>,
+    /// Undefined values chain (`a.b.c` with `a` undefined stays undefined).
+    /// Used only to retry a template that uses `default` or `defined` and
+    /// failed under `strict`; printing an undefined value still fails there.
+    chainable: Environment<'static>,
+}
+
+/// The template environment, built once and shared.
+#[derive(Clone)]
+pub struct Templar {
+    envs: Arc<Envs>,
+}
+
+impl Default for Templar {
+    fn default() -> Self {
+        Templar::new()
+    }
+}
+
+/// Marks the name of a template held in the loader's cache as inline text
+/// rather than a file name.
+const INLINE: char = '\u{1}';
+
+fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(behavior);
+    env.set_trim_blocks(opts.trim_blocks);
+    env.set_lstrip_blocks(opts.lstrip_blocks);
+    env.set_keep_trailing_newline(true);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_recursion_limit(200);
+    if opts.block_start_string != "{%"
+        || opts.block_end_string != "%}"
+        || opts.variable_start_string != "{{"
+        || opts.variable_end_string != "}}"
+        || opts.comment_start_string != "{#"
+        || opts.comment_end_string != "#}"
+    {
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .block_delimiters(
+                opts.block_start_string.clone(),
+                opts.block_end_string.clone(),
+            )
+            .variable_delimiters(
+                opts.variable_start_string.clone(),
+                opts.variable_end_string.clone(),
+            )
+            .comment_delimiters(
+                opts.comment_start_string.clone(),
+                opts.comment_end_string.clone(),
+            )
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+    }
+    env.set_loader(|name| {
+        if let Some(text) = name.strip_prefix(INLINE) {
+            return Ok(Some(strip_fqcn(text)));
+        }
+        // `{% include %}` and `{% import %}` of a file by its path.
+        match std::fs::read_to_string(name) {
+            Ok(text) => Ok(Some(text)),
+            Err(_) => Ok(None),
+        }
+    });
+    env.set_formatter(|out, _state, value| {
+        if value.is_undefined() {
+            return Err(minijinja::Error::from(ErrorKind::UndefinedError));
+        }
+        // ansible-core 2.19 prints a bare None as nothing inside text.
+        if value.is_none() {
+            return Ok(());
+        }
+        let text = convert::py_str_mj(value);
+        out.write_str(&text)
+            .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "write failed"))
+    });
+    env.add_function("__herd_capture", |v: minijinja::Value| {
+        if v.is_undefined() {
+            return Err(minijinja::Error::from(ErrorKind::UndefinedError));
+        }
+        CAPTURED.with(|c| *c.borrow_mut() = Some(v));
+        Ok(minijinja::Value::from(()))
+    });
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    filters::register(&mut env);
+    if behavior == UndefinedBehavior::Chainable {
+        filters::guard_builtins(&mut env);
+    }
+    tests::register(&mut env);
+    lookups::register(&mut env);
+    env
+}
+
+/// What went wrong while rendering, before it is phrased for the user.
+pub(crate) enum RenderError {
+    Jinja(minijinja::Error),
+}
+
+impl From<minijinja::Error> for RenderError {
+    fn from(e: minijinja::Error) -> Self {
+        RenderError::Jinja(e)
+    }
+}
+
+thread_local! {
+    /// The value handed over by `__herd_capture` (see [`eval_cached`]).
+    static CAPTURED: std::cell::RefCell<Option<minijinja::Value>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Evaluates an expression to its value. The expression is compiled once,
+/// as a template that passes its value to `__herd_capture`, and kept in the
+/// environment's template cache; compiling a bare expression each time
+/// costs about as much as evaluating it.
+fn eval_cached(
+    env: &Environment<'static>,
+    expr: &str,
+    ctx: &minijinja::Value,
+) -> Result<minijinja::Value, minijinja::Error> {
+    let name = format!("{INLINE}{{{{ __herd_capture(({expr})) }}}}");
+    let tmpl = env.get_template(&name)?;
+    tmpl.render(ctx)?;
+    // Nested renders (lazy variables) take their own value before this
+    // template's capture runs, so the slot holds this expression's value.
+    CAPTURED
+        .with(|c| c.borrow_mut().take())
+        .ok_or_else(|| minijinja::Error::from(ErrorKind::UndefinedError))
+}
+
+/// Drops the `ansible.builtin.` / `ansible.legacy.` prefix of filter and
+/// test names (`x | ansible.builtin.to_json`, `x is ansible.builtin.match`):
+/// herd's filters and tests are the builtin ones.
+fn strip_fqcn(text: &str) -> String {
+    if !text.contains("ansible.builtin.") && !text.contains("ansible.legacy.") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let next = ["ansible.builtin.", "ansible.legacy."]
+            .iter()
+            .filter_map(|p| rest.find(p).map(|i| (i, p.len())))
+            .min();
+        let Some((i, len)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        let before = rest[..i].trim_end();
+        let is_name = before.ends_with('|')
+            || before.ends_with(" is")
+            || before.ends_with(" not")
+            || before.ends_with("(is");
+        out.push_str(&rest[..i]);
+        if !is_name {
+            out.push_str(&rest[i..i + len]);
+        }
+        rest = &rest[i + len..];
+    }
+}
+
+/// Splits `{{ expr }}` into `expr` when that is the whole string.
+fn single_expression(text: &str) -> Option<&str> {
+    let t = text.trim();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
+    {
+        return None;
+    }
+    let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
+    let inner = inner.strip_suffix(['-', '+']).unwrap_or(inner);
+    if inner.trim().is_empty() {
+        return None;
+    }
+    Some(inner)
+}
+
+/// Whether a failed template might succeed when undefined values chain:
+/// only templates that test for undefined values can.
+fn may_chain(text: &str) -> bool {
+    text.contains("default")
+        || text.contains("defined")
+        || text.contains("d(")
+        || text.contains("| d")
+        || text.contains("|d")
+        || text.contains("omit")
+}
+
+impl Templar {
+    pub fn new() -> Templar {
+        let opts = TemplateFileOptions::default();
+        Templar {
+            envs: Arc::new(Envs {
+                strict: build_env(UndefinedBehavior::Strict, &opts),
+                chainable: build_env(UndefinedBehavior::Chainable, &opts),
+            }),
+        }
+    }
+
+    fn context(&self, vars: &Vars) -> (Arc<VarsObject>, vars::ScopeGuard) {
+        VarsObject::borrowed(self.clone(), vars, Arc::new(ErrorSink::default()))
+    }
+
+    /// Render a string. A string with no template markers is returned
+    /// as-is. A string that is exactly one `{{ expr }}` evaluates to the
+    /// native value; anything else renders to text.
+    pub fn render_str(&self, text: &str, vars: &Vars) -> Result<Value, Diagnostic> {
+        if !is_template(text) {
+            return Ok(Value::String(text.to_string()));
+        }
+        let (ctx, _guard) = self.context(vars);
+        let r = self.render_str_in(text, &ctx);
+        self.finish(r, text, &ctx)
+    }
+
+    /// Recursively render every string inside lists and dicts (keys too).
+    /// `!unsafe` strings come back unrendered, as plain strings.
+    pub fn render_value(&self, v: &Value, vars: &Vars) -> Result<Value, Diagnostic> {
+        if !convert::needs_render(v) {
+            return Ok(v.clone());
+        }
+        let (ctx, _guard) = self.context(vars);
+        let r = self.render_value_in(v, &ctx);
+        self.finish(r, &crate::value::py_str(v), &ctx)
+    }
+
+    /// Evaluate a bare Jinja expression (no braces) to a value.
+    pub fn eval_expr(&self, expr: &str, vars: &Vars) -> Result<Value, Diagnostic> {
+        let (ctx, _guard) = self.context(vars);
+        let r = self.eval_in(expr, &ctx);
+        self.finish(r, expr, &ctx)
+    }
+
+    /// A `when:`-style conditional; the result must be a boolean.
+    pub fn eval_condition(&self, expr: &str, vars: &Vars) -> Result<bool, Diagnostic> {
+        let (ctx, _guard) = self.context(vars);
+        self.condition_in(expr, &ctx)
+    }
+
+    /// A list of conditionals, all of which must hold. Booleans in the list
+    /// are taken as they are.
+    pub fn eval_conditions(&self, conds: &[Value], vars: &Vars) -> Result<bool, Diagnostic> {
+        let (ctx, _guard) = self.context(vars);
+        for c in conds {
+            let ok = match c {
+                Value::Bool(b) => *b,
+                Value::String(s) => self.condition_in(s, &ctx)?,
+                other => {
+                    return Err(cond_type_error(
+                        convert::py_type_name(other),
+                        if crate::value::truthy(other) {
+                            "True"
+                        } else {
+                            "False"
+                        },
+                    ))
+                }
+            };
+            if !ok {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Render a whole template file's text, as the `template` module does.
+    pub fn render_template_file(
+        &self,
+        text: &str,
+        vars: &Vars,
+        opts: &TemplateFileOptions,
+    ) -> Result<String, Diagnostic> {
+        let (ctx, _guard) = self.context(vars);
+        let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
+        let r = if *opts == TemplateFileOptions::default()
+            || (opts.newline_sequence != "\n"
+                && TemplateFileOptions {
+                    newline_sequence: "\n".into(),
+                    ..opts.clone()
+                } == TemplateFileOptions::default())
+        {
+            self.run(text, |env| {
+                env.get_template(&format!("{INLINE}{text}"))?
+                    .render(&ctx_value)
+            })
+        } else {
+            let strict = build_env(UndefinedBehavior::Strict, opts);
+            let src = strip_fqcn(text);
+            match strict.render_str(&src, &ctx_value) {
+                Err(e) if e.kind() == ErrorKind::UndefinedError && may_chain(text) => {
+                    build_env(UndefinedBehavior::Chainable, opts).render_str(&src, &ctx_value)
+                }
+                r => r,
+            }
+            .map_err(RenderError::from)
+        };
+        let out = self.finish(r, text, &ctx)?;
+        Ok(match opts.newline_sequence.as_str() {
+            "\n" | "" => out,
+            nl => out.replace("\r\n", "\n").replace('\n', nl),
+        })
+    }
+
+    /// Runs `f` under strict undefined rules, and again with chaining
+    /// undefined values when the template guards against them.
+    fn run<T>(
+        &self,
+        text: &str,
+        f: impl Fn(&Environment<'static>) -> Result<T, minijinja::Error>,
+    ) -> Result<T, RenderError> {
+        match f(&self.envs.strict) {
+            Err(e) if e.kind() == ErrorKind::UndefinedError && may_chain(text) => {
+                f(&self.envs.chainable).map_err(RenderError::from)
+            }
+            r => r.map_err(RenderError::from),
+        }
+    }
+
+    pub(crate) fn render_str_in(
+        &self,
+        text: &str,
+        ctx: &Arc<VarsObject>,
+    ) -> Result<Value, RenderError> {
+        if !is_template(text) {
+            return Ok(Value::String(text.to_string()));
+        }
+        let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
+        if let Some(expr) = single_expression(text) {
+            let v = self.run(text, |env| {
+                let v = eval_cached(env, expr, &ctx_value)?;
+                if v.is_undefined() {
+                    return Err(minijinja::Error::from(ErrorKind::UndefinedError));
+                }
+                Ok(v)
+            })?;
+            return Ok(from_mj(&v)?);
+        }
+        let out = self.run(text, |env| {
+            env.get_template(&format!("{INLINE}{text}"))?
+                .render(&ctx_value)
+        })?;
+        Ok(Value::String(out))
+    }
+
+    pub(crate) fn render_value_in(
+        &self,
+        v: &Value,
+        ctx: &Arc<VarsObject>,
+    ) -> Result<Value, RenderError> {
+        if let Some(s) = as_unsafe(v) {
+            return Ok(Value::String(s.to_string()));
+        }
+        Ok(match v {
+            Value::String(s) => self.render_str_in(s, ctx)?,
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.render_value_in(i, ctx))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(m) => {
+                if crate::value::as_vault(v).is_some() {
+                    return Ok(v.clone());
+                }
+                let mut out = Map::new();
+                for (k, item) in m {
+                    let key = if is_template(k) {
+                        crate::value::py_str(&self.render_str_in(k, ctx)?)
+                    } else {
+                        k.clone()
+                    };
+                    out.insert(key, self.render_value_in(item, ctx)?);
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        })
+    }
+
+    /// Renders a template file's text with the default file options.
+    pub(crate) fn render_file_in(
+        &self,
+        text: &str,
+        ctx: &Arc<VarsObject>,
+    ) -> Result<String, RenderError> {
+        let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
+        self.run(text, |env| {
+            env.get_template(&format!("{INLINE}{text}"))?
+                .render(&ctx_value)
+        })
+    }
+
+    fn eval_in(&self, expr: &str, ctx: &Arc<VarsObject>) -> Result<Value, RenderError> {
+        let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
+        let v = self.run(expr, |env| {
+            let v = eval_cached(env, expr, &ctx_value)?;
+            if v.is_undefined() {
+                return Err(minijinja::Error::from(ErrorKind::UndefinedError));
+            }
+            Ok(v)
+        })?;
+        Ok(from_mj(&v)?)
+    }
+
+    fn condition_in(&self, expr: &str, ctx: &Arc<VarsObject>) -> Result<bool, Diagnostic> {
+        let mut e = expr.trim();
+        // `when: "{{ x }}"` is accepted by Ansible (with a warning): the
+        // braces are taken off.
+        if let Some(inner) = single_expression(e) {
+            e = inner.trim();
+        }
+        if e.is_empty() {
+            return Ok(true);
+        }
+        let r = self.eval_in(e, ctx);
+        let v = self.finish(r, expr, ctx)?;
+        match v {
+            Value::Bool(b) => Ok(b),
+            other => Err(cond_type_error(
+                convert::py_type_name(&other),
+                if crate::value::truthy(&other) {
+                    "True"
+                } else {
+                    "False"
+                },
+            )
+            .hint(format!(
+                "the conditional was: {expr}; compare explicitly (e.g. `x | bool` or `x == 'yes'`)"
+            ))),
+        }
+    }
+
+    /// Turns a render result into the user-facing one, naming undefined
+    /// variables and reporting errors found while rendering nested variables.
+    fn finish<T>(
+        &self,
+        r: Result<T, RenderError>,
+        text: &str,
+        ctx: &Arc<VarsObject>,
+    ) -> Result<T, Diagnostic> {
+        if let Some(d) = ctx.sink.take_hard() {
+            return Err(d);
+        }
+        match r {
+            Ok(v) => Ok(v),
+            Err(RenderError::Jinja(e)) => Err(self.describe(&e, text, ctx)),
+        }
+    }
+
+    fn describe(&self, e: &minijinja::Error, text: &str, ctx: &Arc<VarsObject>) -> Diagnostic {
+        // A filter or lookup that already phrased its error fully.
+        if let Some(d) = find_diag(e) {
+            return d;
+        }
+        let msg = match e.kind() {
+            ErrorKind::UndefinedError if e.detail() == Some(filters::MANDATORY) => {
+                let why = vars::name_undefined(&self.envs.strict, text, ctx).unwrap_or_default();
+                match why
+                    .split('\'')
+                    .nth(1)
+                    .filter(|_| why.ends_with("is undefined"))
+                {
+                    Some(name) => format!("Mandatory variable '{name}' not defined."),
+                    None => "Mandatory variable not defined.".to_string(),
+                }
+            }
+            ErrorKind::UndefinedError => vars::name_undefined(&self.envs.strict, text, ctx)
+                .unwrap_or_else(|| match e.line() {
+                    Some(n) if text.contains('\n') => {
+                        format!("an undefined value was used on line {n} of the template")
+                    }
+                    _ => "an undefined value was used".to_string(),
+                }),
+            ErrorKind::SyntaxError => {
+                return Diagnostic::new(format!(
+                    "Syntax error in template: {}. String: {text}",
+                    e.detail().unwrap_or("syntax error")
+                ))
+                .code(exit::HOST_FAILED)
+            }
+            ErrorKind::UnknownFilter => format!(
+                "No filter named '{}'.",
+                unknown_name(e.detail().unwrap_or("?"), "filter ")
+            ),
+            ErrorKind::UnknownTest => format!(
+                "No test named '{}'.",
+                unknown_name(e.detail().unwrap_or("?"), "test ")
+            ),
+            _ => match e.detail() {
+                Some(d) => d.to_string(),
+                None => e.kind().to_string(),
+            },
+        };
+        Diagnostic::new(msg)
+            .code(exit::HOST_FAILED)
+            .hint(format!("in template: {text}"))
+    }
+}
+
+/// The name in minijinja's "filter NAME is unknown".
+fn unknown_name<'a>(detail: &'a str, kind: &str) -> &'a str {
+    detail
+        .strip_prefix(kind)
+        .and_then(|d| d.strip_suffix(" is unknown"))
+        .unwrap_or(detail)
+}
+
+fn cond_type_error(ty: &str, truth: &str) -> Diagnostic {
+    Diagnostic::new(format!(
+        "Conditional result ({truth}) was derived from value of type '{ty}'. Conditionals must have a boolean result."
+    ))
+    .code(exit::HOST_FAILED)
+}
+
+/// Diagnostics raised inside filters and lookups travel through minijinja
+/// as the source of an error; this finds them again.
+fn find_diag(e: &minijinja::Error) -> Option<Diagnostic> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = cur {
+        if let Some(d) = err.downcast_ref::<Diagnostic>() {
+            return Some(d.clone());
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// A minijinja error carrying a fully phrased [`Diagnostic`].
+pub(crate) fn diag_error(d: Diagnostic) -> minijinja::Error {
+    minijinja::Error::new(ErrorKind::InvalidOperation, d.message.clone()).with_source(d)
+}
+
+/// A minijinja error for a filter, test or lookup with a plain message.
+pub(crate) fn op_error(msg: impl Into<String>) -> minijinja::Error {
+    diag_error(Diagnostic::new(msg).code(exit::HOST_FAILED))
+}

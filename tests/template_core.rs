@@ -1,0 +1,323 @@
+//! The template environment: native values, Python printing, lazy
+//! variables, undefined errors, omit.
+
+use std::sync::Arc;
+
+use herd::template::{omit_token, HostVarsSource, Templar, TemplateFileOptions, Vars};
+use herd::value::{Map, Value};
+use serde_json::json;
+
+fn vars(j: Value) -> Vars {
+    match j {
+        Value::Object(m) => Vars::new(m),
+        _ => Vars::default(),
+    }
+}
+
+fn render(t: &str, v: &Vars) -> Value {
+    Templar::new()
+        .render_str(t, v)
+        .unwrap_or_else(|e| panic!("{t}: {e}"))
+}
+
+fn text(t: &str) -> String {
+    match render(t, &vars(json!({}))) {
+        Value::String(s) => s,
+        other => panic!("{t} gave {other:?}"),
+    }
+}
+
+fn err(t: &str, v: &Vars) -> String {
+    match Templar::new().render_str(t, v) {
+        Ok(v) => panic!("{t} should fail, gave {v:?}"),
+        Err(e) => e.message,
+    }
+}
+
+#[test]
+fn plain_strings_pass_through() {
+    assert_eq!(render("hello", &vars(json!({}))), json!("hello"));
+}
+
+#[test]
+fn single_expression_is_native() {
+    let v = vars(json!({"l": [1, 2], "d": {"a": true}, "n": 3}));
+    assert_eq!(render("{{ l }}", &v), json!([1, 2]));
+    assert_eq!(render("  {{ d }} ", &v), json!({"a": true}));
+    assert_eq!(render("{{ n + 1 }}", &v), json!(4));
+    assert_eq!(render("{{ n > 1 }}", &v), json!(true));
+    assert_eq!(render("{{ none }}", &v), json!(null));
+    assert_eq!(render("{{- l | length -}}", &v), json!(2));
+}
+
+#[test]
+fn text_prints_like_python() {
+    let v = vars(json!({"l": ["a", "b"], "d": {"k": 1}, "t": true, "f": 1.0}));
+    assert_eq!(render("x {{ l }}", &v), json!("x ['a', 'b']"));
+    assert_eq!(render("{{ d }}!", &v), json!("{'k': 1}!"));
+    assert_eq!(render("{{ t }} {{ f }}", &v), json!("True 1.0"));
+    assert_eq!(render("[{{ [none, true] }}]", &v), json!("[[None, True]]"));
+    // ansible-core 2.19 prints a bare None as nothing inside text.
+    assert_eq!(render("x{{ none }}y", &v), json!("xy"));
+}
+
+#[test]
+fn lazy_variables_render_when_read() {
+    let v = vars(json!({
+        "a": "{{ b }}-x",
+        "b": "{{ c | upper }}",
+        "c": "val",
+        "l": "{{ [1, 2] }}",
+        "nested": {"inner": "{{ c }}"}
+    }));
+    assert_eq!(render("{{ a }}", &v), json!("VAL-x"));
+    assert_eq!(render("{{ l | length }}", &v), json!(2));
+    assert_eq!(render("{{ nested.inner }}", &v), json!("val"));
+}
+
+#[test]
+fn recursion_is_reported() {
+    let v = vars(json!({"a": "{{ b }}", "b": "{{ a }}"}));
+    let e = err("{{ a }}", &v);
+    assert!(e.contains("recursive loop detected in template"), "{e}");
+}
+
+#[test]
+fn undefined_names_the_variable() {
+    let v = vars(json!({"d": {"a": 1}}));
+    assert_eq!(err("{{ foo }}", &v), "'foo' is undefined");
+    assert_eq!(err("x {{ foo }}", &v), "'foo' is undefined");
+    assert_eq!(
+        err("{{ d.bar }}", &v),
+        "object of type 'dict' has no attribute 'bar'"
+    );
+    assert_eq!(err("{{ foo | upper }}", &v), "'foo' is undefined");
+    let e = Templar::new().render_str("{{ foo }}", &v).unwrap_err();
+    assert_eq!(e.exit_code, 2);
+}
+
+#[test]
+fn default_handles_chained_undefined() {
+    let v = vars(json!({"d": {"a": 1}}));
+    assert_eq!(render("{{ a.b.c | default('x') }}", &v), json!("x"));
+    assert_eq!(render("{{ d.x.y | default(5) }}", &v), json!(5));
+    assert_eq!(render("{{ a.b is defined }}", &v), json!(false));
+    assert_eq!(render("{{ d.a is defined }}", &v), json!(true));
+    assert_eq!(render("{{ foo is undefined }}", &v), json!(true));
+    assert_eq!(render("{{ '' | default('e', true) }}", &v), json!("e"));
+    assert_eq!(render("{{ d | d('e') }}", &v), json!({"a": 1}));
+    // A variable whose template is undefined is itself undefined.
+    let v = vars(json!({"x": "{{ missing }}"}));
+    assert_eq!(render("{{ x | default('dflt') }}", &v), json!("dflt"));
+    assert_eq!(err("{{ x }}", &v), "'missing' is undefined");
+}
+
+#[test]
+fn omit_is_a_placeholder() {
+    let v = vars(json!({}));
+    assert_eq!(render("{{ omit }}", &v), json!(omit_token()));
+    assert_eq!(render("{{ foo | default(omit) }}", &v), json!(omit_token()));
+    assert!(omit_token().starts_with("__omit_place_holder__"));
+}
+
+#[test]
+fn render_value_recurses_and_keeps_unsafe() {
+    let v = vars(json!({"x": 1, "k": "key"}));
+    let input = json!({"a": ["{{ x }}", "t{{ x }}"], "{{ k }}": {"__ansible_unsafe": "{{ x }}"}});
+    let out = Templar::new().render_value(&input, &v).unwrap();
+    assert_eq!(out, json!({"a": [1, "t1"], "key": "{{ x }}"}));
+}
+
+#[test]
+fn expressions_and_conditions() {
+    let t = Templar::new();
+    let v = vars(json!({"n": 3, "s": "yes", "r": {"rc": 0}}));
+    assert_eq!(t.eval_expr("n * 2", &v).unwrap(), json!(6));
+    assert!(t.eval_condition("n == 3", &v).unwrap());
+    assert!(!t.eval_condition("n is not defined", &v).unwrap());
+    assert!(t.eval_condition("{{ n > 1 }}", &v).unwrap());
+    let e = t.eval_condition("s", &v).unwrap_err();
+    assert!(
+        e.message.contains("must have a boolean result"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("'str'"), "{}", e.message);
+    let e = t.eval_condition("missing == 1", &v).unwrap_err();
+    assert_eq!(e.message, "'missing' is undefined");
+    assert!(t
+        .eval_conditions(&[json!(true), json!("n > 2")], &v)
+        .unwrap());
+    assert!(!t
+        .eval_conditions(&[json!("n > 2"), json!(false)], &v)
+        .unwrap());
+    assert!(t.eval_condition("s | bool", &v).unwrap());
+}
+
+#[test]
+fn syntax_errors_say_so() {
+    let e = err("{{ foo( }}", &vars(json!({})));
+    assert!(e.starts_with("Syntax error in template"), "{e}");
+    assert!(e.contains("{{ foo( }}"), "{e}");
+    let e = err("a ${#arr[@]} b", &vars(json!({})));
+    assert!(e.starts_with("Syntax error in template"), "{e}");
+}
+
+struct Hosts;
+impl HostVarsSource for Hosts {
+    fn host_names(&self) -> Vec<String> {
+        vec!["web1".into(), "web2".into()]
+    }
+    fn host_vars(&self, host: &str) -> Option<Map<String, Value>> {
+        let mut m = Map::new();
+        m.insert("name".into(), json!(host));
+        m.insert("greeting".into(), json!("hi {{ name }}"));
+        Some(m)
+    }
+}
+
+#[test]
+fn hostvars_are_lazy_per_host() {
+    let mut v = vars(json!({"name": "me"}));
+    v.hostvars = Some(Arc::new(Hosts));
+    assert_eq!(
+        render("{{ hostvars['web1']['greeting'] }}", &v),
+        json!("hi web1")
+    );
+    assert_eq!(render("{{ hostvars.web2.greeting }}", &v), json!("hi web2"));
+    assert_eq!(render("{{ hostvars | list }}", &v), json!(["web1", "web2"]));
+    assert_eq!(render("{{ vars['name'] }}", &v), json!("me"));
+}
+
+#[test]
+fn template_files() {
+    let t = Templar::new();
+    let v = vars(json!({"items": ["a", "b"]}));
+    let src = "{% for i in items %}\n- {{ i }}\n{% endfor %}\nend\n";
+    let out = t
+        .render_template_file(src, &v, &TemplateFileOptions::default())
+        .unwrap();
+    assert_eq!(out, "- a\n- b\nend\n");
+    let opts = TemplateFileOptions {
+        lstrip_blocks: true,
+        newline_sequence: "\r\n".into(),
+        ..Default::default()
+    };
+    let out = t
+        .render_template_file("  {% if true %}\nx\n  {% endif %}\n", &v, &opts)
+        .unwrap();
+    assert_eq!(out, "x\r\n");
+    let opts = TemplateFileOptions {
+        variable_start_string: "[[".into(),
+        variable_end_string: "]]".into(),
+        ..Default::default()
+    };
+    let out = t
+        .render_template_file("[[ items[0] ]] {{ x }}\n", &v, &opts)
+        .unwrap();
+    assert_eq!(out, "a {{ x }}\n");
+}
+
+#[test]
+fn python_methods_work() {
+    assert_eq!(text("{{ 'a,b'.split(',') | join('-') }}"), "a-b");
+    assert_eq!(text("{{ 'abc'.startswith('a') }}!"), "True!");
+    assert_eq!(text("{{ ' x '.strip() }}"), "x");
+}
+
+/// Rough speed check: `cargo test --test template_core speed -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn speed() {
+    let mut m = Map::new();
+    for i in 0..300 {
+        m.insert(format!("var{i}"), json!(format!("value {i}")));
+    }
+    m.insert("lazy".into(), json!("{{ var1 }}-{{ var2 }}"));
+    m.insert("d".into(), json!({"a": {"b": 1}}));
+    let v = Vars::new(m);
+    let t = Templar::new();
+    for (name, tpl) in [
+        ("native", "{{ d.a.b + 1 }}"),
+        ("text", "x {{ var5 }} y {{ var6 | upper }}"),
+        ("default", "{{ nope.x | default('z') }}"),
+        ("lazy", "{{ lazy }}"),
+        ("plain", "no template here"),
+    ] {
+        let start = std::time::Instant::now();
+        for _ in 0..20_000 {
+            t.render_str(tpl, &v).unwrap();
+        }
+        println!("{name}: {:?} per render", start.elapsed() / 20_000);
+    }
+    let start = std::time::Instant::now();
+    for _ in 0..20_000 {
+        t.eval_condition("d.a.b == 1 and var1 is defined", &v)
+            .unwrap();
+    }
+    println!("condition: {:?} per eval", start.elapsed() / 20_000);
+}
+
+#[test]
+fn native_types_match_ansible() {
+    // Each case checked with ansible-core 2.19 (`type_debug` and `debug`).
+    let v = vars(json!({
+        "five": "{{ 5 }}",
+        "s1": "{{ '1' }}",
+        "cat": "{{ 1 }}{{ 2 }}",
+        "lst": "{{ [1, 2] }}",
+        "x": 3,
+        "nested": {"a": "{{ x }}", "b": ["{{ x + 1 }}"]}
+    }));
+    assert_eq!(render("{{ five | type_debug }}", &v), json!("int"));
+    assert_eq!(render("{{ s1 | type_debug }}", &v), json!("str"));
+    assert_eq!(
+        render("{{ cat | type_debug }} {{ cat }}", &v),
+        json!("str 12")
+    );
+    assert_eq!(render("{{ lst | type_debug }}", &v), json!("list"));
+    assert_eq!(render("{{ nested }}", &v), json!({"a": 3, "b": [4]}));
+    assert_eq!(render("{{ nested.b[0] | type_debug }}", &v), json!("int"));
+    assert_eq!(render("{{ '1' + '2' }}", &v), json!("12"));
+    assert_eq!(render("{{ ('a', 'b') }}", &v), json!(["a", "b"]));
+    assert_eq!(render("{{ [1, 2] + [3] }}", &v), json!([1, 2, 3]));
+    assert_eq!(render("{{ 'a' if x > 2 else 'b' }}", &v), json!("a"));
+    assert_eq!(render("{{ 1 }}{{ 2 }}", &v), json!("12"));
+}
+
+#[test]
+fn default_elsewhere_does_not_hide_other_undefined() {
+    let v = vars(json!({}));
+    assert_eq!(
+        err("{{ a.b | default('x') }} {{ typo | upper }}", &v),
+        "'typo' is undefined"
+    );
+    assert_eq!(
+        err("{{ a.b | default('x') }} {{ typo }}", &v),
+        "'typo' is undefined"
+    );
+    assert_eq!(
+        err("{{ a.b | default('x') }} {{ typo | length }}", &v),
+        "'typo' is undefined"
+    );
+    assert_eq!(
+        err(
+            "{{ a.b | default('x') }} {{ typo | map('upper') | list }}",
+            &v
+        ),
+        "'typo' is undefined"
+    );
+}
+
+#[test]
+fn fully_qualified_filter_names() {
+    let v = vars(json!({"d": {"a": 1}}));
+    assert_eq!(
+        render("{{ d | ansible.builtin.to_json }}", &v),
+        json!("{\"a\": 1}")
+    );
+    assert_eq!(
+        render("{{ 'x' is ansible.builtin.match('x') }}", &v),
+        json!(true)
+    );
+}
