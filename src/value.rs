@@ -184,6 +184,19 @@ fn write_repr(v: &Value, out: &mut String) {
     }
 }
 
+/// The Python type name of a value, as Ansible's messages name it.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
 /// Python truthiness: empty strings, lists, dicts, 0 and None are false.
 pub fn truthy(v: &Value) -> bool {
     match v {

@@ -2,6 +2,7 @@
 //! ansible-playbook and ansible-inventory spell them.
 
 pub mod inventory;
+pub mod listing;
 pub mod playbook;
 
 use clap::{Parser, Subcommand};

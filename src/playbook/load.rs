@@ -975,6 +975,7 @@ impl<'a> Loader<'a> {
             name: None,
             action,
             action_fqcn,
+            action_written: written.clone(),
             action_loc: akey.loc.clone(),
             args: Map::new(),
             tags: Vec::new(),

@@ -275,6 +275,8 @@ pub struct Task {
     /// `ansible.builtin.<action>` (`ansible.posix.<action>` for those,
     /// `ansible.legacy.<action>` for a module of `library/`).
     pub action_fqcn: String,
+    /// The module name exactly as the task wrote it (listings show it).
+    pub action_written: String,
     /// Where the action key (or `action:`/`local_action:`) is.
     pub action_loc: Loc,
     /// Arguments: `args:` merged under the module's own; `k=v` text split;

@@ -25,7 +25,13 @@
 //! Merging replaces whole top-level keys (Ansible's default
 //! `hash_behaviour = replace`).
 
+mod connection;
+mod play;
+
 use std::path::Path;
+
+pub use connection::{connection_settings, CliConnection, ConnectionSettings};
+pub use play::{play_vars, public_roles, PlayScope, PlayVars};
 
 use crate::diag::{Diagnostic, Result};
 use crate::value::{Map, Value};
