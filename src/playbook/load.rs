@@ -798,8 +798,9 @@ impl<'a> Loader<'a> {
         let msg = format!("couldn't resolve module/action '{name}'");
         let library = "herd ships the ansible.builtin and ansible.posix modules; a custom module goes in `library/` beside the playbook or the role (library/NAME.py or an executable)";
         let parts: Vec<&str> = name.split('.').collect();
-        if parts.len() >= 3 {
-            let coll = parts[..2].join(".");
+        let shipped = ["ansible.builtin", "ansible.legacy", "ansible.posix"];
+        let coll = parts.get(..2).map(|p| p.join(".")).unwrap_or_default();
+        if parts.len() >= 3 && !shipped.contains(&coll.as_str()) {
             return Diagnostic::parse(
                 format!("{msg}: it is the module '{}' of the collection '{coll}', which herd does not ship", parts[parts.len() - 1]),
                 loc.clone(),
@@ -819,8 +820,17 @@ impl<'a> Loader<'a> {
             .chain(self.custom_modules.keys().map(String::as_str))
             .chain(TASK_KEYWORDS.iter().copied());
         let d = Diagnostic::parse(format!("{msg}. This often indicates a misspelling, missing collection, or incorrect module path."), loc.clone());
-        match did_you_mean(name, names) {
-            Some(s) => d.hint(format!("did you mean '{s}'?")),
+        if PLAY_KEYWORDS.contains(&name) {
+            return d.hint(format!(
+                "'{name}' is a play keyword, not valid on a task; set it on the play (or use delegate_to to run a task elsewhere)"
+            ));
+        }
+        let (prefix, short) = match name.rsplit_once('.') {
+            Some((p, s)) if parts.len() >= 3 => (format!("{p}."), s),
+            _ => (String::new(), name),
+        };
+        match did_you_mean(short, names) {
+            Some(s) => d.hint(format!("did you mean '{prefix}{s}'?")),
             None => d.hint(library),
         }
     }
