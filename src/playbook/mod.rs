@@ -10,6 +10,10 @@
 //!
 //! Nothing is templated here except what Ansible itself templates at load
 //! time (import paths, role names); task and play names are kept raw.
+//!
+//! `include_tasks` and `include_role` stay tasks (with `apply:` parsed);
+//! when they run, [`load_included_tasks`] and [`load_included_role`] load
+//! what they name with the same search rules and checks.
 
 mod args;
 mod keywords;
