@@ -446,7 +446,13 @@ impl<'a> Loader<'a> {
                 path.display()
             ))
             .at(file.loc.clone())
-            .hint("import_playbook paths are relative to the importing playbook's directory"));
+            .hint(
+                if rendered.split('.').count() >= 3 && !rendered.contains('/') && !rendered.ends_with(".yml") && !rendered.ends_with(".yaml") {
+                    "playbooks from collections are not shipped with herd; import a playbook file by its path"
+                } else {
+                    "import_playbook paths are relative to the importing playbook's directory"
+                },
+            ));
         }
         // Refuse a cycle here, where the import is written.
         self.enter(&path, &file.loc)?;
@@ -1088,6 +1094,11 @@ impl<'a> Loader<'a> {
                 Ok((module.to_string(), args))
             }
             NodeKind::Map(pairs) => {
+                // ansible-core 2.19 deprecates this form; say so as it does.
+                crate::diag::warn(format!(
+                    "{}: using a mapping for `action` is deprecated and will be removed in ansible-core 2.23; use a string value for `action`",
+                    v.loc
+                ));
                 let mut module = None;
                 let mut args = Map::new();
                 for (k, val) in pairs {
