@@ -26,7 +26,7 @@ use std::sync::Arc;
 use crate::diag::{Diagnostic, Loc};
 use crate::value::{Map, Value};
 
-pub use args::{join_args, parse_kv, split_args, unquote};
+pub use args::{join_args, parse_kv, split_args, unquote, SplitError};
 pub use keywords::{BLOCK_KEYWORDS, LOOKUPS, LOOP_CONTROL_KEYWORDS, PLAY_KEYWORDS, TASK_KEYWORDS};
 pub use load::{is_var_name, load_included_role, load_included_tasks, load_playbook};
 
