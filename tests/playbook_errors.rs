@@ -181,6 +181,20 @@ const CASES: &[Case] = &[
         code: 4,
     },
     Case {
+        file: "fqcn_typo.yml",
+        message: "couldn't resolve module/action 'ansible.builtin.copyy'",
+        at: ("fqcn_typo.yml", 3, 7),
+        hint: "did you mean 'ansible.builtin.copy'?",
+        code: 4,
+    },
+    Case {
+        file: "play_keyword_on_task.yml",
+        message: "couldn't resolve module/action 'hosts'",
+        at: ("play_keyword_on_task.yml", 4, 7),
+        hint: "play keyword",
+        code: 4,
+    },
+    Case {
         file: "two_actions.yml",
         message: "conflicting action statements: copy, file",
         at: ("two_actions.yml", 5, 7),

@@ -446,7 +446,13 @@ impl<'a> Loader<'a> {
                 path.display()
             ))
             .at(file.loc.clone())
-            .hint("import_playbook paths are relative to the importing playbook's directory"));
+            .hint(
+                if rendered.split('.').count() >= 3 && !rendered.contains('/') && !rendered.ends_with(".yml") && !rendered.ends_with(".yaml") {
+                    "playbooks from collections are not shipped with herd; import a playbook file by its path"
+                } else {
+                    "import_playbook paths are relative to the importing playbook's directory"
+                },
+            ));
         }
         // Refuse a cycle here, where the import is written.
         self.enter(&path, &file.loc)?;
@@ -798,8 +804,9 @@ impl<'a> Loader<'a> {
         let msg = format!("couldn't resolve module/action '{name}'");
         let library = "herd ships the ansible.builtin and ansible.posix modules; a custom module goes in `library/` beside the playbook or the role (library/NAME.py or an executable)";
         let parts: Vec<&str> = name.split('.').collect();
-        if parts.len() >= 3 {
-            let coll = parts[..2].join(".");
+        let shipped = ["ansible.builtin", "ansible.legacy", "ansible.posix"];
+        let coll = parts.get(..2).map(|p| p.join(".")).unwrap_or_default();
+        if parts.len() >= 3 && !shipped.contains(&coll.as_str()) {
             return Diagnostic::parse(
                 format!("{msg}: it is the module '{}' of the collection '{coll}', which herd does not ship", parts[parts.len() - 1]),
                 loc.clone(),
@@ -819,8 +826,17 @@ impl<'a> Loader<'a> {
             .chain(self.custom_modules.keys().map(String::as_str))
             .chain(TASK_KEYWORDS.iter().copied());
         let d = Diagnostic::parse(format!("{msg}. This often indicates a misspelling, missing collection, or incorrect module path."), loc.clone());
-        match did_you_mean(name, names) {
-            Some(s) => d.hint(format!("did you mean '{s}'?")),
+        if PLAY_KEYWORDS.contains(&name) {
+            return d.hint(format!(
+                "'{name}' is a play keyword, not valid on a task; set it on the play (or use delegate_to to run a task elsewhere)"
+            ));
+        }
+        let (prefix, short) = match name.rsplit_once('.') {
+            Some((p, s)) if parts.len() >= 3 => (format!("{p}."), s),
+            _ => (String::new(), name),
+        };
+        match did_you_mean(short, names) {
+            Some(s) => d.hint(format!("did you mean '{prefix}{s}'?")),
             None => d.hint(library),
         }
     }
@@ -1079,6 +1095,11 @@ impl<'a> Loader<'a> {
                 Ok((module.to_string(), args))
             }
             NodeKind::Map(pairs) => {
+                // ansible-core 2.19 deprecates this form; say so as it does.
+                crate::diag::warn(format!(
+                    "{}: using a mapping for `action` is deprecated and will be removed in ansible-core 2.23; use a string value for `action`",
+                    v.loc
+                ));
                 let mut module = None;
                 let mut args = Map::new();
                 for (k, val) in pairs {

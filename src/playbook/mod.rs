@@ -10,6 +10,10 @@
 //!
 //! Nothing is templated here except what Ansible itself templates at load
 //! time (import paths, role names); task and play names are kept raw.
+//!
+//! `include_tasks` and `include_role` stay tasks (with `apply:` parsed);
+//! when they run, [`load_included_tasks`] and [`load_included_role`] load
+//! what they name with the same search rules and checks.
 
 mod args;
 mod keywords;
@@ -22,7 +26,7 @@ use std::sync::Arc;
 use crate::diag::{Diagnostic, Loc};
 use crate::value::{Map, Value};
 
-pub use args::{join_args, parse_kv, split_args, unquote};
+pub use args::{join_args, parse_kv, split_args, unquote, SplitError};
 pub use keywords::{BLOCK_KEYWORDS, LOOKUPS, LOOP_CONTROL_KEYWORDS, PLAY_KEYWORDS, TASK_KEYWORDS};
 pub use load::{is_var_name, load_included_role, load_included_tasks, load_playbook};
 
