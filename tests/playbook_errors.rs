@@ -507,7 +507,10 @@ fn errors_render_with_a_caret() {
         .expect_err("bad keyword");
     let text = d.to_string();
     assert!(text.contains("task_unknown_keyword.yml:5:7"), "{text}");
-    assert!(text.contains("5 |       wen: true\n  |       ^"), "{text}");
+    assert!(
+        text.contains("\n5       wen: true\n        ^ column 7"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -146,9 +146,9 @@ impl TaskLister<'_> {
         for dep in &role.dependencies {
             self.role(dep, &tags);
         }
-        if !role.duplicate {
-            self.items(&role.tasks, &tags);
-        }
+        // A repeated role is listed again (it runs once, but
+        // ansible-playbook lists it at each place).
+        self.items(&role.tasks, &tags);
     }
 
     /// Only the `block:` part of blocks is listed, as ansible-playbook
