@@ -114,5 +114,6 @@ fi
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (https://rustup.rs)"
 
 export HERD_ANSIBLE_BIN_DIR="$venv/bin"
-say "ansible: $("$venv/bin/ansible-playbook" --version | head -n1)"
+version="$("$venv/bin/ansible-playbook" --version)"
+say "ansible: ${version%%$'\n'*}"
 exec cargo test --workspace --all-targets "$@"
