@@ -38,10 +38,11 @@ fi
 median_ms() {
     local times=() i start end
     for ((i = 0; i < runs; i++)); do
-        start=$(date +%s%N)
+        # $EPOCHREALTIME (bash 5) costs no process, unlike date(1).
+        start=${EPOCHREALTIME/./}
         "$@" >/dev/null 2>&1
-        end=$(date +%s%N)
-        times+=($(((end - start) / 1000)))
+        end=${EPOCHREALTIME/./}
+        times+=($((end - start)))
     done
     printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {
         m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f\n", m / 1000 }'
@@ -49,11 +50,17 @@ median_ms() {
 
 echo "tree: $(find roles -name main.yml -path '*/tasks/*' | wc -l) roles, $(grep -c '^- name:' roles/*/tasks/main.yml | awk -F: '{s+=$2} END {print s}') tasks"
 if command -v hyperfine >/dev/null 2>&1; then
-    args=(--warmup 1 --runs "$runs" --style basic --export-markdown "$tree/results.md")
+    # -N: no intermediate shell, so a few-millisecond command is timed fairly.
     cmds=("$(printf '%q ' "${herd_cmd[@]}")")
-    $have_ansible && cmds+=("ANSIBLE_NOCOLOR=1 $(printf '%q ' "${ansible_cmd[@]}")")
-    hyperfine "${args[@]}" "${cmds[@]}"
-    cat "$tree/results.md"
+    $have_ansible && cmds+=("env ANSIBLE_NOCOLOR=1 $(printf '%q ' "${ansible_cmd[@]}")")
+    hyperfine -N --warmup 1 --runs "$runs" --style basic \
+        --export-json "$tree/results.json" "${cmds[@]}"
+    python3 - "$tree/results.json" <<'PY'
+import json, sys
+names = ["herd playbook --syntax-check:   ", "ansible-playbook --syntax-check:"]
+for name, r in zip(names, json.load(open(sys.argv[1]))["results"]):
+    print(f"{name} {r['median'] * 1000:.1f} ms (median of {len(r['times'])})")
+PY
 else
     "${herd_cmd[@]}" >/dev/null # warm the page cache
     echo "herd playbook --syntax-check:    $(median_ms "${herd_cmd[@]}") ms (median of $runs)"
