@@ -69,6 +69,7 @@ conformance_cases! {
     syntax_errors => "15-syntax-errors",
     inventory_directory => "16-inventory-directory",
     several_plays => "17-several-plays",
+    yaml_values => "18-yaml-values",
 }
 
 /// How long one command may run before it counts as hung.
