@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Runs herd's whole test suite. This is the one command for CI and developers.
+#
+# On a fresh Debian machine (as root, or as a user with sudo) it first installs
+# what the tests need, each piece only when it is missing, so a second run goes
+# straight to `cargo test`:
+#   - Debian packages: openssh-server (the tests start their own sshd on a
+#     loopback port), openssh-client, sudo, cron, python3-venv;
+#   - the unprivileged user `herdtest` (plain /bin/sh, passwordless sudo) that
+#     the SSH tests log in as;
+#   - ansible-core 2.19 in a Python venv (.venv/ansible, or $HERD_ANSIBLE_VENV),
+#     the oracle of the conformance suite.
+# Then it runs `cargo test --workspace --all-targets` with
+# HERD_ANSIBLE_BIN_DIR pointing at that venv. Extra arguments are passed to
+# `cargo test` (e.g. `scripts/test.sh --test conformance`).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+packages=(openssh-server openssh-client sudo cron python3-venv)
+test_user=herdtest
+venv="${HERD_ANSIBLE_VENV:-$repo/.venv/ansible}"
+ansible_spec='ansible-core>=2.19,<2.20'
+python="${HERD_PYTHON:-python3}"
+
+say() { printf 'test.sh: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        die "need root (or sudo) to run: $*"
+    fi
+}
+
+install_packages() {
+    command -v dpkg-query >/dev/null 2>&1 || {
+        say "not a Debian system: make sure these are installed: ${packages[*]}"
+        return
+    }
+    local missing=() p
+    for p in "${packages[@]}"; do
+        if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" != installed ]; then
+            missing+=("$p")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    say "installing ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends -o Dpkg::Options::=--force-confdef \
+        -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+}
+
+check_ssh_tools() {
+    [ -x /usr/sbin/sshd ] || die "/usr/sbin/sshd is missing (package openssh-server)"
+    local tmp
+    tmp="$(mktemp -d)"
+    ssh-keygen -q -t ed25519 -N '' -f "$tmp/key" >/dev/null ||
+        { rm -rf "$tmp"; die "ssh-keygen does not work"; }
+    rm -rf "$tmp"
+    # sshd refuses to start as root without its privilege-separation directory,
+    # which only the (not running) service would create.
+    [ -d /run/sshd ] || as_root install -d -m 0755 /run/sshd
+}
+
+create_test_user() {
+    if ! id "$test_user" >/dev/null 2>&1; then
+        say "creating user $test_user"
+        as_root useradd --create-home --shell /bin/sh "$test_user"
+        # '*' instead of useradd's locked '!': no password login, but sshd
+        # still accepts keys (it refuses locked accounts).
+        as_root usermod -p '*' "$test_user"
+    fi
+    local sudoers="/etc/sudoers.d/$test_user"
+    local rule="$test_user ALL=(ALL:ALL) NOPASSWD: ALL"
+    if ! as_root test -f "$sudoers" || [ "$(as_root cat "$sudoers")" != "$rule" ]; then
+        say "granting $test_user passwordless sudo"
+        local tmp
+        tmp="$(mktemp)"
+        printf '%s\n' "$rule" >"$tmp"
+        as_root visudo -cq -f "$tmp" || { rm -f "$tmp"; die "sudoers rule rejected by visudo"; }
+        as_root install -m 0440 -o root -g root "$tmp" "$sudoers"
+        rm -f "$tmp"
+        as_root visudo -cq || die "visudo -c fails after adding $sudoers"
+    fi
+}
+
+install_ansible() {
+    if [ -x "$venv/bin/python" ] &&
+        "$venv/bin/python" -c 'import sys, ansible.release as r; sys.exit(not r.__version__.startswith("2.19."))' 2>/dev/null &&
+        [ -x "$venv/bin/ansible-playbook" ]; then
+        return
+    fi
+    say "installing $ansible_spec into $venv"
+    [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "$ansible_spec"
+}
+
+install_packages
+check_ssh_tools
+create_test_user
+install_ansible
+
+if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (https://rustup.rs)"
+
+export HERD_ANSIBLE_BIN_DIR="$venv/bin"
+version="$("$venv/bin/ansible-playbook" --version)"
+say "ansible: ${version%%$'\n'*}"
+exec cargo test --workspace --all-targets "$@"
