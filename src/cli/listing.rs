@@ -8,8 +8,7 @@ use std::fmt::Write;
 use crate::diag::Result;
 use crate::playbook::{Play, Playbook, RoleInclude, Task, TaskItem};
 use crate::tags::TagSelection;
-use crate::template::Vars;
-use crate::value::{py_repr, py_str, Value};
+use crate::value::{py_repr, Value};
 use crate::vars::{self, PlayScope};
 
 use super::playbook::Session;
@@ -65,20 +64,8 @@ fn render_play(
         tags: &opts.selection,
     };
     let play_vars = vars::play_vars(&scope)?;
-    let tv = Vars {
-        vars: play_vars.vars.clone(),
-        hostvars: None,
-    };
     let patterns = &play_vars.patterns;
-    let name = match &play.name {
-        Some(n) => py_str(
-            &session
-                .templar
-                .render_str(n, &tv)
-                .map_err(|e| e.or_at(&play.loc))?,
-        ),
-        None => patterns.join(","),
-    };
+    let name = &play_vars.name;
     let _ = write!(
         out,
         "\n  play #{number} ({}): {name}\tTAGS: [{}]",

@@ -33,8 +33,13 @@ pub struct PlaybookArgs {
     pub inventory: Vec<String>,
 
     /// Further limit the selected hosts with a pattern ('web:!web3',
-    /// '@retry_file')
-    #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
+    /// '@retry_file'); given twice, the last one counts
+    #[arg(
+        short = 'l',
+        long = "limit",
+        value_name = "SUBSET",
+        overrides_with = "limit"
+    )]
     pub limit: Option<String>,
 
     /// Extra variables: key=value pairs, YAML/JSON, or @file (repeatable;

@@ -31,7 +31,7 @@ mod play;
 use std::path::Path;
 
 pub use connection::{connection_settings, CliConnection, ConnectionSettings};
-pub use play::{play_vars, public_roles, PlayScope, PlayVars};
+pub use play::{keyword_error, play_vars, public_roles, PlayScope, PlayVars};
 
 use crate::diag::{Diagnostic, Result};
 use crate::value::{Map, Value};

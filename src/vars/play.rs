@@ -31,9 +31,25 @@ pub struct PlayScope<'a> {
 #[derive(Clone, Debug)]
 pub struct PlayVars {
     pub vars: Map<String, Value>,
+    /// The play's name, rendered (or its `hosts:` patterns joined).
+    pub name: String,
     pub patterns: Vec<String>,
     pub hosts: Vec<String>,
     pub layers: VarLayers,
+}
+
+/// A play keyword that could not be templated: a load-time error (exit
+/// code 4), as ansible-playbook reports it.
+pub fn keyword_error(keyword: &str, e: Diagnostic, loc: &crate::diag::Loc) -> Diagnostic {
+    let mut d = Diagnostic::parse(
+        format!("Error processing keyword '{keyword}': {}", e.message),
+        loc.clone(),
+    );
+    if let Some(l) = e.loc {
+        d.loc = Some(l);
+    }
+    d.hint = e.hint;
+    d
 }
 
 /// Roles whose defaults and vars the whole play sees: the play's `roles:`
@@ -102,30 +118,48 @@ pub fn play_vars(scope: &PlayScope) -> Result<PlayVars> {
         vars: with_magic(&layers, scope, &roles, &[], &[]),
         hostvars: None,
     };
-    let patterns =
-        render_patterns(scope.templar, &play.hosts, &early).map_err(|e| e.or_at(&play.loc))?;
-    let mut hosts = if patterns.is_empty() {
-        Vec::new()
-    } else {
-        scope.inventory.select(&patterns.join(","))?
+    // An error in `hosts:` is reported after one in `name:`, as
+    // ansible-playbook validates the name first.
+    let patterns = render_patterns(scope.templar, &play.hosts, &early)
+        .map_err(|e| keyword_error("hosts", e, &play.loc));
+    let mut hosts = match &patterns {
+        Ok(p) if !p.is_empty() => scope.inventory.select(&p.join(","))?,
+        _ => Vec::new(),
     };
     if let Some(limit) = scope.limit {
         hosts = scope.inventory.apply_limit(hosts, limit)?;
     }
+    let pattern_list = patterns.clone().unwrap_or_default();
 
     for item in &play.vars_files {
         let vars = Vars {
-            vars: with_magic(&layers, scope, &roles, &patterns, &hosts),
+            vars: with_magic(&layers, scope, &roles, &pattern_list, &hosts),
             hostvars: None,
         };
         if let Some(data) = load_vars_file(scope.templar, item, &play.basedir, &vars)? {
             layers.push(Level::VarsFiles, data);
         }
     }
-    let vars = with_magic(&layers, scope, &roles, &patterns, &hosts);
+    let vars = with_magic(&layers, scope, &roles, &pattern_list, &hosts);
+    let name = match &play.name {
+        Some(n) => py_str(
+            &scope
+                .templar
+                .render_str(
+                    n,
+                    &Vars {
+                        vars: vars.clone(),
+                        hostvars: None,
+                    },
+                )
+                .map_err(|e| keyword_error("name", e, &play.loc))?,
+        ),
+        None => pattern_list.join(","),
+    };
     Ok(PlayVars {
         vars,
-        patterns,
+        name,
+        patterns: patterns?,
         hosts,
         layers,
     })

@@ -150,10 +150,14 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// A mapping, flattened as Ansible's YAML loader does: the pairs of
+    /// `<<` merges come first (an earlier source wins over a later one),
+    /// then the explicit pairs; an explicit key that repeats a key keeps
+    /// the first position and takes the last value, with Ansible's
+    /// duplicate-key warning.
     fn mapping(&mut self, loc: Loc) -> Result<Node> {
-        let mut pairs: Vec<(Node, Node)> = Vec::new();
-        // Keys from `<<` merges: explicit keys always win over them.
-        let mut merged: Vec<(Node, Node)> = Vec::new();
+        let mut explicit: Vec<(Node, Node)> = Vec::new();
+        let mut merge_sources: Vec<Vec<(Node, Node)>> = Vec::new();
         loop {
             let (ev, span) = self.next()?;
             if matches!(ev, Event::MappingEnd) {
@@ -164,47 +168,52 @@ impl<'a> Builder<'a> {
             let key = self.node(ev, span)?;
             let (ev, span) = self.next()?;
             let value = self.node(ev, span)?;
-            if is_merge {
-                let sources: Vec<Node> = match &value.kind {
-                    NodeKind::Map(_) => vec![value.clone()],
-                    NodeKind::Seq(items) => items.clone(),
-                    _ => {
-                        return Err(Diagnostic::parse(
-                            "expected a mapping or list of mappings for merging",
-                            value.loc.clone(),
-                        ))
-                    }
-                };
-                for source in sources {
-                    let Some(map) = source.as_map() else {
-                        return Err(Diagnostic::parse(
-                            "expected a mapping for merging",
-                            source.loc.clone(),
-                        ));
-                    };
-                    for (k, v) in map {
-                        // Earlier merge sources win over later ones.
-                        if !merged.iter().any(|(mk, _)| same_key(mk, k)) {
-                            merged.push((k.clone(), v.clone()));
-                        }
-                    }
-                }
+            if !is_merge {
+                explicit.push((key, value));
                 continue;
             }
+            let sources: Vec<Node> = match &value.kind {
+                NodeKind::Map(_) => vec![value.clone()],
+                NodeKind::Seq(items) => items.clone(),
+                _ => {
+                    return Err(Diagnostic::parse(
+                        "expected a mapping or list of mappings for merging",
+                        value.loc.clone(),
+                    ))
+                }
+            };
+            let mut group: Vec<(Node, Node)> = Vec::new();
+            for source in &sources {
+                let Some(map) = source.as_map() else {
+                    return Err(Diagnostic::parse(
+                        "expected a mapping for merging",
+                        source.loc.clone(),
+                    ));
+                };
+                for (k, v) in map {
+                    if !group.iter().any(|(g, _)| same_key(g, k)) {
+                        group.push((k.clone(), v.clone()));
+                    }
+                }
+            }
+            merge_sources.push(group);
+        }
+        let mut pairs: Vec<(Node, Node)> = Vec::new();
+        for (k, v) in merge_sources.into_iter().flatten() {
+            if !pairs.iter().any(|(p, _)| same_key(p, &k)) {
+                pairs.push((k, v));
+            }
+        }
+        for (key, value) in explicit {
             if let Some(existing) = pairs.iter_mut().find(|(k, _)| same_key(k, &key)) {
                 crate::diag::warn(format!(
-                    "Found duplicate mapping key '{}' at {}. The last defined value will be used.",
+                    "Found duplicate mapping key '{}' at {}. Using last defined value only.",
                     key.key_text().unwrap_or_default(),
                     key.loc
                 ));
                 existing.1 = value;
             } else {
                 pairs.push((key, value));
-            }
-        }
-        for (k, v) in merged {
-            if !pairs.iter().any(|(pk, _)| same_key(pk, &k)) {
-                pairs.push((k, v));
             }
         }
         Ok(Node::new(NodeKind::Map(pairs), loc))
@@ -320,7 +329,21 @@ mod tests {
     fn merge_keys_and_duplicates() {
         let n = load("base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  y: 3\n  z: 4\n  z: 5\n");
         let v = n.get("c").unwrap().to_value();
-        assert_eq!(v, serde_json::json!({"y": 3, "z": 5, "x": 1}));
+        assert_eq!(v, serde_json::json!({"x": 1, "y": 3, "z": 5}));
+        let keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["x", "y", "z"]);
+        // Earlier sources win, keys in order of first appearance; explicit
+        // keys come after merged ones wherever `<<` is written.
+        let n = load("a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc:\n  q: 0\n  <<: [*a, *b]\n");
+        let v = n.get("c").unwrap().to_value();
+        let keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["x", "y", "z", "q"]);
+        assert_eq!(v["y"], 1);
+        let n = load("big: 12345678901234567890\n");
+        assert_eq!(
+            n.get("big").unwrap().to_value().to_string(),
+            "12345678901234567890"
+        );
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub struct Node {
 pub enum NodeKind {
     Null,
     Bool(bool),
-    Int(i64),
+    /// Python ints have no size limit; herd keeps up to 128 bits.
+    Int(i128),
     Float(f64),
     Str(String),
     /// A `!unsafe` string: never templated.
@@ -113,7 +114,15 @@ impl Node {
         match &self.kind {
             NodeKind::Null => Value::Null,
             NodeKind::Bool(b) => Value::Bool(*b),
-            NodeKind::Int(i) => Value::from(*i),
+            NodeKind::Int(i) => {
+                if let Ok(v) = i64::try_from(*i) {
+                    Value::from(v)
+                } else if let Ok(v) = u64::try_from(*i) {
+                    Value::from(v)
+                } else {
+                    Value::from(*i as f64)
+                }
+            }
             NodeKind::Float(f) => serde_json::Number::from_f64(*f)
                 .map(Value::Number)
                 .unwrap_or_else(|| Value::String(crate::value::py_float(*f))),

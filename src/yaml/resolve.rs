@@ -23,7 +23,7 @@ pub fn resolve_plain(text: &str) -> NodeKind {
     NodeKind::Str(text.to_string())
 }
 
-fn split_sign(text: &str) -> (i64, &str) {
+fn split_sign(text: &str) -> (i128, &str) {
     match text.as_bytes().first() {
         Some(b'-') => (-1, &text[1..]),
         Some(b'+') => (1, &text[1..]),
@@ -33,17 +33,17 @@ fn split_sign(text: &str) -> (i64, &str) {
 
 /// `[-+]?0b[01_]+ | [-+]?0[0-7_]+ | [-+]?(0|[1-9][0-9_]*) |
 /// [-+]?0x[0-9a-fA-F_]+ | [-+]?[1-9][0-9_]*(:[0-5]?[0-9])+`
-pub(crate) fn parse_int(text: &str) -> Option<i64> {
+pub(crate) fn parse_int(text: &str) -> Option<i128> {
     let (sign, body) = split_sign(text);
     if body.is_empty() {
         return None;
     }
-    let digits = |s: &str, radix: u32| -> Option<i64> {
+    let digits = |s: &str, radix: u32| -> Option<i128> {
         let clean: String = s.chars().filter(|c| *c != '_').collect();
         if clean.is_empty() || !s.chars().all(|c| c == '_' || c.is_digit(radix)) {
             return None;
         }
-        i64::from_str_radix(&clean, radix).ok()
+        i128::from_str_radix(&clean, radix).ok()
     };
     let value = if let Some(rest) = body.strip_prefix("0b") {
         digits(rest, 2)?
@@ -64,7 +64,7 @@ pub(crate) fn parse_int(text: &str) -> Option<i64> {
     Some(sign * value)
 }
 
-fn sexagesimal_int(body: &str) -> Option<i64> {
+fn sexagesimal_int(body: &str) -> Option<i128> {
     let mut parts = body.split(':');
     let first = parts.next()?;
     if first.is_empty()
@@ -73,12 +73,12 @@ fn sexagesimal_int(body: &str) -> Option<i64> {
     {
         return None;
     }
-    let mut value: i64 = first.replace('_', "").parse().ok()?;
+    let mut value: i128 = first.replace('_', "").parse().ok()?;
     for part in parts {
         if part.is_empty() || part.len() > 2 || !part.chars().all(|c| c.is_ascii_digit()) {
             return None;
         }
-        let n: i64 = part.parse().ok()?;
+        let n: i128 = part.parse().ok()?;
         if part.len() == 2 && !part.starts_with(|c: char| ('0'..='5').contains(&c)) {
             return None;
         }
