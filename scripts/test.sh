@@ -11,8 +11,8 @@
 #   - ansible-core 2.19 in a Python venv (.venv/ansible, or $HERD_ANSIBLE_VENV),
 #     the oracle of the conformance suite.
 # Then it runs `cargo test --workspace --all-targets --no-fail-fast` with
-# HERD_ANSIBLE_BIN_DIR pointing at that venv. Extra arguments are passed to
-# `cargo test` (e.g. `scripts/test.sh --test conformance`).
+# HERD_ANSIBLE_BIN_DIR pointing at that venv. Arguments, if any, replace
+# `--all-targets` (e.g. `scripts/test.sh --test conformance`).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -118,4 +118,5 @@ version="$("$venv/bin/ansible-playbook" --version)"
 say "ansible: ${version%%$'\n'*}"
 # --no-fail-fast: a failing test binary does not stop the others from running,
 # so one run reports every failure (the exit code is still non-zero).
-exec cargo test --workspace --all-targets --no-fail-fast "$@"
+[ $# -eq 0 ] && set -- --all-targets
+exec cargo test --workspace --no-fail-fast "$@"
