@@ -10,9 +10,9 @@
 #     the SSH tests log in as;
 #   - ansible-core 2.19 in a Python venv (.venv/ansible, or $HERD_ANSIBLE_VENV),
 #     the oracle of the conformance suite.
-# Then it runs `cargo test --workspace --all-targets` with
-# HERD_ANSIBLE_BIN_DIR pointing at that venv. Extra arguments are passed to
-# `cargo test` (e.g. `scripts/test.sh --test conformance`).
+# Then it runs `cargo test --workspace --all-targets --no-fail-fast` with
+# HERD_ANSIBLE_BIN_DIR pointing at that venv. Arguments, if any, replace
+# `--all-targets` (e.g. `scripts/test.sh --test conformance`).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -116,4 +116,7 @@ command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (https://
 export HERD_ANSIBLE_BIN_DIR="$venv/bin"
 version="$("$venv/bin/ansible-playbook" --version)"
 say "ansible: ${version%%$'\n'*}"
-exec cargo test --workspace --all-targets "$@"
+# --no-fail-fast: a failing test binary does not stop the others from running,
+# so one run reports every failure (the exit code is still non-zero).
+[ $# -eq 0 ] && set -- --all-targets
+exec cargo test --workspace --no-fail-fast "$@"
