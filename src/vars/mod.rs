@@ -26,11 +26,13 @@
 //! `hash_behaviour = replace`).
 
 mod connection;
+mod host;
 mod play;
 
 use std::path::Path;
 
 pub use connection::{connection_settings, CliConnection, ConnectionSettings};
+pub use host::{host_layers, host_magic, host_vars, HostScope, InventoryHostVars};
 pub use play::{keyword_error, play_vars, public_roles, PlayScope, PlayVars};
 
 use crate::diag::{Diagnostic, Result};

@@ -35,7 +35,10 @@ pub struct PlayVars {
     pub name: String,
     pub patterns: Vec<String>,
     pub hosts: Vec<String>,
+    /// The layers below the magic variables.
     pub layers: VarLayers,
+    /// The play-level magic variables.
+    pub magic: Map<String, Value>,
 }
 
 /// A play keyword that could not be templated: a load-time error (exit
@@ -115,7 +118,7 @@ pub fn play_vars(scope: &PlayScope) -> Result<PlayVars> {
 
     // `hosts:` is rendered with what is known without vars_files.
     let early = Vars {
-        vars: with_magic(&layers, scope, &roles, &[], &[]),
+        vars: with_magic(&layers, &play_magic(scope, &roles, &[], &[])),
         hostvars: None,
     };
     // An error in `hosts:` is reported after one in `name:`, as
@@ -133,14 +136,15 @@ pub fn play_vars(scope: &PlayScope) -> Result<PlayVars> {
 
     for item in &play.vars_files {
         let vars = Vars {
-            vars: with_magic(&layers, scope, &roles, &pattern_list, &hosts),
+            vars: with_magic(&layers, &play_magic(scope, &roles, &pattern_list, &hosts)),
             hostvars: None,
         };
         if let Some(data) = load_vars_file(scope.templar, item, &play.basedir, &vars)? {
             layers.push(Level::VarsFiles, data);
         }
     }
-    let vars = with_magic(&layers, scope, &roles, &pattern_list, &hosts);
+    let magic = play_magic(scope, &roles, &pattern_list, &hosts);
+    let vars = with_magic(&layers, &magic);
     let name = match &play.name {
         Some(n) => py_str(
             &scope
@@ -162,6 +166,7 @@ pub fn play_vars(scope: &PlayScope) -> Result<PlayVars> {
         patterns: patterns?,
         hosts,
         layers,
+        magic,
     })
 }
 
@@ -241,15 +246,20 @@ fn vars_file_not_dict(path: &Path) -> Diagnostic {
     .hint("a vars file is a YAML mapping of variable names to values")
 }
 
-/// The merged layers plus the play-level magic variables.
-fn with_magic(
-    layers: &VarLayers,
+/// The merged layers with magic variables on top.
+fn with_magic(layers: &VarLayers, magic: &Map<String, Value>) -> Map<String, Value> {
+    let mut layers = layers.clone();
+    layers.push(Level::Magic, magic.clone());
+    layers.merge()
+}
+
+/// The play-level magic variables.
+fn play_magic(
     scope: &PlayScope,
     roles: &[Arc<RoleContext>],
     patterns: &[String],
     hosts: &[String],
 ) -> Map<String, Value> {
-    let mut layers = layers.clone();
     let play = scope.play;
     let role_names: Vec<Value> = {
         let mut names: Vec<String> = Vec::new();
@@ -308,6 +318,5 @@ fn with_magic(
                 .collect(),
         ),
     );
-    layers.push(Level::Magic, m);
-    layers.merge()
+    m
 }
