@@ -32,6 +32,8 @@
 //! `HERD_CONFORMANCE_BIN=scripts/ansible-as-herd` puts ansible in herd's
 //! place, which must pass every case: a check of the suite itself.
 
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -100,32 +102,6 @@ fn every_case_directory_has_a_test() {
         let cases = cases_root().join(dir).join("cases");
         assert!(cases.is_file(), "{} is missing", cases.display());
     }
-}
-
-/// Where ansible-playbook and ansible-inventory live, or a failure telling
-/// how to install them.
-fn ansible_bin_dir() -> PathBuf {
-    let mut tried = Vec::new();
-    let mut candidates = Vec::new();
-    if let Some(dir) = std::env::var_os("HERD_ANSIBLE_BIN_DIR") {
-        candidates.push(PathBuf::from(dir));
-    } else {
-        candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/ansible/bin"));
-        candidates.push(PathBuf::from("/opt/ansible-venv/bin"));
-    }
-    for dir in candidates {
-        if dir.join("ansible-playbook").is_file() && dir.join("ansible-inventory").is_file() {
-            return dir;
-        }
-        tried.push(dir.display().to_string());
-    }
-    panic!(
-        "ansible-core 2.19 not found (looked in {}).\n\
-         The conformance suite compares herd with ansible: run scripts/test.sh, \
-         which installs it, or set HERD_ANSIBLE_BIN_DIR to a directory holding \
-         ansible-playbook and ansible-inventory.",
-        tried.join(", ")
-    );
 }
 
 /// The herd binary under test; `HERD_CONFORMANCE_BIN` replaces it, e.g. with
@@ -538,7 +514,7 @@ fn run_case(dir: &str) {
         return;
     }
 
-    let ansible_bin = ansible_bin_dir();
+    let ansible_bin = common::ansible_bin_dir();
     let inventory = find_inventory(&case_dir).unwrap_or_else(|e| panic!("{dir}: {e}"));
     let mut failures = Vec::new();
     for (lineno, line, words) in &selected {
