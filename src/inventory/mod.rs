@@ -45,6 +45,8 @@ pub struct Inventory {
     /// The inventory files and directories read (not `a,b,` lists): their
     /// directories hold the inventory's `group_vars/` and `host_vars/`.
     pub sources: Vec<PathBuf>,
+    /// Group depths, computed once the inventory is complete.
+    depths: std::sync::OnceLock<HashMap<String, usize>>,
 }
 
 /// One inventory host.
@@ -99,14 +101,6 @@ impl Group {
     }
 }
 
-/// What a source was read as, for error messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SourceKind {
-    List,
-    Dir,
-    File,
-}
-
 impl Inventory {
     /// An empty inventory: just `all` with its child `ungrouped`.
     pub fn new() -> Inventory {
@@ -143,9 +137,11 @@ impl Inventory {
             }
             let path = absolute(&path);
             inv.sources.push(path.clone());
-            if inv.parse_path(&path)? != SourceKind::List {
-                parsed = true;
-            }
+            // Whatever went wrong inside a source (YAML syntax included),
+            // a source that cannot be read is a generic error.
+            inv.parse_path(&path)
+                .map_err(|d| d.code(crate::diag::exit::ERROR))?;
+            parsed = true;
         }
         if parsed {
             inv.reconcile();
@@ -169,7 +165,7 @@ impl Inventory {
         }
     }
 
-    fn parse_path(&mut self, path: &Path) -> Result<SourceKind> {
+    fn parse_path(&mut self, path: &Path) -> Result<()> {
         if path.is_dir() {
             let mut names: Vec<_> = std::fs::read_dir(path)
                 .map_err(|e| {
@@ -189,11 +185,11 @@ impl Inventory {
                 }
                 self.parse_path(&path.join(&*name))?;
             }
-            return Ok(SourceKind::Dir);
+            return Ok(());
         }
         if is_executable(path) {
             script::parse(self, path)?;
-            return Ok(SourceKind::File);
+            return Ok(());
         }
         let ext = path
             .extension()
@@ -208,7 +204,7 @@ impl Inventory {
                 Ok(node) => {
                     let snapshot = if yaml_ext { None } else { Some(self.clone()) };
                     match yaml::apply(self, &node, path) {
-                        Ok(()) => return Ok(SourceKind::File),
+                        Ok(()) => return Ok(()),
                         Err(e) => {
                             let Some(snapshot) = snapshot else {
                                 return Err(e);
@@ -218,7 +214,7 @@ impl Inventory {
                             return match ini::parse(&mut probe, path) {
                                 Ok(()) => {
                                     *self = probe;
-                                    Ok(SourceKind::File)
+                                    Ok(())
                                 }
                                 Err(_) => Err(e),
                             };
@@ -237,7 +233,7 @@ impl Inventory {
             .hint("convert it to YAML or INI"));
         }
         ini::parse(self, path)?;
-        Ok(SourceKind::File)
+        Ok(())
     }
 
     /// Adds a group if it is new; returns its name.
@@ -346,6 +342,7 @@ impl Inventory {
         if let Some(p) = self.groups.get_mut(parent) {
             p.children.push(child.to_string());
         }
+        self.depths = std::sync::OnceLock::new();
         if let Some(c) = self.groups.get_mut(child) {
             if !c.parents.iter().any(|p| p == parent) {
                 c.parents.push(parent.to_string());
@@ -374,6 +371,7 @@ impl Inventory {
     /// groups go under `all`; hosts in no group go to `ungrouped`, and
     /// hosts in another group leave it.
     fn reconcile(&mut self) {
+        self.depths = std::sync::OnceLock::new();
         let names: Vec<String> = self.groups.keys().cloned().collect();
         for g in &names {
             if g != "all" && self.groups[g].parents.is_empty() {
@@ -495,7 +493,11 @@ impl Inventory {
 
     /// Group depths as Ansible counts them: `all` is 0, a group is one
     /// deeper than its deepest parent.
-    pub fn group_depths(&self) -> HashMap<String, usize> {
+    pub fn group_depths(&self) -> &HashMap<String, usize> {
+        self.depths.get_or_init(|| self.compute_depths())
+    }
+
+    fn compute_depths(&self) -> HashMap<String, usize> {
         fn depth<'a>(
             inv: &'a Inventory,
             g: &'a str,
