@@ -17,6 +17,8 @@ fn check_all(inventory: &[&str], extra: &[&[&str]]) {
         vec!["--graph"],
         vec!["--graph", "--vars"],
         vec!["--list", "--export"],
+        vec!["--list", "--yaml"],
+        vec!["--list", "-y", "--export"],
     ];
     base.extend(extra.iter().map(|e| e.to_vec()));
     let cwd = fixtures();
@@ -64,6 +66,12 @@ fn yaml_nested_groups_and_vars_files() {
             &["--host", "db2", "--playbook-dir", "playbook"],
         ],
     );
+}
+
+#[test]
+fn strings_needing_quotes_or_folding() {
+    let inv = fixture("strings.yml");
+    check_all(&[&inv], &[&["--host", "s1"], &["--host", "s1", "-y"]]);
 }
 
 #[test]

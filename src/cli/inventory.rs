@@ -128,7 +128,9 @@ pub fn run(args: &InventoryArgs) -> Result<i32> {
         None => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{text}");
+            // As Ansible's display: a newline only when the text lacks one.
+            let nl = if text.ends_with('\n') { "" } else { "\n" };
+            let _ = write!(out, "{text}{nl}");
         }
         Some(path) => std::fs::write(path, text).map_err(|e| {
             Diagnostic::new(format!(

@@ -564,10 +564,19 @@ impl Inventory {
     /// `playbook_dir` None = only the inventory dirs (ansible-inventory
     /// without --playbook-dir).
     pub fn host_vars(&self, host: &str, playbook_dir: Option<&Path>) -> Result<Map<String, Value>> {
+        Ok(self.host_vars_traced(host, playbook_dir)?.vars)
+    }
+
+    /// [`Inventory::host_vars`], with where each value came from.
+    pub(crate) fn host_vars_traced(
+        &self,
+        host: &str,
+        playbook_dir: Option<&Path>,
+    ) -> Result<Traced> {
         let groups = self.host_groups_ordered(host);
-        let mut out = Map::new();
+        let mut out = Traced::default();
         for g in &groups {
-            merge(&mut out, &g.vars);
+            out.merge_from(&g.vars, |k| Some(format!("group\0{}\0{k}", g.name)));
         }
         let dirs = self.vars_dirs();
         let all: Vec<&Group> = groups.iter().copied().filter(|g| g.name == "all").collect();
@@ -575,27 +584,40 @@ impl Inventory {
         for set in [&all, &rest] {
             for dir in &dirs {
                 for g in set.iter() {
-                    merge(&mut out, &vars_files::group_vars(dir, &g.name)?);
+                    out.merge(&*vars_files::group_vars_traced(dir, &g.name)?);
                 }
             }
             if let Some(pb) = playbook_dir {
                 for g in set.iter() {
-                    merge(&mut out, &vars_files::group_vars(pb, &g.name)?);
+                    out.merge(&*vars_files::group_vars_traced(pb, &g.name)?);
                 }
             }
         }
         if let Some(h) = self.hosts.get(host) {
-            merge(&mut out, &h.vars);
+            // Each host has its own copy of its variables.
+            out.merge_from(&h.vars, |_| None);
         } else if self.is_implicit_localhost(host) {
-            out.insert("ansible_connection".into(), Value::String("local".into()));
+            out.vars
+                .insert("ansible_connection".into(), Value::String("local".into()));
+            out.origin.remove("ansible_connection");
         }
         for dir in &dirs {
-            merge(&mut out, &vars_files::host_vars(dir, host)?);
+            out.merge(&*vars_files::host_vars_traced(dir, host)?);
         }
         if let Some(pb) = playbook_dir {
-            merge(&mut out, &vars_files::host_vars(pb, host)?);
+            out.merge(&*vars_files::host_vars_traced(pb, host)?);
         }
         Ok(out)
+    }
+
+    /// A host's own variables (as [`Host::vars`]) with where each came from.
+    pub(crate) fn host_own_vars_traced(&self, host: &str) -> Traced {
+        let mut out = Traced::default();
+        if let Some(h) = self.hosts.get(host) {
+            // Each host has its own copy of its variables.
+            out.merge_from(&h.vars, |_| None);
+        }
+        out
     }
 
     /// The directories whose `group_vars/` and `host_vars/` belong to the
@@ -623,6 +645,38 @@ impl Inventory {
     /// files with `@path` (one pattern per line).
     pub fn apply_limit(&self, hosts: Vec<String>, limit: &str) -> Result<Vec<String>> {
         pattern::apply_limit(self, hosts, limit)
+    }
+}
+
+/// Variables and, for values several hosts share (a group's variable, a
+/// vars file's), a name of the shared source. Ansible copies each value
+/// it sets on a host, so host variables are never shared, not even by the
+/// hosts of one range. Only the
+/// YAML output uses it: PyYAML writes a shared value once and refers to it
+/// with an alias (`&id001` / `*id001`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Traced {
+    pub vars: Map<String, Value>,
+    pub origin: HashMap<String, String>,
+}
+
+impl Traced {
+    fn merge(&mut self, other: &Traced) {
+        self.merge_from(&other.vars, |k| other.origin.get(k).cloned());
+    }
+
+    pub(crate) fn merge_from(
+        &mut self,
+        vars: &Map<String, Value>,
+        origin: impl Fn(&str) -> Option<String>,
+    ) {
+        for (k, v) in vars {
+            self.vars.insert(k.clone(), v.clone());
+            match origin(k) {
+                Some(o) => self.origin.insert(k.clone(), o),
+                None => self.origin.remove(k),
+            };
+        }
     }
 }
 
