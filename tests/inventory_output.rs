@@ -75,6 +75,21 @@ fn strings_needing_quotes_or_folding() {
 }
 
 #[test]
+fn edge_cases() {
+    // [all] and [ungrouped] sections, a host redefined with another port,
+    // a defined localhost, `#` after a [g:vars] value, odd group names;
+    // YAML null sections and unknown keys; children declared before
+    // their group.
+    let ini = fixture("edge.ini");
+    let yml = fixture("edge.yml");
+    let pending = fixture("pending_children.ini");
+    check_all(&[&ini], &[&["--host", "h1"], &["--host", "localhost"]]);
+    check_all(&[&yml], &[]);
+    check_all(&[&pending], &[]);
+    check_all(&[&pending, &ini, &yml], &[]);
+}
+
+#[test]
 fn directory_of_sources() {
     let inv = fixture("dir");
     check_all(&[&inv], &[&["--host", "lb1"], &["--host", "app1"]]);

@@ -66,6 +66,42 @@ fn patterns_match_ansible() {
 }
 
 #[test]
+fn patterns_on_ini_and_several_sources_match_ansible() {
+    let a = fixture("ini_typing/hosts");
+    let b = fixture("edge.ini");
+    let inv = Inventory::load(&[a.clone(), b.clone()]).expect("inventory loads");
+    let cwd = fixtures();
+    let mut failures = Vec::new();
+    for p in [
+        "all",
+        "fe80::1",
+        "fe80::*",
+        "2001:db8::3",
+        "ungrouped",
+        "all:!ungrouped",
+        "localhost",
+        "localhost:web",
+        "web-servers",
+        "db:&web",
+        "db:!web",
+        "h*:!h1",
+        "~^h[0-9]$",
+        "web[-2:]",
+        "web[3:]",
+        "later:db[0]",
+        "direct1,explicit_ungrouped",
+        "*[0]",
+    ] {
+        let theirs = ansible_list_hosts(&[&a, &b], p, None, &cwd);
+        let ours = Some(inv.select(p).unwrap_or_default());
+        if theirs != ours {
+            failures.push(format!("{p}: ansible {theirs:?}, herd {ours:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn limits_match_ansible() {
     let inv_path = fixture("yaml_basic/hosts.yml");
     let inv = Inventory::load(std::slice::from_ref(&inv_path)).expect("inventory loads");
