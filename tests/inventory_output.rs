@@ -90,6 +90,25 @@ fn edge_cases() {
 }
 
 #[test]
+fn vault_and_unsafe_values() {
+    let inv = fixture("vault.yml");
+    let cwd = fixtures();
+    for args in [
+        vec!["-i", &inv, "--list"],
+        vec!["-i", &inv, "--list", "-y"],
+        vec!["-i", &inv, "--host", "v1"],
+        vec!["-i", &inv, "--host", "v1", "-y"],
+        vec!["-i", &inv, "--graph"],
+    ] {
+        same_as_ansible_inventory(&args, &cwd);
+    }
+    // Showing a vaulted value needs the vault secret.
+    let out = herd(&["inventory", "-i", &inv, "--graph", "--vars"], &cwd);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no vault secrets found"));
+}
+
+#[test]
 fn directory_of_sources() {
     let inv = fixture("dir");
     check_all(&[&inv], &[&["--host", "lb1"], &["--host", "app1"]]);

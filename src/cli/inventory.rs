@@ -104,7 +104,8 @@ pub fn run(args: &InventoryArgs) -> Result<i32> {
                 "You must pass a single valid host to --host parameter",
             ));
         }
-        dump(args, &serde_json::Value::Object(view.host_vars(&hosts[0])?))
+        let vars = serde_json::Value::Object(view.host_vars(&hosts[0])?);
+        dump(args, &output::strip_unsafe(&vars))
     } else if args.graph {
         let group = args.group.as_deref().unwrap_or("all");
         if !inv.groups.contains_key(group) {

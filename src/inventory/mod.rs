@@ -129,6 +129,10 @@ impl Inventory {
             }
             let path = crate::config::expand_user(source);
             if !path.exists() {
+                // Ansible's default source is not worth a warning when absent.
+                if source == "/etc/ansible/hosts" {
+                    continue;
+                }
                 crate::diag::warn(format!(
                     "Unable to parse {} as an inventory source",
                     absolute(&path).display()

@@ -280,12 +280,12 @@ impl View<'_> {
             for h in &g.hosts {
                 out.push(graph_name(h, depth));
                 if show_vars {
-                    show(&self.host_vars(h)?, depth + 1, out);
+                    show(&self.host_vars(h)?, depth + 1, out)?;
                 }
             }
         }
         if show_vars {
-            show(&self.group_vars(name)?, depth, out);
+            show(&self.group_vars(name)?, depth, out)?;
         }
         Ok(())
     }
@@ -299,14 +299,50 @@ fn graph_name(name: &str, depth: usize) -> String {
     }
 }
 
-fn show(vars: &Map<String, Value>, depth: usize, out: &mut Vec<String>) {
+fn show(vars: &Map<String, Value>, depth: usize, out: &mut Vec<String>) -> Result<()> {
     let mut keys: Vec<&String> = vars.keys().collect();
     keys.sort();
     for k in keys {
+        if has_vault(&vars[k]) {
+            // Printing a value needs its plain text; without vault
+            // secrets there is none, and ansible-inventory stops here.
+            return Err(crate::diag::Diagnostic::new(
+                "Attempting to decrypt but no vault secrets found.",
+            )
+            .hint(format!("variable '{k}' is vault-encrypted")));
+        }
         out.push(graph_name(
             &format!("{{{k} = {}}}", py_str(&vars[k])),
             depth,
         ));
+    }
+    Ok(())
+}
+
+fn has_vault(v: &Value) -> bool {
+    if crate::value::as_vault(v).is_some() {
+        return true;
+    }
+    match v {
+        Value::Array(a) => a.iter().any(has_vault),
+        Value::Object(m) => m.values().any(has_vault),
+        _ => false,
+    }
+}
+
+/// `!unsafe` strings as plain strings, as `--host` prints them.
+pub fn strip_unsafe(v: &Value) -> Value {
+    if let Some(t) = crate::value::as_unsafe(v) {
+        return Value::String(t.to_string());
+    }
+    match v {
+        Value::Array(a) => Value::Array(a.iter().map(strip_unsafe).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), strip_unsafe(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -472,6 +508,22 @@ struct YamlEmitter<'a> {
 }
 
 impl<'a> YamlEmitter<'a> {
+    fn string_value(&mut self, text: &str, indent: usize) {
+        self.out.push(' ');
+        let line_start = self.out.rfind('\n').map_or(0, |i| i + 1);
+        let mut w = ScalarWriter {
+            out: String::new(),
+            column: self.out[line_start..].chars().count(),
+            // Continuation lines sit two columns in from the collection
+            // holding the value.
+            indent: indent + 2,
+            split: true,
+        };
+        w.string(text, false);
+        self.out.push_str(&w.out);
+        self.out.push('\n');
+    }
+
     fn map(&mut self, m: &'a Map<String, Value>, indent: usize) {
         let mut keys: Vec<&String> = m.keys().collect();
         keys.sort();
@@ -516,6 +568,25 @@ impl<'a> YamlEmitter<'a> {
             Some((_, inner)) => inner,
             None => v,
         };
+        if let Some(text) = crate::value::as_vault(v) {
+            // PyYAML's Ansible dumper writes vaulted text as a tagged
+            // literal block.
+            let chomp = if text.ends_with('\n') { "" } else { "-" };
+            self.out.push_str(&format!(" !vault |{chomp}"));
+            for line in text.lines() {
+                self.out.push('\n');
+                if !line.is_empty() {
+                    self.out.push_str(&" ".repeat(indent + 2));
+                    self.out.push_str(line);
+                }
+            }
+            self.out.push('\n');
+            return;
+        }
+        if let Some(text) = crate::value::as_unsafe(v) {
+            self.string_value(text, indent);
+            return;
+        }
         match v {
             Value::Object(m) if !m.is_empty() => {
                 self.out.push('\n');
@@ -526,21 +597,7 @@ impl<'a> YamlEmitter<'a> {
                 // PyYAML does not indent a sequence inside a mapping.
                 self.seq(a, if in_map { indent } else { indent + 2 });
             }
-            Value::String(text) => {
-                self.out.push(' ');
-                let column = self.out.len() - self.out.rfind('\n').map_or(0, |i| i + 1);
-                let mut w = ScalarWriter {
-                    out: String::new(),
-                    column: self.out[self.out.len() - column..].chars().count(),
-                    // Continuation lines sit two columns in from the
-                    // collection holding the value.
-                    indent: indent + 2,
-                    split: true,
-                };
-                w.string(text, false);
-                self.out.push_str(&w.out);
-                self.out.push('\n');
-            }
+            Value::String(text) => self.string_value(text, indent),
             other => {
                 self.out.push(' ');
                 self.out.push_str(&yaml_scalar(other));
