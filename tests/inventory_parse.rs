@@ -320,3 +320,16 @@ fn ten_thousand_hosts_load_quickly() {
     // quadratic behaviour in the unoptimised test build.
     assert!(elapsed.as_millis() < 2000, "took {elapsed:?}");
 }
+
+#[test]
+fn source_paths_are_absolute_and_normalised() {
+    let messy = fixtures()
+        .join("dir/../ini_typing/./hosts")
+        .display()
+        .to_string();
+    let inv = Inventory::load(&[messy]).unwrap();
+    let clean = fixtures().join("ini_typing/hosts");
+    assert_eq!(inv.sources, std::slice::from_ref(&clean));
+    assert_eq!(inv.hosts["top1"].source.as_deref(), Some(clean.as_path()));
+    assert_eq!(inv.vars_dirs(), [fixtures().join("ini_typing")]);
+}

@@ -16,6 +16,7 @@ use crate::diag::{exit, Diagnostic, Result};
 use crate::inventory::output::{self, View};
 use crate::inventory::Inventory;
 
+/// The flags of `herd inventory`, spelled as ansible-inventory's.
 #[derive(Args, Debug)]
 pub struct InventoryArgs {
     /// Inventory source: a file, a directory, a script, or 'host1,host2,' (repeatable)
@@ -67,6 +68,9 @@ fn options_error(msg: &str) -> Diagnostic {
     Diagnostic::new(msg).code(exit::BAD_OPTIONS)
 }
 
+/// Runs `herd inventory`: loads the sources (`-i`, else the configured
+/// ones) and prints the chosen view. Option mistakes exit 5, as
+/// ansible-inventory's; inventory errors exit 1.
 pub fn run(args: &InventoryArgs) -> Result<i32> {
     let actions =
         usize::from(args.list) + usize::from(args.host.is_some()) + usize::from(args.graph);

@@ -660,7 +660,9 @@ impl Inventory {
 /// with an alias (`&id001` / `*id001`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Traced {
+    /// The merged variables.
     pub vars: Map<String, Value>,
+    /// For a variable whose value is shared, a name of its source.
     pub origin: HashMap<String, String>,
 }
 
@@ -692,13 +694,27 @@ pub(crate) fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
 }
 
 pub(crate) fn absolute(path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        return path.to_path_buf();
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        match std::env::current_dir() {
+            Ok(cwd) => cwd.join(path),
+            Err(_) => path.to_path_buf(),
+        }
+    };
+    // Normalised without following symlinks, as Ansible's `unfrackpath`
+    // does: `inventory_dir` then reads as the user expects.
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
     }
-    match std::env::current_dir() {
-        Ok(cwd) => cwd.join(path),
-        Err(_) => path.to_path_buf(),
-    }
+    out
 }
 
 /// Directory entries Ansible never reads as inventory: hidden files,

@@ -56,6 +56,7 @@ fn remove_internal(mut vars: Map<String, Value>) -> Map<String, Value> {
 
 /// How host and group variables are gathered for display.
 pub struct View<'a> {
+    /// The inventory shown.
     pub inv: &'a Inventory,
     /// `--playbook-dir`, when given.
     pub playbook_dir: Option<PathBuf>,
