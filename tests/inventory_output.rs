@@ -85,6 +85,7 @@ fn edge_cases() {
     let pending = fixture("pending_children.ini");
     check_all(&[&ini], &[&["--host", "h1"], &["--host", "localhost"]]);
     check_all(&[&yml], &[]);
+    check_all(&[&fixture("inv.json")], &[]);
     check_all(&[&pending], &[]);
     check_all(&[&pending, &ini, &yml], &[]);
 }
