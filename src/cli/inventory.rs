@@ -16,6 +16,7 @@ use crate::diag::{exit, Diagnostic, Result};
 use crate::inventory::output::{self, View};
 use crate::inventory::Inventory;
 
+/// The flags of `herd inventory`, spelled as ansible-inventory's.
 #[derive(Args, Debug)]
 pub struct InventoryArgs {
     /// Inventory source: a file, a directory, a script, or 'host1,host2,' (repeatable)
@@ -67,6 +68,9 @@ fn options_error(msg: &str) -> Diagnostic {
     Diagnostic::new(msg).code(exit::BAD_OPTIONS)
 }
 
+/// Runs `herd inventory`: loads the sources (`-i`, else the configured
+/// ones) and prints the chosen view. Option mistakes exit 5, as
+/// ansible-inventory's; inventory errors exit 1.
 pub fn run(args: &InventoryArgs) -> Result<i32> {
     let actions =
         usize::from(args.list) + usize::from(args.host.is_some()) + usize::from(args.graph);
@@ -104,7 +108,8 @@ pub fn run(args: &InventoryArgs) -> Result<i32> {
                 "You must pass a single valid host to --host parameter",
             ));
         }
-        dump(args, &serde_json::Value::Object(view.host_vars(&hosts[0])?))
+        let vars = serde_json::Value::Object(view.host_vars(&hosts[0])?);
+        dump(args, &output::strip_unsafe(&vars))
     } else if args.graph {
         let group = args.group.as_deref().unwrap_or("all");
         if !inv.groups.contains_key(group) {
@@ -128,7 +133,9 @@ pub fn run(args: &InventoryArgs) -> Result<i32> {
         None => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{text}");
+            // As Ansible's display: a newline only when the text lacks one.
+            let nl = if text.ends_with('\n') { "" } else { "\n" };
+            let _ = write!(out, "{text}{nl}");
         }
         Some(path) => std::fs::write(path, text).map_err(|e| {
             Diagnostic::new(format!(

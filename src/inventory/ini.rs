@@ -133,6 +133,12 @@ pub fn parse_str(inv: &mut Inventory, text: &str, path: &Path) -> Result<()> {
                 let Some(first) = tokens.first() else {
                     continue;
                 };
+                if first.starts_with('[') && address::parse_address(first, true).is_none() {
+                    return Err(fail(format!(
+                        "Invalid section entry: '{line}'. Please make sure that there are no spaces in the section entry, and that there are no other invalid characters"
+                    ))
+                    .hint("a section header is [group], [group:vars] or [group:children] on a line of its own"));
+                }
                 let (names, port) = address::expand_hostpattern(first).map_err(&fail)?;
                 if first.trim().ends_with(':') && port.is_none() {
                     return Err(fail(format!(

@@ -45,6 +45,8 @@ pub struct Inventory {
     /// The inventory files and directories read (not `a,b,` lists): their
     /// directories hold the inventory's `group_vars/` and `host_vars/`.
     pub sources: Vec<PathBuf>,
+    /// Group depths, computed once the inventory is complete.
+    depths: std::sync::OnceLock<HashMap<String, usize>>,
 }
 
 /// One inventory host.
@@ -99,14 +101,6 @@ impl Group {
     }
 }
 
-/// What a source was read as, for error messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SourceKind {
-    List,
-    Dir,
-    File,
-}
-
 impl Inventory {
     /// An empty inventory: just `all` with its child `ungrouped`.
     pub fn new() -> Inventory {
@@ -135,6 +129,10 @@ impl Inventory {
             }
             let path = crate::config::expand_user(source);
             if !path.exists() {
+                // Ansible's default source is not worth a warning when absent.
+                if source == "/etc/ansible/hosts" {
+                    continue;
+                }
                 crate::diag::warn(format!(
                     "Unable to parse {} as an inventory source",
                     absolute(&path).display()
@@ -143,9 +141,11 @@ impl Inventory {
             }
             let path = absolute(&path);
             inv.sources.push(path.clone());
-            if inv.parse_path(&path)? != SourceKind::List {
-                parsed = true;
-            }
+            // Whatever went wrong inside a source (YAML syntax included),
+            // a source that cannot be read is a generic error.
+            inv.parse_path(&path)
+                .map_err(|d| d.code(crate::diag::exit::ERROR))?;
+            parsed = true;
         }
         if parsed {
             inv.reconcile();
@@ -169,7 +169,7 @@ impl Inventory {
         }
     }
 
-    fn parse_path(&mut self, path: &Path) -> Result<SourceKind> {
+    fn parse_path(&mut self, path: &Path) -> Result<()> {
         if path.is_dir() {
             let mut names: Vec<_> = std::fs::read_dir(path)
                 .map_err(|e| {
@@ -189,11 +189,11 @@ impl Inventory {
                 }
                 self.parse_path(&path.join(&*name))?;
             }
-            return Ok(SourceKind::Dir);
+            return Ok(());
         }
         if is_executable(path) {
             script::parse(self, path)?;
-            return Ok(SourceKind::File);
+            return Ok(());
         }
         let ext = path
             .extension()
@@ -208,7 +208,7 @@ impl Inventory {
                 Ok(node) => {
                     let snapshot = if yaml_ext { None } else { Some(self.clone()) };
                     match yaml::apply(self, &node, path) {
-                        Ok(()) => return Ok(SourceKind::File),
+                        Ok(()) => return Ok(()),
                         Err(e) => {
                             let Some(snapshot) = snapshot else {
                                 return Err(e);
@@ -218,7 +218,7 @@ impl Inventory {
                             return match ini::parse(&mut probe, path) {
                                 Ok(()) => {
                                     *self = probe;
-                                    Ok(SourceKind::File)
+                                    Ok(())
                                 }
                                 Err(_) => Err(e),
                             };
@@ -237,7 +237,7 @@ impl Inventory {
             .hint("convert it to YAML or INI"));
         }
         ini::parse(self, path)?;
-        Ok(SourceKind::File)
+        Ok(())
     }
 
     /// Adds a group if it is new; returns its name.
@@ -346,6 +346,7 @@ impl Inventory {
         if let Some(p) = self.groups.get_mut(parent) {
             p.children.push(child.to_string());
         }
+        self.depths = std::sync::OnceLock::new();
         if let Some(c) = self.groups.get_mut(child) {
             if !c.parents.iter().any(|p| p == parent) {
                 c.parents.push(parent.to_string());
@@ -374,6 +375,7 @@ impl Inventory {
     /// groups go under `all`; hosts in no group go to `ungrouped`, and
     /// hosts in another group leave it.
     fn reconcile(&mut self) {
+        self.depths = std::sync::OnceLock::new();
         let names: Vec<String> = self.groups.keys().cloned().collect();
         for g in &names {
             if g != "all" && self.groups[g].parents.is_empty() {
@@ -495,7 +497,11 @@ impl Inventory {
 
     /// Group depths as Ansible counts them: `all` is 0, a group is one
     /// deeper than its deepest parent.
-    pub fn group_depths(&self) -> HashMap<String, usize> {
+    pub fn group_depths(&self) -> &HashMap<String, usize> {
+        self.depths.get_or_init(|| self.compute_depths())
+    }
+
+    fn compute_depths(&self) -> HashMap<String, usize> {
         fn depth<'a>(
             inv: &'a Inventory,
             g: &'a str,
@@ -562,10 +568,19 @@ impl Inventory {
     /// `playbook_dir` None = only the inventory dirs (ansible-inventory
     /// without --playbook-dir).
     pub fn host_vars(&self, host: &str, playbook_dir: Option<&Path>) -> Result<Map<String, Value>> {
+        Ok(self.host_vars_traced(host, playbook_dir)?.vars)
+    }
+
+    /// [`Inventory::host_vars`], with where each value came from.
+    pub(crate) fn host_vars_traced(
+        &self,
+        host: &str,
+        playbook_dir: Option<&Path>,
+    ) -> Result<Traced> {
         let groups = self.host_groups_ordered(host);
-        let mut out = Map::new();
+        let mut out = Traced::default();
         for g in &groups {
-            merge(&mut out, &g.vars);
+            out.merge_from(&g.vars, |k| Some(format!("group\0{}\0{k}", g.name)));
         }
         let dirs = self.vars_dirs();
         let all: Vec<&Group> = groups.iter().copied().filter(|g| g.name == "all").collect();
@@ -573,27 +588,40 @@ impl Inventory {
         for set in [&all, &rest] {
             for dir in &dirs {
                 for g in set.iter() {
-                    merge(&mut out, &vars_files::group_vars(dir, &g.name)?);
+                    out.merge(&*vars_files::group_vars_traced(dir, &g.name)?);
                 }
             }
             if let Some(pb) = playbook_dir {
                 for g in set.iter() {
-                    merge(&mut out, &vars_files::group_vars(pb, &g.name)?);
+                    out.merge(&*vars_files::group_vars_traced(pb, &g.name)?);
                 }
             }
         }
         if let Some(h) = self.hosts.get(host) {
-            merge(&mut out, &h.vars);
+            // Each host has its own copy of its variables.
+            out.merge_from(&h.vars, |_| None);
         } else if self.is_implicit_localhost(host) {
-            out.insert("ansible_connection".into(), Value::String("local".into()));
+            out.vars
+                .insert("ansible_connection".into(), Value::String("local".into()));
+            out.origin.remove("ansible_connection");
         }
         for dir in &dirs {
-            merge(&mut out, &vars_files::host_vars(dir, host)?);
+            out.merge(&*vars_files::host_vars_traced(dir, host)?);
         }
         if let Some(pb) = playbook_dir {
-            merge(&mut out, &vars_files::host_vars(pb, host)?);
+            out.merge(&*vars_files::host_vars_traced(pb, host)?);
         }
         Ok(out)
+    }
+
+    /// A host's own variables (as [`Host::vars`]) with where each came from.
+    pub(crate) fn host_own_vars_traced(&self, host: &str) -> Traced {
+        let mut out = Traced::default();
+        if let Some(h) = self.hosts.get(host) {
+            // Each host has its own copy of its variables.
+            out.merge_from(&h.vars, |_| None);
+        }
+        out
     }
 
     /// The directories whose `group_vars/` and `host_vars/` belong to the
@@ -624,6 +652,40 @@ impl Inventory {
     }
 }
 
+/// Variables and, for values several hosts share (a group's variable, a
+/// vars file's), a name of the shared source. Ansible copies each value
+/// it sets on a host, so host variables are never shared, not even by the
+/// hosts of one range. Only the
+/// YAML output uses it: PyYAML writes a shared value once and refers to it
+/// with an alias (`&id001` / `*id001`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Traced {
+    /// The merged variables.
+    pub vars: Map<String, Value>,
+    /// For a variable whose value is shared, a name of its source.
+    pub origin: HashMap<String, String>,
+}
+
+impl Traced {
+    fn merge(&mut self, other: &Traced) {
+        self.merge_from(&other.vars, |k| other.origin.get(k).cloned());
+    }
+
+    pub(crate) fn merge_from(
+        &mut self,
+        vars: &Map<String, Value>,
+        origin: impl Fn(&str) -> Option<String>,
+    ) {
+        for (k, v) in vars {
+            self.vars.insert(k.clone(), v.clone());
+            match origin(k) {
+                Some(o) => self.origin.insert(k.clone(), o),
+                None => self.origin.remove(k),
+            };
+        }
+    }
+}
+
 /// Top-level merge with Ansible's default `hash_behaviour = replace`.
 pub(crate) fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
     for (k, v) in from {
@@ -632,13 +694,27 @@ pub(crate) fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
 }
 
 pub(crate) fn absolute(path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        return path.to_path_buf();
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        match std::env::current_dir() {
+            Ok(cwd) => cwd.join(path),
+            Err(_) => path.to_path_buf(),
+        }
+    };
+    // Normalised without following symlinks, as Ansible's `unfrackpath`
+    // does: `inventory_dir` then reads as the user expects.
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
     }
-    match std::env::current_dir() {
-        Ok(cwd) => cwd.join(path),
-        Err(_) => path.to_path_buf(),
-    }
+    out
 }
 
 /// Directory entries Ansible never reads as inventory: hidden files,

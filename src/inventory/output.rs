@@ -4,8 +4,12 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::{merge, vars_files, Inventory};
+use super::{merge, vars_files, Inventory, Traced};
 use crate::diag::Result;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
 use crate::value::{py_float, py_str, Map, Value};
 
 /// Variables ansible-inventory never shows: they are computed per run.
@@ -52,6 +56,7 @@ fn remove_internal(mut vars: Map<String, Value>) -> Map<String, Value> {
 
 /// How host and group variables are gathered for display.
 pub struct View<'a> {
+    /// The inventory shown.
     pub inv: &'a Inventory,
     /// `--playbook-dir`, when given.
     pub playbook_dir: Option<PathBuf>,
@@ -67,24 +72,27 @@ pub struct View<'a> {
 impl View<'_> {
     /// A host's variables as ansible-inventory shows them.
     pub fn host_vars(&self, host: &str) -> Result<Map<String, Value>> {
-        if !self.export {
-            return Ok(remove_internal(
-                self.inv.host_vars(host, self.vars_basedir.as_deref())?,
-            ));
-        }
-        let mut out = self
-            .inv
-            .hosts
-            .get(host)
-            .map(|h| h.vars.clone())
-            .unwrap_or_default();
-        for dir in self.inv.vars_dirs() {
-            merge(&mut out, &vars_files::host_vars(&dir, host)?);
-        }
-        if let Some(pb) = &self.playbook_dir {
-            merge(&mut out, &vars_files::host_vars(pb, host)?);
-        }
-        Ok(remove_internal(out))
+        Ok(self.host_vars_traced(host)?.vars)
+    }
+
+    fn host_vars_traced(&self, host: &str) -> Result<Traced> {
+        let mut out = if self.export {
+            let mut out = self.inv.host_own_vars_traced(host);
+            for dir in self.inv.vars_dirs() {
+                let t = vars_files::host_vars_traced(&dir, host)?;
+                out.merge_from(&t.vars, |k| t.origin.get(k).cloned());
+            }
+            if let Some(pb) = &self.playbook_dir {
+                let t = vars_files::host_vars_traced(pb, host)?;
+                out.merge_from(&t.vars, |k| t.origin.get(k).cloned());
+            }
+            out
+        } else {
+            self.inv
+                .host_vars_traced(host, self.vars_basedir.as_deref())?
+        };
+        out.vars = remove_internal(out.vars);
+        Ok(out)
     }
 
     /// A group's own variables with its `group_vars/` files.
@@ -218,7 +226,17 @@ impl View<'_> {
                     continue;
                 }
                 let vars = if seen_hosts.insert(h.clone()) {
-                    self.host_vars(h)?
+                    let t = self.host_vars_traced(h)?;
+                    t.vars
+                        .into_iter()
+                        .map(|(k, v)| {
+                            let v = match t.origin.get(&k) {
+                                Some(o) => alias_wrap(o, v),
+                                None => v,
+                            };
+                            (k, v)
+                        })
+                        .collect()
                 } else {
                     Map::new()
                 };
@@ -263,12 +281,12 @@ impl View<'_> {
             for h in &g.hosts {
                 out.push(graph_name(h, depth));
                 if show_vars {
-                    show(&self.host_vars(h)?, depth + 1, out);
+                    show(&self.host_vars(h)?, depth + 1, out)?;
                 }
             }
         }
         if show_vars {
-            show(&self.group_vars(name)?, depth, out);
+            show(&self.group_vars(name)?, depth, out)?;
         }
         Ok(())
     }
@@ -282,14 +300,50 @@ fn graph_name(name: &str, depth: usize) -> String {
     }
 }
 
-fn show(vars: &Map<String, Value>, depth: usize, out: &mut Vec<String>) {
+fn show(vars: &Map<String, Value>, depth: usize, out: &mut Vec<String>) -> Result<()> {
     let mut keys: Vec<&String> = vars.keys().collect();
     keys.sort();
     for k in keys {
+        if has_vault(&vars[k]) {
+            // Printing a value needs its plain text; without vault
+            // secrets there is none, and ansible-inventory stops here.
+            return Err(crate::diag::Diagnostic::new(
+                "Attempting to decrypt but no vault secrets found.",
+            )
+            .hint(format!("variable '{k}' is vault-encrypted")));
+        }
         out.push(graph_name(
             &format!("{{{k} = {}}}", py_str(&vars[k])),
             depth,
         ));
+    }
+    Ok(())
+}
+
+fn has_vault(v: &Value) -> bool {
+    if crate::value::as_vault(v).is_some() {
+        return true;
+    }
+    match v {
+        Value::Array(a) => a.iter().any(has_vault),
+        Value::Object(m) => m.values().any(has_vault),
+        _ => false,
+    }
+}
+
+/// `!unsafe` strings as plain strings, as `--host` prints them.
+pub fn strip_unsafe(v: &Value) -> Value {
+    if let Some(t) = crate::value::as_unsafe(v) {
+        return Value::String(t.to_string());
+    }
+    match v {
+        Value::Array(a) => Value::Array(a.iter().map(strip_unsafe).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), strip_unsafe(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -385,68 +439,176 @@ fn json_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
+const ALIAS_KEY: &str = "\0herd-alias";
+const ALIAS_VALUE: &str = "\0herd-value";
+
+/// Marks a value as one object shared by several places, so the YAML
+/// output writes it once with an anchor and then aliases it, as PyYAML
+/// does for a Python object met twice. Scalars are never aliased.
+fn alias_wrap(origin: &str, v: Value) -> Value {
+    if !matches!(v, Value::Array(_) | Value::Object(_)) {
+        return v;
+    }
+    let mut m = Map::new();
+    m.insert(ALIAS_KEY.into(), Value::String(origin.to_string()));
+    m.insert(ALIAS_VALUE.into(), v);
+    Value::Object(m)
+}
+
+fn alias_unwrap(v: &Value) -> Option<(&str, &Value)> {
+    match v {
+        Value::Object(m) if m.len() == 2 => {
+            Some((m.get(ALIAS_KEY)?.as_str()?, m.get(ALIAS_VALUE)?))
+        }
+        _ => None,
+    }
+}
+
 /// YAML as PyYAML's `yaml.dump(v, default_flow_style=False)` writes the
-/// plain data ansible-inventory prints: block style, keys sorted.
+/// plain data ansible-inventory prints: block style, keys sorted, shared
+/// values anchored (`&id001`) and aliased (`*id001`).
 pub fn to_python_yaml(v: &Value) -> String {
-    let mut out = String::new();
+    let mut counts = std::collections::HashMap::new();
+    count_aliases(v, &mut counts);
+    let mut e = YamlEmitter {
+        out: String::new(),
+        counts,
+        names: std::collections::HashMap::new(),
+    };
     match v {
-        Value::Object(m) if !m.is_empty() => yaml_map(m, 0, &mut out),
-        Value::Array(a) if !a.is_empty() => yaml_seq(a, 0, &mut out),
+        Value::Object(m) if !m.is_empty() => e.map(m, 0),
+        Value::Array(a) if !a.is_empty() => e.seq(a, 0),
         other => {
-            out.push_str(&yaml_scalar(other));
-            out.push('\n');
+            e.out.push_str(&yaml_scalar(other));
+            e.out.push('\n');
         }
     }
-    out
+    e.out
 }
 
-fn yaml_map(m: &Map<String, Value>, indent: usize, out: &mut String) {
-    let mut keys: Vec<&String> = m.keys().collect();
-    keys.sort();
-    for k in keys {
-        out.push_str(&" ".repeat(indent));
-        out.push_str(&yaml_str(k));
-        out.push(':');
-        yaml_value(&m[k], indent, true, out);
+fn count_aliases<'a>(v: &'a Value, counts: &mut std::collections::HashMap<&'a str, usize>) {
+    if let Some((origin, inner)) = alias_unwrap(v) {
+        let n = counts.entry(origin).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            count_aliases(inner, counts);
+        }
+        return;
+    }
+    match v {
+        Value::Array(a) => a.iter().for_each(|i| count_aliases(i, counts)),
+        Value::Object(m) => m.values().for_each(|i| count_aliases(i, counts)),
+        _ => {}
     }
 }
 
-fn yaml_seq(a: &[Value], indent: usize, out: &mut String) {
-    for item in a {
-        out.push_str(&" ".repeat(indent));
-        out.push('-');
-        match item {
-            Value::Object(m) if !m.is_empty() => {
-                // PyYAML starts the mapping on the dash line.
-                let mut inner = String::new();
-                yaml_map(m, indent + 2, &mut inner);
-                out.push(' ');
-                out.push_str(inner.trim_start());
+struct YamlEmitter<'a> {
+    out: String,
+    counts: std::collections::HashMap<&'a str, usize>,
+    names: std::collections::HashMap<&'a str, String>,
+}
+
+impl<'a> YamlEmitter<'a> {
+    fn string_value(&mut self, text: &str, indent: usize) {
+        self.out.push(' ');
+        let line_start = self.out.rfind('\n').map_or(0, |i| i + 1);
+        let mut w = ScalarWriter {
+            out: String::new(),
+            column: self.out[line_start..].chars().count(),
+            // Continuation lines sit two columns in from the collection
+            // holding the value.
+            indent: indent + 2,
+            split: true,
+        };
+        w.string(text, false);
+        self.out.push_str(&w.out);
+        self.out.push('\n');
+    }
+
+    fn map(&mut self, m: &'a Map<String, Value>, indent: usize) {
+        let mut keys: Vec<&String> = m.keys().collect();
+        keys.sort();
+        for k in keys {
+            self.out.push_str(&" ".repeat(indent));
+            self.out.push_str(&yaml_str(k));
+            self.out.push(':');
+            self.value(&m[k], indent, true);
+        }
+    }
+
+    fn seq(&mut self, a: &'a [Value], indent: usize) {
+        for item in a {
+            self.out.push_str(&" ".repeat(indent));
+            self.out.push('-');
+            match item {
+                Value::Object(m) if !m.is_empty() && alias_unwrap(item).is_none() => {
+                    // PyYAML starts the mapping on the dash line.
+                    let start = self.out.len();
+                    self.map(m, indent + 2);
+                    let inner = self.out.split_off(start);
+                    self.out.push(' ');
+                    self.out.push_str(inner.trim_start());
+                }
+                other => self.value(other, indent, false),
             }
-            other => yaml_value(other, indent, false, out),
+        }
+    }
+
+    fn value(&mut self, v: &'a Value, indent: usize, in_map: bool) {
+        let v = match alias_unwrap(v) {
+            Some((origin, inner)) if self.counts.get(origin).copied().unwrap_or(0) > 1 => {
+                if let Some(name) = self.names.get(origin) {
+                    self.out.push_str(&format!(" *{name}\n"));
+                    return;
+                }
+                let name = format!("id{:03}", self.names.len() + 1);
+                self.out.push_str(&format!(" &{name}"));
+                self.names.insert(origin, name);
+                inner
+            }
+            Some((_, inner)) => inner,
+            None => v,
+        };
+        if let Some(text) = crate::value::as_vault(v) {
+            // PyYAML's Ansible dumper writes vaulted text as a tagged
+            // literal block.
+            let chomp = if text.ends_with('\n') { "" } else { "-" };
+            self.out.push_str(&format!(" !vault |{chomp}"));
+            for line in text.lines() {
+                self.out.push('\n');
+                if !line.is_empty() {
+                    self.out.push_str(&" ".repeat(indent + 2));
+                    self.out.push_str(line);
+                }
+            }
+            self.out.push('\n');
+            return;
+        }
+        if let Some(text) = crate::value::as_unsafe(v) {
+            self.string_value(text, indent);
+            return;
+        }
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                self.out.push('\n');
+                self.map(m, indent + 2);
+            }
+            Value::Array(a) if !a.is_empty() => {
+                self.out.push('\n');
+                // PyYAML does not indent a sequence inside a mapping.
+                self.seq(a, if in_map { indent } else { indent + 2 });
+            }
+            Value::String(text) => self.string_value(text, indent),
+            other => {
+                self.out.push(' ');
+                self.out.push_str(&yaml_scalar(other));
+                self.out.push('\n');
+            }
         }
     }
 }
 
-fn yaml_value(v: &Value, indent: usize, in_map: bool, out: &mut String) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            out.push('\n');
-            yaml_map(m, indent + 2, out);
-        }
-        Value::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            // PyYAML does not indent a sequence inside a mapping.
-            yaml_seq(a, if in_map { indent } else { indent + 2 }, out);
-        }
-        other => {
-            out.push(' ');
-            out.push_str(&yaml_scalar(other));
-            out.push('\n');
-        }
-    }
-}
-
+/// A non-string scalar as PyYAML writes it.
 fn yaml_scalar(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
@@ -461,6 +623,8 @@ fn yaml_scalar(v: &Value) -> String {
                     "inf" => ".inf".into(),
                     "-inf" => "-.inf".into(),
                     "nan" => ".nan".into(),
+                    // PyYAML makes `1e+20` read back as a float: `1.0e+20`.
+                    s if s.contains('e') && !s.contains('.') => s.replacen('e', ".0e", 1),
                     s => s.to_string(),
                 }
             }
@@ -471,54 +635,286 @@ fn yaml_scalar(v: &Value) -> String {
     }
 }
 
-/// A string as PyYAML writes it: plain when that reads back as the same
-/// string, else single-quoted (double-quoted when it has control
-/// characters).
+/// PyYAML's line width: plain and single-quoted text is folded at a space
+/// past this column.
+const BEST_WIDTH: usize = 80;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+}
+
+/// The style PyYAML picks for a string in block context.
+fn choose_style(s: &str, simple_key: bool) -> Style {
+    let a = analyze(s);
+    let multiline = s.contains(['\n', '\u{85}', '\u{2028}', '\u{2029}']);
+    if !a.empty && a.allow_block_plain && resolves_to_str(s) && !(simple_key && multiline) {
+        return Style::Plain;
+    }
+    if a.allow_single && !(simple_key && multiline) {
+        return Style::Single;
+    }
+    Style::Double
+}
+
+struct Analysis {
+    empty: bool,
+    allow_block_plain: bool,
+    allow_single: bool,
+}
+
+/// PyYAML's `analyze_scalar`, for block context with unicode allowed.
+fn analyze(s: &str) -> Analysis {
+    if s.is_empty() {
+        return Analysis {
+            empty: true,
+            allow_block_plain: false,
+            allow_single: true,
+        };
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let is_break = |c: char| matches!(c, '\n' | '\u{85}' | '\u{2028}' | '\u{2029}');
+    let is_space_or_break = |c: char| c == ' ' || c == '\t' || c == '\0' || is_break(c);
+    let mut block_indicators = s.starts_with("---") || s.starts_with("...");
+    let mut special = false;
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break) = (false, false);
+    let mut previous_space = false;
+    let mut previous_break = false;
+    let mut preceded_by_ws = true;
+    for (i, &c) in chars.iter().enumerate() {
+        let followed_by_ws = i + 1 >= chars.len() || is_space_or_break(chars[i + 1]);
+        if i == 0 {
+            if "#,[]{}&*!|>'\"%@`".contains(c) {
+                block_indicators = true;
+            }
+            if (c == '?' || c == ':' || c == '-') && followed_by_ws {
+                block_indicators = true;
+            }
+        } else {
+            if c == ':' && followed_by_ws {
+                block_indicators = true;
+            }
+            if c == '#' && preceded_by_ws {
+                block_indicators = true;
+            }
+        }
+        let printable = c == '\n'
+            || ('\x20'..='\x7e').contains(&c)
+            || ((c == '\u{85}'
+                || ('\u{a0}'..='\u{d7ff}').contains(&c)
+                || ('\u{e000}'..='\u{fffd}').contains(&c)
+                || ('\u{10000}'..'\u{10ffff}').contains(&c))
+                && c != '\u{feff}');
+        if !printable {
+            special = true;
+        }
+        if c == ' ' {
+            if i == 0 {
+                leading_space = true;
+            }
+            if i == chars.len() - 1 {
+                trailing_space = true;
+            }
+            if previous_break {
+                break_space = true;
+            }
+            previous_space = true;
+            previous_break = false;
+        } else if is_break(c) {
+            if i == 0 {
+                leading_break = true;
+            }
+            if i == chars.len() - 1 {
+                trailing_break = true;
+            }
+            if previous_space {
+                space_break = true;
+            }
+            previous_space = false;
+            previous_break = true;
+        } else {
+            previous_space = false;
+            previous_break = false;
+        }
+        preceded_by_ws = is_space_or_break(c);
+    }
+    let multiline = chars.iter().any(|&c| is_break(c));
+    let mut allow_block_plain = !block_indicators;
+    let mut allow_single = true;
+    if leading_space || leading_break || trailing_space || trailing_break {
+        allow_block_plain = false;
+    }
+    if break_space {
+        allow_block_plain = false;
+        allow_single = false;
+    }
+    if space_break || special {
+        allow_block_plain = false;
+        allow_single = false;
+    }
+    if multiline {
+        allow_block_plain = false;
+    }
+    Analysis {
+        empty: false,
+        allow_block_plain,
+        allow_single,
+    }
+}
+
+/// Whether PyYAML would read `s` back, unquoted, as this same string.
+fn resolves_to_str(s: &str) -> bool {
+    static TS: OnceLock<Regex> = OnceLock::new();
+    let ts = TS.get_or_init(|| {
+        Regex::new(
+            r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)$",
+        )
+        .expect("static pattern is valid")
+    });
+    if s == "=" || s == "<<" || ts.is_match(s) {
+        return false;
+    }
+    matches!(crate::yaml::resolve_plain(s), crate::yaml::NodeKind::Str(_))
+}
+
+/// A string as a mapping key (never folded).
 fn yaml_str(s: &str) -> String {
-    if needs_double_quotes(s) {
-        return crate::value::to_json_string(&Value::String(s.to_string()));
-    }
-    if plain_ok(s) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "''"))
-    }
+    let mut w = ScalarWriter {
+        out: String::new(),
+        column: 0,
+        indent: 0,
+        split: false,
+    };
+    w.string(s, true);
+    w.out
 }
 
-fn needs_double_quotes(s: &str) -> bool {
-    s.chars()
-        .any(|c| (c as u32) < 0x20 && c != '\n' || c == '\u{7f}' || c == '\u{feff}')
+/// Writes one string scalar the way PyYAML's emitter does, folding long
+/// lines at spaces.
+struct ScalarWriter {
+    out: String,
+    column: usize,
+    indent: usize,
+    split: bool,
 }
 
-fn plain_ok(s: &str) -> bool {
-    if s.is_empty() || s.contains('\n') {
-        return false;
+impl ScalarWriter {
+    fn write(&mut self, text: &str) {
+        self.column += text.chars().count();
+        self.out.push_str(text);
     }
-    if !matches!(crate::yaml::resolve_plain(s), crate::yaml::NodeKind::Str(_)) {
-        return false;
+
+    fn line_break(&mut self) {
+        self.out.push('\n');
+        self.column = 0;
     }
-    let first = s.chars().next().unwrap_or(' ');
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
-        // `-`, `?` and `:` may start a plain scalar when followed by a
-        // non-space character.
-        let second = s.chars().nth(1);
-        if !("-?:".contains(first) && second.is_some_and(|c| c != ' ')) {
-            return false;
+
+    fn write_indent(&mut self) {
+        if self.column > 0 {
+            self.line_break();
+        }
+        while self.column < self.indent {
+            self.write(" ");
         }
     }
-    if s.starts_with(' ')
-        || s.ends_with(' ')
-        || s.contains(": ")
-        || s.contains(" #")
-        || s.ends_with(':')
-    {
-        return false;
+
+    fn string(&mut self, s: &str, simple_key: bool) {
+        match choose_style(s, simple_key) {
+            Style::Plain => self.plain(s),
+            Style::Single => self.single(s),
+            Style::Double => {
+                let text = crate::value::to_json_string(&Value::String(s.to_string()));
+                self.write(&text);
+            }
+        }
     }
-    if s.starts_with("---") || s.starts_with("...") {
-        return false;
+
+    fn plain(&mut self, s: &str) {
+        let chars: Vec<char> = s.chars().collect();
+        let mut spaces = false;
+        let mut start = 0;
+        for end in 0..=chars.len() {
+            let ch = chars.get(end).copied();
+            if spaces {
+                if ch != Some(' ') {
+                    if start + 1 == end && self.column > BEST_WIDTH && self.split {
+                        self.write_indent();
+                    } else {
+                        let t: String = chars[start..end].iter().collect();
+                        self.write(&t);
+                    }
+                    start = end;
+                }
+            } else if ch.is_none() || ch == Some(' ') {
+                let t: String = chars[start..end].iter().collect();
+                self.write(&t);
+                start = end;
+            }
+            if let Some(c) = ch {
+                spaces = c == ' ';
+            }
+        }
     }
-    !s.chars()
-        .any(|c| !c.is_ascii() && (c.is_whitespace() || c.is_control()))
+
+    fn single(&mut self, s: &str) {
+        let is_break = |c: char| matches!(c, '\n' | '\u{85}' | '\u{2028}' | '\u{2029}');
+        self.write("'");
+        let chars: Vec<char> = s.chars().collect();
+        let (mut spaces, mut breaks) = (false, false);
+        let mut start = 0;
+        for end in 0..=chars.len() {
+            let ch = chars.get(end).copied();
+            if spaces {
+                if ch != Some(' ') {
+                    if start + 1 == end
+                        && self.column > BEST_WIDTH
+                        && self.split
+                        && start != 0
+                        && end != chars.len()
+                    {
+                        self.write_indent();
+                    } else {
+                        let t: String = chars[start..end].iter().collect();
+                        self.write(&t);
+                    }
+                    start = end;
+                }
+            } else if breaks {
+                if ch.is_none_or(|c| !is_break(c)) {
+                    if chars[start] == '\n' {
+                        self.line_break();
+                    }
+                    for &br in &chars[start..end] {
+                        if br == '\n' {
+                            self.line_break();
+                        } else {
+                            self.out.push(br);
+                            self.column = 0;
+                        }
+                    }
+                    self.write_indent();
+                    start = end;
+                }
+            } else if ch.is_none_or(|c| c == ' ' || is_break(c) || c == '\'') && start < end {
+                let t: String = chars[start..end].iter().collect();
+                self.write(&t);
+                start = end;
+            }
+            if ch == Some('\'') {
+                self.write("''");
+                start = end + 1;
+            }
+            if let Some(c) = ch {
+                spaces = c == ' ';
+                breaks = is_break(c);
+            }
+        }
+        self.write("'");
+    }
 }
 
 /// The path given, made absolute against the current directory.

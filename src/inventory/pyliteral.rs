@@ -101,9 +101,19 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    /// Skips blanks and a `#` comment, which Python's tokenizer drops
+    /// (`1 # note` is the int 1).
     fn ws(&mut self) {
-        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\n' | b'\r') {
-            self.i += 1;
+        while self.i < self.s.len() {
+            match self.s[self.i] {
+                b' ' | b'\t' | b'\n' | b'\r' => self.i += 1,
+                b'#' => {
+                    while self.i < self.s.len() && self.s[self.i] != b'\n' {
+                        self.i += 1;
+                    }
+                }
+                _ => break,
+            }
         }
     }
 
@@ -443,6 +453,10 @@ mod tests {
         assert_eq!(ini_value("{k:1}"), json!("{k:1}"));
         assert_eq!(ini_value("1.2.3.4"), json!("1.2.3.4"));
         assert_eq!(ini_value("'it''s'"), json!("its"));
+        assert_eq!(ini_value("1 # note"), json!(1));
+        assert_eq!(ini_value("[1, # note"), json!("[1, # note"));
+        assert_eq!(ini_value("a # note"), json!("a # note"));
+        assert_eq!(ini_value("# note"), json!("# note"));
     }
 
     #[test]

@@ -9,13 +9,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::Traced;
 use crate::diag::{Diagnostic, Result};
 use crate::value::{Map, Value};
 use crate::yaml::{load_file, NodeKind};
 
 const EXTS: [&str; 3] = [".yml", ".yaml", ".json"];
 
-type Cache = Mutex<HashMap<PathBuf, Arc<Map<String, Value>>>>;
+type Cache = Mutex<HashMap<PathBuf, Arc<Traced>>>;
 
 fn cache() -> &'static Cache {
     static C: OnceLock<Cache> = OnceLock::new();
@@ -24,35 +25,46 @@ fn cache() -> &'static Cache {
 
 /// Variables of `group` from `dir/group_vars/`.
 pub fn group_vars(dir: &Path, group: &str) -> Result<Map<String, Value>> {
-    entity_vars(dir, "group_vars", group)
+    Ok(group_vars_traced(dir, group)?.vars.clone())
 }
 
 /// Variables of `host` from `dir/host_vars/`.
 pub fn host_vars(dir: &Path, host: &str) -> Result<Map<String, Value>> {
+    Ok(host_vars_traced(dir, host)?.vars.clone())
+}
+
+/// [`group_vars`], with the file each value came from.
+pub(crate) fn group_vars_traced(dir: &Path, group: &str) -> Result<Arc<Traced>> {
+    entity_vars(dir, "group_vars", group)
+}
+
+/// [`host_vars`], with the file each value came from.
+pub(crate) fn host_vars_traced(dir: &Path, host: &str) -> Result<Arc<Traced>> {
     entity_vars(dir, "host_vars", host)
 }
 
-fn entity_vars(dir: &Path, subdir: &str, name: &str) -> Result<Map<String, Value>> {
+fn entity_vars(dir: &Path, subdir: &str, name: &str) -> Result<Arc<Traced>> {
     // Ansible skips names that are absolute paths.
     if name.is_empty() || name.starts_with('/') {
-        return Ok(Map::new());
+        return Ok(Arc::new(Traced::default()));
     }
     let base = dir.join(subdir);
     let key = base.join(name);
     {
         let c = cache().lock().unwrap_or_else(|p| p.into_inner());
         if let Some(v) = c.get(&key) {
-            return Ok((**v).clone());
+            return Ok(v.clone());
         }
     }
-    let mut out = Map::new();
+    let mut out = Traced::default();
     if base.is_dir() {
         for file in find_vars_files(&base, name) {
             load_into(&file, &mut out)?;
         }
     }
+    let out = Arc::new(out);
     let mut c = cache().lock().unwrap_or_else(|p| p.into_inner());
-    c.insert(key, Arc::new(out.clone()));
+    c.insert(key, out.clone());
     Ok(out)
 }
 
@@ -101,14 +113,25 @@ fn dir_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
-fn load_into(file: &Path, out: &mut Map<String, Value>) -> Result<()> {
+fn load_into(file: &Path, out: &mut Traced) -> Result<()> {
+    let head = std::fs::read(file)
+        .map(|b| b.starts_with(b"$ANSIBLE_VAULT;"))
+        .unwrap_or(false);
+    if head {
+        return Err(Diagnostic::new(format!(
+            "Attempting to decrypt but no vault secrets found: '{}' is vault-encrypted",
+            file.display()
+        ))
+        .hint("herd inventory cannot decrypt vault files; keep inventory variables in plain files or encrypt single values with !vault"));
+    }
     let node = load_file(file)?;
     match &node.kind {
         NodeKind::Null => Ok(()),
         NodeKind::Map(m) if m.is_empty() => Ok(()),
         NodeKind::Map(_) => {
             if let Value::Object(m) = node.to_value() {
-                super::merge(out, &m);
+                let file = file.display().to_string();
+                out.merge_from(&m, |k| Some(format!("file\0{file}\0{k}")));
             }
             Ok(())
         }

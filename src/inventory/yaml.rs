@@ -42,7 +42,7 @@ pub fn load(path: &Path) -> Result<Node> {
             )))
         }
         _ => {
-            return Err(Diagnostic::parse(
+            return Err(bad(
                 format!(
                     "YAML inventory has invalid structure, it should be a dictionary, got: {}",
                     node.type_name()
@@ -84,7 +84,7 @@ fn parse_group(inv: &mut Inventory, group: &str, data: &Node, path: &Path) -> Re
         }
     };
     if group.is_empty() {
-        return Err(Diagnostic::parse(
+        return Err(bad(
             "Unable to add group : Invalid empty/false group name provided",
             data.loc.clone(),
         ));
@@ -111,7 +111,7 @@ fn parse_group(inv: &mut Inventory, group: &str, data: &Node, path: &Path) -> Re
             NodeKind::Map(m) => m.as_slice(),
             NodeKind::Null => continue,
             _ if matches!(key.as_str(), "vars" | "children" | "hosts") => {
-                return Err(Diagnostic::parse(
+                return Err(bad(
                     format!(
                         "Invalid \"{key}\" entry for \"{group}\" group, requires a dictionary, found \"{}\" instead.",
                         v.type_name()
@@ -149,7 +149,7 @@ fn parse_group(inv: &mut Inventory, group: &str, data: &Node, path: &Path) -> Re
                     let pattern = match &hk.kind {
                         NodeKind::Str(s) | NodeKind::Unsafe(s) => s.clone(),
                         _ => {
-                            return Err(Diagnostic::parse(
+                            return Err(bad(
                                 format!(
                                     "Host pattern {} must be a string. Enclose integers/floats in quotation marks.",
                                     hk.key_text().unwrap_or_default()
@@ -159,12 +159,12 @@ fn parse_group(inv: &mut Inventory, group: &str, data: &Node, path: &Path) -> Re
                         }
                     };
                     let (names, port) = address::expand_hostpattern(&pattern)
-                        .map_err(|e| Diagnostic::parse(e, hk.loc.clone()))?;
+                        .map_err(|e| bad(e, hk.loc.clone()))?;
                     let vars = match &hv.kind {
                         NodeKind::Map(m) => m.as_slice(),
                         NodeKind::Null => &[],
                         _ => {
-                            return Err(Diagnostic::parse(
+                            return Err(bad(
                                 format!(
                                     "Invalid data from file, expected dictionary and got: {}",
                                     crate::value::py_str(&hv.to_value())
@@ -189,4 +189,10 @@ fn parse_group(inv: &mut Inventory, group: &str, data: &Node, path: &Path) -> Re
         }
     }
     Ok(group)
+}
+
+/// An inventory error at a place in the file. Inventory errors exit 1, as
+/// Ansible's failure to parse an inventory source does.
+fn bad(message: impl Into<String>, loc: crate::diag::Loc) -> Diagnostic {
+    Diagnostic::new(message).at(loc)
 }
