@@ -31,6 +31,11 @@ pub struct Config {
     pub become_method: String,
     pub become_user: String,
     pub become_ask_pass: bool,
+    /// `[inventory] unparsed_is_failed`: no parsable source is an error.
+    pub inventory_unparsed_is_failed: bool,
+    /// `[inventory] any_unparsed_is_failed`: any unparsable source is an
+    /// error.
+    pub inventory_any_unparsed_is_failed: bool,
     /// Every `[section]` key as written, for settings read elsewhere
     /// (`[ssh_connection]` among them).
     pub raw: HashMap<String, HashMap<String, String>>,
@@ -66,6 +71,8 @@ impl Default for Config {
             become_method: "sudo".into(),
             become_user: "root".into(),
             become_ask_pass: false,
+            inventory_unparsed_is_failed: false,
+            inventory_any_unparsed_is_failed: false,
             raw: HashMap::new(),
         }
     }
@@ -165,6 +172,16 @@ impl Config {
                 "become_ask_pass",
                 "ANSIBLE_BECOME_ASK_PASS",
             ),
+            (
+                "inventory",
+                "unparsed_is_failed",
+                "ANSIBLE_INVENTORY_UNPARSED_FAILED",
+            ),
+            (
+                "inventory",
+                "any_unparsed_is_failed",
+                "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED",
+            ),
         ];
         for (section, key, var) in settings {
             // Paths in the file are relative to the file; in the
@@ -249,6 +266,8 @@ impl Config {
             "become_method" => self.become_method = value.trim().to_string(),
             "become_user" => self.become_user = value.trim().to_string(),
             "become_ask_pass" => self.become_ask_pass = boolean(value)?,
+            "unparsed_is_failed" => self.inventory_unparsed_is_failed = boolean(value)?,
+            "any_unparsed_is_failed" => self.inventory_any_unparsed_is_failed = boolean(value)?,
             _ => {}
         }
         Ok(())

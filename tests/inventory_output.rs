@@ -190,7 +190,7 @@ fn bad_options_exit_5() {
     ] {
         let o = herd(&args, &fixtures());
         assert_eq!(o.status.code(), Some(5), "{args:?}");
-        assert!(String::from_utf8_lossy(&o.stderr).starts_with("ERROR! "));
+        assert!(String::from_utf8_lossy(&o.stderr).starts_with("[ERROR]: "));
     }
 }
 

@@ -5,7 +5,7 @@ mod inventory_support;
 
 use std::path::Path;
 
-use herd::inventory::Inventory;
+use herd::inventory::{Inventory, UnparsedPolicy};
 use inventory_support::*;
 use serde_json::json;
 
@@ -217,7 +217,7 @@ fn failing_script_names_it_and_shows_stderr() {
         "#!/bin/sh\necho 'cannot reach the API' >&2\nexit 3\n",
     );
     make_executable(&path);
-    let err = Inventory::load(std::slice::from_ref(&path)).unwrap_err();
+    let err = Inventory::load_with(std::slice::from_ref(&path), &strict()).unwrap_err();
     assert!(err.message.contains(&path), "{err}");
     assert!(err.message.contains("exit code 3"), "{err}");
     assert!(err.message.contains("cannot reach the API"), "{err}");
@@ -251,7 +251,14 @@ fn malformed_inputs_point_at_the_line() {
     let mut failures = Vec::new();
     for (name, text, line, msg) in cases {
         let path = write(dir.path(), name, text);
+        // By default a broken source is a warning and is left out, as in
+        // Ansible; the strict policy makes it the error checked here.
         match Inventory::load(std::slice::from_ref(&path)) {
+            Ok(inv) if inv.hosts.is_empty() => {}
+            Ok(_) => failures.push(format!("{name}: broken source kept its hosts")),
+            Err(e) => failures.push(format!("{name}: error without the strict policy: {e}")),
+        }
+        match Inventory::load_with(std::slice::from_ref(&path), &strict()) {
             Ok(_) => failures.push(format!("{name}: loaded without error")),
             Err(e) => {
                 let loc = e.loc.clone();
@@ -277,15 +284,36 @@ fn malformed_inputs_point_at_the_line() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+fn strict() -> UnparsedPolicy {
+    UnparsedPolicy {
+        unparsed_is_failed: true,
+        any_unparsed_is_failed: true,
+    }
+}
+
+/// A broken source is a warning showing the place (exit 0, as
+/// ansible-inventory), or an error with exit 1 when the configuration
+/// says any unparsed source is a failure.
 #[test]
-fn cli_reports_errors_with_exit_1() {
+fn cli_warns_or_fails_on_broken_sources() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "bad.ini", "[web]\nh1 novalue\n");
     let out = herd(&["inventory", "-i", &path, "--list"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("[WARNING]: "), "{err}");
+    assert!(err.contains(&format!("{path}:2:1")), "{err}");
+    assert!(err.contains("\n2 h1 novalue\n"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_herd"))
+        .current_dir(dir.path())
+        .env("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "true")
+        .args(["inventory", "-i", &path, "--list"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{path}:2:1")), "{err}");
-    assert!(err.contains("2 | h1 novalue"), "{err}");
+    assert!(err.starts_with("[ERROR]: "), "{err}");
+    assert!(err.contains("^ column 1"), "{err}");
 }
 
 #[test]

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::diag::{exit, Diagnostic, Result};
 use crate::inventory::output::{self, View};
 use crate::inventory::Inventory;
+use crate::inventory::UnparsedPolicy;
 
 /// The flags of `herd inventory`, spelled as ansible-inventory's.
 #[derive(Args, Debug)]
@@ -84,12 +85,13 @@ pub fn run(args: &InventoryArgs) -> Result<i32> {
             "Conflicting options used, only one of --host, --graph or --list can be used at the same time.",
         ));
     }
+    let config = Config::load()?;
     let sources = if args.inventory.is_empty() {
-        Config::load()?.inventory
+        config.inventory.clone()
     } else {
         args.inventory.clone()
     };
-    let inv = Inventory::load(&sources)?;
+    let inv = Inventory::load_with(&sources, &UnparsedPolicy::from_config(&config))?;
     let playbook_dir = args.playbook_dir.as_deref().map(output::abs);
     let view = View {
         inv: &inv,

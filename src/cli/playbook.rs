@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::config::Config;
 use crate::diag::{exit, Diagnostic, Result};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, UnparsedPolicy};
 use crate::playbook::{load_playbook, LoadOptions, Playbook};
 use crate::tags::TagSelection;
 use crate::template::{Templar, Vars};
@@ -116,7 +116,7 @@ pub fn run(args: &PlaybookArgs) -> Result<i32> {
     } else {
         args.inventory.clone()
     };
-    let inventory = Inventory::load(&sources)?;
+    let inventory = Inventory::load_with(&sources, &UnparsedPolicy::from_config(&config))?;
     check_limit(&inventory, args.limit.as_deref())?;
 
     let templar = Arc::new(Templar::new());

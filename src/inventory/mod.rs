@@ -34,6 +34,27 @@ use crate::value::{Map, Value};
 /// gives an implicit `localhost` even when the inventory does not list it.
 pub const LOCALHOST: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
 
+/// What to do with an inventory source that cannot be parsed: Ansible
+/// warns and goes on without it unless told otherwise
+/// (`[inventory] unparsed_is_failed`, `any_unparsed_is_failed`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnparsedPolicy {
+    /// Fail when no source at all could be parsed.
+    pub unparsed_is_failed: bool,
+    /// Fail when any source cannot be parsed.
+    pub any_unparsed_is_failed: bool,
+}
+
+impl UnparsedPolicy {
+    /// The policy the configuration sets.
+    pub fn from_config(config: &crate::config::Config) -> UnparsedPolicy {
+        UnparsedPolicy {
+            unparsed_is_failed: config.inventory_unparsed_is_failed,
+            any_unparsed_is_failed: config.inventory_any_unparsed_is_failed,
+        }
+    }
+}
+
 /// Every host and group read from the inventory sources.
 #[derive(Clone, Debug, Default)]
 pub struct Inventory {
@@ -116,6 +137,13 @@ impl Inventory {
     /// executable scripts and `host1,host2,` lists. A source that does not
     /// exist is warned about and skipped, as Ansible does.
     pub fn load(sources: &[String]) -> Result<Inventory> {
+        Inventory::load_with(sources, &UnparsedPolicy::default())
+    }
+
+    /// Loads the sources as [`Inventory::load`]; `policy` says whether a
+    /// source that cannot be parsed is an error or, as Ansible's default,
+    /// a warning after which that source is left out.
+    pub fn load_with(sources: &[String], policy: &UnparsedPolicy) -> Result<Inventory> {
         let mut inv = Inventory::new();
         let mut parsed = false;
         for source in sources {
@@ -133,19 +161,46 @@ impl Inventory {
                 if source == "/etc/ansible/hosts" {
                     continue;
                 }
-                crate::diag::warn(format!(
+                let msg = format!(
                     "Unable to parse {} as an inventory source",
                     absolute(&path).display()
-                ));
+                );
+                if policy.any_unparsed_is_failed {
+                    return Err(Diagnostic::new(msg).hint("check the path given to -i"));
+                }
+                crate::diag::warn(msg);
                 continue;
             }
             let path = absolute(&path);
+            // A source that fails part way is left out whole: keep what
+            // the earlier sources gave.
+            let before = inv.clone();
             inv.sources.push(path.clone());
-            // Whatever went wrong inside a source (YAML syntax included),
-            // a source that cannot be read is a generic error.
-            inv.parse_path(&path)
-                .map_err(|d| d.code(crate::diag::exit::ERROR))?;
-            parsed = true;
+            match inv.parse_path(&path) {
+                Ok(()) => parsed = true,
+                Err(d) => {
+                    // Whatever went wrong inside a source (YAML syntax
+                    // included), a source that cannot be read is a generic
+                    // error.
+                    let d = d.code(crate::diag::exit::ERROR);
+                    if policy.any_unparsed_is_failed {
+                        return Err(d);
+                    }
+                    inv = before;
+                    let text = d.to_string();
+                    crate::diag::warn(text.strip_prefix("[ERROR]: ").unwrap_or(&text));
+                    crate::diag::warn(format!(
+                        "Unable to parse {} as an inventory source",
+                        path.display()
+                    ));
+                }
+            }
+        }
+        if !parsed && policy.unparsed_is_failed {
+            return Err(
+                Diagnostic::new("Unable to parse any of the inventory sources")
+                    .hint("check the -i sources, or unset ANSIBLE_INVENTORY_UNPARSED_FAILED"),
+            );
         }
         if parsed {
             inv.reconcile();
