@@ -6,11 +6,11 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use base64::Engine as _;
+use fancy_regex::Regex;
 use minijinja::value::{Rest, Value as Mj, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use regex::Regex;
 
 use super::args::{to_i64, Args};
 use super::convert::{from_mj, py_str_mj, py_type_name_mj, to_mj};
@@ -134,7 +134,7 @@ pub fn register(env: &mut Environment<'static>) {
         )?;
         let rep = py_replacement(&a.str_or("replacement", ""));
         let count = a.int_or("count", 0)?.max(0) as usize;
-        let found = re.find_iter(&text).count();
+        let found = re.find_iter(&text).filter(|m| m.is_ok()).count();
         let mandatory = a.int_or("mandatory_count", 0)?;
         if mandatory > 0 && found as i64 != mandatory {
             return Err(op_error(format!(
@@ -143,7 +143,9 @@ pub fn register(env: &mut Environment<'static>) {
             )));
         }
         Ok(Mj::from(
-            re.replacen(&text, count, rep.as_str()).into_owned(),
+            re.try_replacen(&text, count, rep.as_str())
+                .map_err(regex_runtime)?
+                .into_owned(),
         ))
     });
     filter!(env, "regex_search", |v, a| {
@@ -162,7 +164,7 @@ pub fn register(env: &mut Environment<'static>) {
             }
         }
         let re = build_regex(&a.str_or("regex", ""), ic, ml)?;
-        let Some(caps) = re.captures(&text) else {
+        let Some(caps) = re.captures(&text).map_err(regex_runtime)? else {
             return Ok(Mj::from(()));
         };
         if a.extra.is_empty() {
@@ -199,6 +201,7 @@ pub fn register(env: &mut Environment<'static>) {
         let groups = re.captures_len() - 1;
         let mut out = Vec::new();
         for caps in re.captures_iter(&text) {
+            let caps = caps.map_err(regex_runtime)?;
             let g = |i: usize| Mj::from(caps.get(i).map(|m| m.as_str()).unwrap_or(""));
             out.push(match groups {
                 0 => g(0),
@@ -1073,7 +1076,13 @@ fn int_filter(v: Mj, a: &[Mj]) -> R {
     }
 }
 
-/// A Python regex as a Rust one, with the `ignorecase`/`multiline` flags.
+/// A regex that failed while matching (too much backtracking).
+pub fn regex_runtime(e: fancy_regex::Error) -> Error {
+    op_error(format!("regular expression failed while matching: {e}"))
+}
+
+/// A Python regex, with the `ignorecase`/`multiline` flags. Lookaround
+/// and backreferences are supported as in Python's `re`.
 pub fn build_regex(pat: &str, ignorecase: bool, multiline: bool) -> Result<Regex, Error> {
     let mut flags = String::new();
     if ignorecase {
