@@ -321,3 +321,36 @@ fn fully_qualified_filter_names() {
         json!(true)
     );
 }
+
+#[test]
+fn containers_render_elements_lazily() {
+    let v = vars(json!({
+        "x": 2,
+        "app": {"name": "web", "url": "{{ app_host }}/path", "port": "{{ x * 40 }}"},
+        "l": ["{{ x }}", "{{ nope }}"],
+        "loop": {"a": "{{ loop.b }}", "b": "{{ loop.a }}"}
+    }));
+    assert_eq!(render("{{ app.name }}", &v), json!("web"));
+    assert_eq!(render("{{ app.port }}", &v), json!(80));
+    assert_eq!(render("{{ app['port'] + 1 }}", &v), json!(81));
+    assert_eq!(render("{{ l[0] }}", &v), json!(2));
+    assert_eq!(render("{{ l | length }}", &v), json!(2));
+    assert_eq!(render("{{ app.url | default('none') }}", &v), json!("none"));
+    assert_eq!(err("{{ app.url }}", &v), "'app_host' is undefined");
+    assert_eq!(err("{{ app }}", &v), "'app_host' is undefined");
+    assert_eq!(err("{{ l }}", &v), "'nope' is undefined");
+    assert!(err("{{ loop.a }}", &v).contains("recursive loop detected"));
+    let ok = vars(json!({"x": 1, "d": {"k": ["{{ x }}", {"z": "{{ x + 1 }}"}]}}));
+    assert_eq!(render("{{ d }}", &ok), json!({"k": [1, {"z": 2}]}));
+    assert_eq!(
+        render("{{ d | to_json }}", &ok),
+        json!("{\"k\": [1, {\"z\": 2}]}")
+    );
+    assert_eq!(render("{{ d.k[-1].z }}", &ok), json!(2));
+    assert_eq!(
+        render("{{ d.k[1].items() | list }}", &ok),
+        json!([["z", 2]])
+    );
+    assert_eq!(render("x{{ d }}", &ok), json!("x{'k': [1, {'z': 2}]}"));
+    assert_eq!(render("{{ d.k == [1, {'z': 2}] }}", &ok), json!(true));
+}

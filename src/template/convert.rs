@@ -45,12 +45,7 @@ pub fn from_mj(v: &Mj) -> Result<Value, Error> {
         ValueKind::Map => {
             let mut m = Map::new();
             for key in v.try_iter()? {
-                let item = v.get_item(&key)?;
-                let item = if item.is_undefined() {
-                    Value::Null
-                } else {
-                    from_mj(&item)?
-                };
+                let item = from_mj(&v.get_item(&key)?)?;
                 m.insert(key_str(&key), item);
             }
             Value::Object(m)

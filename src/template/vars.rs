@@ -3,7 +3,7 @@
 //! `hostvars`, which does the same for other hosts.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value as Mj};
 use minijinja::{Environment, ErrorKind};
@@ -159,44 +159,182 @@ impl VarsObject {
             return Some(v.clone());
         }
         let raw = self.with_map(|m| m.get(name).cloned())??;
-        let v = if needs_render(&raw) {
-            {
-                let mut stack = lock(&self.resolving);
-                if stack.iter().any(|n| n == name) {
-                    self.sink.set_hard(
-                        Diagnostic::new(format!(
-                            "recursive loop detected in template: variable '{name}' refers to itself ({})",
-                            stack.join(" -> ")
-                        ))
-                        .code(exit::HOST_FAILED),
-                    );
-                    return Some(Mj::UNDEFINED);
-                }
-                stack.push(name.to_string());
-            }
-            let r = self.templar.render_value_in(&raw, self);
-            lock(&self.resolving).pop();
-            match r {
-                Ok(v) => to_mj(&v),
-                Err(RenderError::Jinja(e)) if e.kind() == ErrorKind::UndefinedError => {
-                    let text = crate::value::py_str(&raw);
-                    let why = name_undefined(&self.templar.envs.strict, &text, self)
-                        .unwrap_or_else(|| format!("'{name}' is undefined"));
-                    lock(&self.sink.undefined).insert(name.to_string(), why);
-                    Mj::UNDEFINED
-                }
-                Err(RenderError::Jinja(e)) => {
-                    let text = crate::value::py_str(&raw);
-                    let d = self.templar.describe(&e, &text, self);
-                    self.sink.set_hard(d);
-                    Mj::UNDEFINED
-                }
-            }
-        } else {
-            to_mj(&raw)
-        };
+        let v = lazy_value(self, &raw, name);
         lock(&self.cache).insert(name.to_string(), v.clone());
         Some(v)
+    }
+}
+
+/// A variable's value as templates see it: strings holding templates are
+/// rendered now; lists and dicts holding templates become lazy objects
+/// that render an element only when it is read (as ansible-core 2.19
+/// does), so a broken element nobody reads does no harm.
+pub(crate) fn lazy_value(ctx: &Arc<VarsObject>, raw: &Value, label: &str) -> Mj {
+    if let Some(s) = crate::value::as_unsafe(raw) {
+        return Mj::from(s);
+    }
+    if !needs_render(raw) {
+        return to_mj(raw);
+    }
+    match raw {
+        Value::String(text) => render_guarded(ctx, label, text),
+        Value::Array(items) => Mj::from_object(LazySeq {
+            ctx: Arc::downgrade(ctx),
+            label: label.to_string(),
+            items: items.clone(),
+            cache: Mutex::new(HashMap::new()),
+        }),
+        Value::Object(m) if crate::value::as_vault(raw).is_none() => {
+            Mj::from_object(LazyMap::new(ctx, m, label))
+        }
+        other => to_mj(other),
+    }
+}
+
+/// Renders one variable's (or element's) template, detecting loops and
+/// keeping errors for the outer template to report.
+fn render_guarded(ctx: &Arc<VarsObject>, label: &str, text: &str) -> Mj {
+    {
+        let mut stack = lock(&ctx.resolving);
+        if stack.iter().any(|n| n == label) {
+            ctx.sink.set_hard(
+                Diagnostic::new(format!(
+                    "recursive loop detected in template: variable '{label}' refers to itself ({} -> {label})",
+                    stack.join(" -> ")
+                ))
+                .code(exit::HOST_FAILED),
+            );
+            return Mj::UNDEFINED;
+        }
+        stack.push(label.to_string());
+    }
+    let r = ctx.templar.render_str_in(text, ctx);
+    lock(&ctx.resolving).pop();
+    match r {
+        Ok(v) => to_mj(&v),
+        Err(RenderError::Jinja(e)) if e.kind() == ErrorKind::UndefinedError => {
+            let why = name_undefined(&ctx.templar.envs.strict, text, ctx)
+                .unwrap_or_else(|| format!("'{label}' is undefined"));
+            lock(&ctx.sink.undefined).insert(label.to_string(), why);
+            Mj::UNDEFINED
+        }
+        Err(RenderError::Jinja(e)) => {
+            let d = ctx.templar.describe(&e, text, ctx);
+            ctx.sink.set_hard(d);
+            Mj::UNDEFINED
+        }
+    }
+}
+
+/// A dict variable whose values are rendered when read.
+struct LazyMap {
+    ctx: Weak<VarsObject>,
+    label: String,
+    entries: Map<String, Value>,
+    cache: Mutex<HashMap<String, Mj>>,
+}
+
+impl LazyMap {
+    fn new(ctx: &Arc<VarsObject>, m: &Map<String, Value>, label: &str) -> LazyMap {
+        let mut entries = Map::new();
+        for (k, v) in m {
+            let key = if super::is_template(k) {
+                match ctx.templar.render_str_in(k, ctx) {
+                    Ok(rendered) => crate::value::py_str(&rendered),
+                    Err(RenderError::Jinja(e)) => {
+                        ctx.sink.set_hard(ctx.templar.describe(&e, k, ctx));
+                        k.clone()
+                    }
+                }
+            } else {
+                k.clone()
+            };
+            entries.insert(key, v.clone());
+        }
+        LazyMap {
+            ctx: Arc::downgrade(ctx),
+            label: label.to_string(),
+            entries,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for LazyMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
+impl Object for LazyMap {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Mj) -> Option<Mj> {
+        let k = key.as_str()?;
+        if let Some(v) = lock(&self.cache).get(k) {
+            return Some(v.clone());
+        }
+        let raw = self.entries.get(k)?;
+        let ctx = self.ctx.upgrade()?;
+        let v = lazy_value(&ctx, raw, &format!("{}.{k}", self.label));
+        lock(&self.cache).insert(k.to_string(), v.clone());
+        Some(v)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.entries.keys().map(|k| Mj::from(k.as_str())).collect())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.entries.len())
+    }
+}
+
+/// A list variable whose items are rendered when read.
+struct LazySeq {
+    ctx: Weak<VarsObject>,
+    label: String,
+    items: Vec<Value>,
+    cache: Mutex<HashMap<usize, Mj>>,
+}
+
+impl std::fmt::Debug for LazySeq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
+impl Object for LazySeq {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Mj) -> Option<Mj> {
+        let i = key.as_i64()?;
+        let i = if i < 0 {
+            i + self.items.len() as i64
+        } else {
+            i
+        };
+        let i = usize::try_from(i).ok()?;
+        if let Some(v) = lock(&self.cache).get(&i) {
+            return Some(v.clone());
+        }
+        let raw = self.items.get(i)?;
+        let ctx = self.ctx.upgrade()?;
+        let v = lazy_value(&ctx, raw, &format!("{}[{i}]", self.label));
+        lock(&self.cache).insert(i, v.clone());
+        Some(v)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.items.len())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.items.len())
     }
 }
 
@@ -348,8 +486,13 @@ pub(crate) fn name_undefined(
             Some(v) => v,
             None => continue,
         };
+        let mut label = root.to_string();
         for seg in segs {
+            label = format!("{label}.{seg}");
             let next = cur.get_attr(seg).unwrap_or(Mj::UNDEFINED);
+            if let Some(why) = lock(&ctx.sink.undefined).get(&label) {
+                return Some(why.clone());
+            }
             if next.is_undefined() {
                 return Some(format!(
                     "object of type '{}' has no attribute '{seg}'",
