@@ -362,3 +362,27 @@ fn shell_quote_is_posix() {
     assert_eq!(shell_quote("it's"), "'it'\"'\"'s'");
     assert_eq!(shell_quote("$(rm -rf /);\n"), "'$(rm -rf /);\n'");
 }
+
+#[test]
+fn includes_follow_the_search_path() {
+    use herd::template::TemplateFileOptions;
+    let p = Project::new();
+    fs::write(p.dir.path().join("templates/part.j2"), "part {{ name }}\n").unwrap();
+    fs::write(
+        p.dir.path().join("templates/main.j2"),
+        "{% include 'part.j2' %}end\n",
+    )
+    .unwrap();
+    let opts = TemplateFileOptions {
+        search_path: vec![format!("{}/templates", p.path())],
+        ..Default::default()
+    };
+    let out = Templar::new()
+        .render_template_file("{% include 'part.j2' %}end\n", &p.vars(), &opts)
+        .unwrap();
+    assert_eq!(out, "part web\nend\n");
+    assert_eq!(
+        render("{{ lookup('template', 'main.j2') }}", &p.vars()),
+        json!("part web\nend\n")
+    );
+}

@@ -228,7 +228,17 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
                     ))
                 })?;
                 let text = read_text(&p)?;
-                let rendered = render_template(&ctx, &text)?;
+                let mut search: Vec<String> = p
+                    .parent()
+                    .map(|d| d.to_string_lossy().into_owned())
+                    .into_iter()
+                    .collect();
+                search.extend(
+                    search_dirs(st)
+                        .iter()
+                        .map(|b| b.join("templates").to_string_lossy().into_owned()),
+                );
+                let rendered = render_template(&ctx, &text, &search)?;
                 out.push(if o.flag("convert_data", false) {
                     to_mj(&rendered)
                 } else {
@@ -368,8 +378,8 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
     }
 }
 
-fn render_template(ctx: &Arc<VarsObject>, text: &str) -> Result<Value, Error> {
-    match ctx.templar().render_file_in(text, ctx) {
+fn render_template(ctx: &Arc<VarsObject>, text: &str, search: &[String]) -> Result<Value, Error> {
+    match ctx.templar().render_file_in(text, ctx, search) {
         Ok(s) => Ok(Value::String(s)),
         Err(super::RenderError::Jinja(e)) => Err(e),
     }

@@ -68,6 +68,10 @@ pub struct TemplateFileOptions {
     pub variable_end_string: String,
     pub comment_start_string: String,
     pub comment_end_string: String,
+    /// Directories where `{% include %}` and `{% import %}` look for
+    /// relative names (the template's own directory, the role's and the
+    /// playbook's `templates/`), in order.
+    pub search_path: Vec<String>,
 }
 
 impl Default for TemplateFileOptions {
@@ -82,6 +86,7 @@ impl Default for TemplateFileOptions {
             variable_end_string: "}}".into(),
             comment_start_string: "{#".into(),
             comment_end_string: "#}".into(),
+            search_path: Vec::new(),
         }
     }
 }
@@ -182,11 +187,26 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
         if let Some(text) = name.strip_prefix(INLINE) {
             return Ok(Some(strip_fqcn(text)));
         }
-        // `{% include %}` and `{% import %}` of a file by its path.
+        // `{% include %}` and `{% import %}` of a file, by the path the
+        // join callback found.
         match std::fs::read_to_string(name) {
             Ok(text) => Ok(Some(text)),
             Err(_) => Ok(None),
         }
+    });
+    env.set_path_join_callback(|name, _parent| {
+        if name.starts_with('/') {
+            return name.to_string().into();
+        }
+        SEARCH_PATH.with(|sp| {
+            for dir in sp.borrow().iter() {
+                let cand = std::path::Path::new(dir).join(name);
+                if cand.is_file() {
+                    return cand.to_string_lossy().into_owned().into();
+                }
+            }
+            name.to_string().into()
+        })
     });
     env.set_formatter(|out, _state, value| {
         if value.is_undefined() {
@@ -225,6 +245,30 @@ pub(crate) enum RenderError {
 impl From<minijinja::Error> for RenderError {
     fn from(e: minijinja::Error) -> Self {
         RenderError::Jinja(e)
+    }
+}
+
+thread_local! {
+    /// Where included templates are looked for during the current
+    /// template file render.
+    static SEARCH_PATH: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Sets the include search path for the duration of a render.
+struct SearchPathGuard(Vec<String>);
+
+impl SearchPathGuard {
+    fn set(paths: &[String]) -> SearchPathGuard {
+        SearchPathGuard(
+            SEARCH_PATH.with(|sp| std::mem::replace(&mut *sp.borrow_mut(), paths.to_vec())),
+        )
+    }
+}
+
+impl Drop for SearchPathGuard {
+    fn drop(&mut self) {
+        let old = std::mem::take(&mut self.0);
+        SEARCH_PATH.with(|sp| *sp.borrow_mut() = old);
     }
 }
 
@@ -395,14 +439,14 @@ impl Templar {
         opts: &TemplateFileOptions,
     ) -> Result<String, Diagnostic> {
         let (ctx, _guard) = self.context(vars);
+        let _search = SearchPathGuard::set(&opts.search_path);
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
-        let r = if *opts == TemplateFileOptions::default()
-            || (opts.newline_sequence != "\n"
-                && TemplateFileOptions {
-                    newline_sequence: "\n".into(),
-                    ..opts.clone()
-                } == TemplateFileOptions::default())
-        {
+        let default_syntax = TemplateFileOptions {
+            newline_sequence: "\n".into(),
+            search_path: Vec::new(),
+            ..opts.clone()
+        } == TemplateFileOptions::default();
+        let r = if default_syntax {
             self.run(text, |env| {
                 env.get_template(&format!("{INLINE}{text}"))?
                     .render(&ctx_value)
@@ -506,7 +550,9 @@ impl Templar {
         &self,
         text: &str,
         ctx: &Arc<VarsObject>,
+        search_path: &[String],
     ) -> Result<String, RenderError> {
+        let _search = SearchPathGuard::set(search_path);
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
         self.run(text, |env| {
             env.get_template(&format!("{INLINE}{text}"))?
