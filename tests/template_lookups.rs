@@ -299,9 +299,16 @@ fn filter_errors_and_special_messages() {
     let v = vars(json!({}));
     assert_eq!(
         err("{{ zzz | mandatory }}", &v),
-        "Mandatory variable 'zzz' not defined."
+        "The filter plugin 'ansible.builtin.mandatory' failed: Mandatory variable 'zzz' not defined."
     );
-    assert_eq!(err("{{ zzz | mandatory('set zzz') }}", &v), "set zzz");
+    assert_eq!(
+        err("{{ zzz | mandatory('set zzz') }}", &v),
+        "The filter plugin 'ansible.builtin.mandatory' failed: set zzz"
+    );
+    assert_eq!(
+        err("{{ 5 | dict2items }}", &v),
+        "The filter plugin 'ansible.builtin.dict2items' failed: dict2items requires a dictionary, got int"
+    );
     assert_eq!(err("{{ [1] | bogus }}", &v), "No filter named 'bogus'.");
     assert!(err("{{ lookup('nosuch', 'x') }}", &v).contains("nosuch"));
 }

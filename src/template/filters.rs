@@ -45,17 +45,41 @@ fn s(v: &Mj) -> Result<String, Error> {
 
 macro_rules! filter {
     ($env:ident, $name:expr, |$v:ident, $a:ident| $body:expr) => {
-        $env.add_filter($name, |$v: Mj, rest: Rest<Mj>| -> R {
+        $env.add_filter($name, move |$v: Mj, rest: Rest<Mj>| -> R {
             let $a: &[Mj] = &rest.0;
-            $body
+            let r: R = (|| $body)();
+            r.map_err(|e| plugin_failed("filter", $name, e))
         });
     };
     ($env:ident, $name:expr, |$st:ident, $v:ident, $a:ident| $body:expr) => {
-        $env.add_filter($name, |$st: &State, $v: Mj, rest: Rest<Mj>| -> R {
+        $env.add_filter($name, move |$st: &State, $v: Mj, rest: Rest<Mj>| -> R {
             let $a: &[Mj] = &rest.0;
-            $body
+            let r: R = (|| $body)();
+            r.map_err(|e| plugin_failed("filter", $name, e))
         });
     };
+}
+
+/// Names the failing filter or test in its error, as Ansible does
+/// ("The filter plugin 'ansible.builtin.combine' failed: ...").
+/// Undefined values stay undefined errors so the variable gets named.
+pub fn plugin_failed(kind: &str, name: &str, e: Error) -> Error {
+    if e.kind() == ErrorKind::UndefinedError {
+        return e;
+    }
+    let detail = match super::find_diag(&e) {
+        Some(d) => d.message,
+        None => e
+            .detail()
+            .map(str::to_string)
+            .unwrap_or_else(|| e.kind().to_string()),
+    };
+    if detail.starts_with("The lookup plugin") {
+        return e;
+    }
+    super::op_error(format!(
+        "The {kind} plugin 'ansible.builtin.{name}' failed: {detail}"
+    ))
 }
 
 pub fn register(env: &mut Environment<'static>) {

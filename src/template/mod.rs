@@ -630,8 +630,10 @@ impl Templar {
                     .nth(1)
                     .filter(|_| why.ends_with("is undefined"))
                 {
-                    Some(name) => format!("Mandatory variable '{name}' not defined."),
-                    None => "Mandatory variable not defined.".to_string(),
+                    Some(name) => format!(
+                        "The filter plugin 'ansible.builtin.mandatory' failed: Mandatory variable '{name}' not defined."
+                    ),
+                    None => "The filter plugin 'ansible.builtin.mandatory' failed: Mandatory variable not defined.".to_string(),
                 }
             }
             ErrorKind::UndefinedError => vars::name_undefined(&self.envs.strict, text, ctx)
@@ -684,7 +686,7 @@ fn cond_type_error(ty: &str, truth: &str) -> Diagnostic {
 
 /// Diagnostics raised inside filters and lookups travel through minijinja
 /// as the source of an error; this finds them again.
-fn find_diag(e: &minijinja::Error) -> Option<Diagnostic> {
+pub(crate) fn find_diag(e: &minijinja::Error) -> Option<Diagnostic> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(err) = cur {
         if let Some(d) = err.downcast_ref::<Diagnostic>() {

@@ -13,9 +13,10 @@ type R = Result<bool, Error>;
 
 macro_rules! test {
     ($env:ident, $name:expr, |$v:ident, $a:ident| $body:expr) => {
-        $env.add_test($name, |$v: Mj, rest: Rest<Mj>| -> R {
+        $env.add_test($name, move |$v: Mj, rest: Rest<Mj>| -> R {
             let $a: &[Mj] = &rest.0;
-            $body
+            let r: R = (|| $body)();
+            r.map_err(|e| super::filters::plugin_failed("test", $name, e))
         });
     };
 }
