@@ -47,6 +47,9 @@ macro_rules! filter {
     ($env:ident, $name:expr, |$v:ident, $a:ident| $body:expr) => {
         $env.add_filter($name, move |$v: Mj, rest: Rest<Mj>| -> R {
             let $a: &[Mj] = &rest.0;
+            // The closure bounds `return` and `?` in the body, so the error
+            // can be labelled with the plugin name below.
+            #[allow(clippy::redundant_closure_call)]
             let r: R = (|| $body)();
             r.map_err(|e| plugin_failed("filter", $name, e))
         });
@@ -54,6 +57,9 @@ macro_rules! filter {
     ($env:ident, $name:expr, |$st:ident, $v:ident, $a:ident| $body:expr) => {
         $env.add_filter($name, move |$st: &State, $v: Mj, rest: Rest<Mj>| -> R {
             let $a: &[Mj] = &rest.0;
+            // The closure bounds `return` and `?` in the body, so the error
+            // can be labelled with the plugin name below.
+            #[allow(clippy::redundant_closure_call)]
             let r: R = (|| $body)();
             r.map_err(|e| plugin_failed("filter", $name, e))
         });

@@ -15,6 +15,9 @@ macro_rules! test {
     ($env:ident, $name:expr, |$v:ident, $a:ident| $body:expr) => {
         $env.add_test($name, move |$v: Mj, rest: Rest<Mj>| -> R {
             let $a: &[Mj] = &rest.0;
+            // The closure bounds `return` and `?` in the body, so the error
+            // can be labelled with the plugin name below.
+            #[allow(clippy::redundant_closure_call)]
             let r: R = (|| $body)();
             r.map_err(|e| super::filters::plugin_failed("test", $name, e))
         });
