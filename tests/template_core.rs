@@ -354,3 +354,27 @@ fn containers_render_elements_lazily() {
     assert_eq!(render("x{{ d }}", &ok), json!("x{'k': [1, {'z': 2}]}"));
     assert_eq!(render("{{ d.k == [1, {'z': 2}] }}", &ok), json!(true));
 }
+
+#[test]
+fn dates() {
+    let v = vars(json!({}));
+    let year = render("{{ now(fmt='%Y') }}", &v);
+    assert_eq!(year.as_str().unwrap().len(), 4);
+    assert_eq!(render("{{ now().year > 2000 }}", &v), json!(true));
+    assert_eq!(
+        render("{{ now(utc=true).strftime('%Y') }}", &v)
+            .as_str()
+            .unwrap()
+            .len(),
+        4
+    );
+    let shown = render("x{{ now() }}", &v);
+    assert_eq!(shown.as_str().unwrap().len(), 27, "{shown}");
+    assert_eq!(
+        render(
+            "{{ '%Y-%m-%d %H:%M' | strftime(86400 + 3600, utc=true) }}",
+            &v
+        ),
+        json!("1970-01-02 01:00")
+    );
+}

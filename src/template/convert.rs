@@ -108,6 +108,8 @@ pub fn py_str_mj(v: &Mj) -> String {
                 py_float(f64::try_from(v.clone()).unwrap_or(0.0))
             }
         }
+        // Objects without list or dict shape (dates) print themselves.
+        ValueKind::Plain => v.to_string(),
         _ => match from_mj(v) {
             Ok(val) => py_repr(&val),
             Err(_) => v.to_string(),

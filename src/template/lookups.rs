@@ -219,6 +219,13 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
                 .lookup("vars")
                 .and_then(|v| v.downcast_object::<VarsObject>())
                 .ok_or_else(|| op_error("the template lookup needs the task's variables"))?;
+            let ctx = match o.get("template_vars").filter(|v| !v.is_none()) {
+                Some(tv) => match from_mj(tv)? {
+                    Value::Object(extra) => ctx.overlay(extra),
+                    _ => return Err(op_error("template_vars must be a dictionary")),
+                },
+                None => ctx,
+            };
             let mut out = Vec::new();
             for t in flat_terms(terms) {
                 let term = py_str_mj(&t);

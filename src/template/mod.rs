@@ -13,6 +13,7 @@
 
 mod args;
 mod convert;
+mod datetime;
 mod filters;
 mod lookups;
 mod pyformat;
@@ -234,6 +235,7 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
     }
     tests::register(&mut env);
     lookups::register(&mut env);
+    datetime::register(&mut env);
     env
 }
 

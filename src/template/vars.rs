@@ -143,6 +143,21 @@ impl VarsObject {
         }
     }
 
+    /// These variables with `extra` on top (the template lookup's
+    /// `template_vars`).
+    pub fn overlay(self: &Arc<Self>, extra: Map<String, Value>) -> Arc<VarsObject> {
+        let mut merged = self.with_map(|m| m.clone()).unwrap_or_default();
+        for (k, v) in extra {
+            merged.insert(k, v);
+        }
+        VarsObject::owned(
+            self.templar.clone(),
+            merged,
+            self.hostvars.clone(),
+            self.sink.clone(),
+        )
+    }
+
     pub fn templar(&self) -> &Templar {
         &self.templar
     }
