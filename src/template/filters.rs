@@ -894,10 +894,9 @@ pub fn register(env: &mut Environment<'static>) {
     });
 }
 
-/// minijinja's own filters, made to fail on an undefined input. Under
-/// strict undefined rules they already do; the chaining environment (used
-/// to retry templates that guard with `default`) would otherwise let them
-/// turn an undefined value into an empty one.
+/// minijinja's own filters, made to fail on an undefined input with an
+/// undefined error (so the variable gets named), and not to turn it into
+/// an empty value under chaining rules (custom-delimiter template files).
 pub fn guard_builtins(env: &mut Environment<'static>) {
     use minijinja::filters as f;
     use minijinja::value::Kwargs;

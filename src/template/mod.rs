@@ -17,6 +17,7 @@ mod datetime;
 mod filters;
 mod lookups;
 mod pyformat;
+mod rewrite;
 mod serial;
 mod tests;
 mod vars;
@@ -127,12 +128,10 @@ pub fn is_template(text: &str) -> bool {
 }
 
 pub(crate) struct Envs {
-    /// Undefined values fail as soon as they are used.
+    /// Undefined values fail as soon as they are used; chains guarded by
+    /// `default` or `is defined` are rewritten to tolerate them (see
+    /// [`rewrite`]).
     strict: Environment<'static>,
-    /// Undefined values chain (`a.b.c` with `a` undefined stays undefined).
-    /// Used only to retry a template that uses `default` or `defined` and
-    /// failed under `strict`; printing an undefined value still fails there.
-    chainable: Environment<'static>,
 }
 
 /// The template environment, built once and shared.
@@ -186,7 +185,7 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
     }
     env.set_loader(|name| {
         if let Some(text) = name.strip_prefix(INLINE) {
-            return Ok(Some(strip_fqcn(text)));
+            return Ok(Some(rewrite::rewrite_chains(&strip_fqcn(text))));
         }
         // `{% include %}` and `{% import %}` of a file, by the path the
         // join callback found.
@@ -221,6 +220,24 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
         out.write_str(&text)
             .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "write failed"))
     });
+    // `a.b.c` that yields undefined as soon as a link is missing; used for
+    // chains guarded by `default` or `is defined` (see `rewrite`).
+    env.add_function(
+        "__herd_chain",
+        |root: minijinja::Value, segs: minijinja::value::Rest<minijinja::Value>| {
+            let mut cur = root;
+            for seg in segs.iter() {
+                if cur.is_undefined() || cur.is_none() {
+                    return minijinja::Value::UNDEFINED;
+                }
+                cur = match seg.as_str() {
+                    Some(name) => cur.get_attr(name).unwrap_or(minijinja::Value::UNDEFINED),
+                    None => cur.get_item(seg).unwrap_or(minijinja::Value::UNDEFINED),
+                };
+            }
+            cur
+        },
+    );
     env.add_function("__herd_capture", |v: minijinja::Value| {
         if v.is_undefined() {
             return Err(minijinja::Error::from(ErrorKind::UndefinedError));
@@ -230,9 +247,7 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
     });
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     filters::register(&mut env);
-    if behavior == UndefinedBehavior::Chainable {
-        filters::guard_builtins(&mut env);
-    }
+    filters::guard_builtins(&mut env);
     tests::register(&mut env);
     lookups::register(&mut env);
     datetime::register(&mut env);
@@ -346,7 +361,8 @@ fn single_expression(text: &str) -> Option<&str> {
 }
 
 /// Whether a failed template might succeed when undefined values chain:
-/// only templates that test for undefined values can.
+/// only templates that test for undefined values can. Used for template
+/// files with custom delimiters, which the chain rewriting cannot read.
 fn may_chain(text: &str) -> bool {
     text.contains("default")
         || text.contains("defined")
@@ -362,7 +378,6 @@ impl Templar {
         Templar {
             envs: Arc::new(Envs {
                 strict: build_env(UndefinedBehavior::Strict, &opts),
-                chainable: build_env(UndefinedBehavior::Chainable, &opts),
             }),
         }
     }
@@ -471,19 +486,13 @@ impl Templar {
         })
     }
 
-    /// Runs `f` under strict undefined rules, and again with chaining
-    /// undefined values when the template guards against them.
+    /// Runs `f` in the environment.
     fn run<T>(
         &self,
-        text: &str,
+        _text: &str,
         f: impl Fn(&Environment<'static>) -> Result<T, minijinja::Error>,
     ) -> Result<T, RenderError> {
-        match f(&self.envs.strict) {
-            Err(e) if e.kind() == ErrorKind::UndefinedError && may_chain(text) => {
-                f(&self.envs.chainable).map_err(RenderError::from)
-            }
-            r => r.map_err(RenderError::from),
-        }
+        f(&self.envs.strict).map_err(RenderError::from)
     }
 
     pub(crate) fn render_str_in(
