@@ -393,3 +393,35 @@ fn includes_follow_the_search_path() {
         json!("part web\nend\n")
     );
 }
+
+#[test]
+fn loop_lookups() {
+    let v = vars(
+        json!({"users": [{"n": "a", "keys": [1, 2]}, {"n": "b", "keys": []}], "app_x": 1, "app_y": 2}),
+    );
+    assert_eq!(
+        render("{{ query('nested', ['a', 'b'], [1, 2]) }}", &v),
+        json!([["a", 1], ["a", 2], ["b", 1], ["b", 2]])
+    );
+    assert_eq!(
+        render("{{ query('together', [1, 2], ['a']) }}", &v),
+        json!([[1, "a"], [2, null]])
+    );
+    assert_eq!(
+        render("{{ query('flattened', [1, [2, [3]]], 4) }}", &v),
+        json!([1, 2, 3, 4])
+    );
+    assert_eq!(
+        render(
+            "{{ query('subelements', users, 'keys') | map('last') | list }}",
+            &v
+        ),
+        json!([1, 2])
+    );
+    let one = render("{{ lookup('random_choice', 'x', 'y') }}", &v);
+    assert!(one == json!("x") || one == json!("y"));
+    assert_eq!(
+        render("{{ query('varnames', '^app_') }}", &v),
+        json!(["app_x", "app_y"])
+    );
+}

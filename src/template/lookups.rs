@@ -258,17 +258,7 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
             let mut out = Vec::new();
             for t in flat_terms(terms) {
                 let cmd = py_str_mj(&t);
-                let dir = var_str(st, "playbook_dir").unwrap_or_else(|| ".".into());
-                let res = std::process::Command::new("/bin/sh")
-                    .arg("-c")
-                    .arg(&cmd)
-                    .current_dir(if Path::new(&dir).is_dir() {
-                        dir
-                    } else {
-                        ".".into()
-                    })
-                    .output()
-                    .map_err(|e| op_error(format!("could not run '{cmd}': {e}")))?;
+                let res = run_shell(st, &cmd)?;
                 if !res.status.success() {
                     return Err(op_error(format!(
                         "lookup_plugin.pipe({cmd}) returned {}",
@@ -276,7 +266,7 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
                     )));
                 }
                 let text = String::from_utf8_lossy(&res.stdout);
-                out.push(Mj::from(text.trim_end_matches('\n').to_string()));
+                out.push(Mj::from(text.trim_end().to_string()));
             }
             Ok(out)
         }
@@ -334,11 +324,7 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
             let mut out = Vec::new();
             for t in flat_terms(terms) {
                 let cmd = py_str_mj(&t);
-                let res = std::process::Command::new("/bin/sh")
-                    .arg("-c")
-                    .arg(&cmd)
-                    .output()
-                    .map_err(|e| op_error(format!("could not run '{cmd}': {e}")))?;
+                let res = run_shell(st, &cmd)?;
                 if !res.status.success() {
                     return Err(op_error(format!(
                         "lookup_plugin.lines({cmd}) returned {}",
@@ -380,9 +366,131 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
             Ok(out)
         }
         "sequence" => sequence(terms, o),
+        "nested" | "cartesian" => {
+            let mut out: Vec<Vec<Mj>> = vec![vec![]];
+            for t in terms {
+                let items = if t.kind() == ValueKind::Seq {
+                    list_of(t)?
+                } else {
+                    vec![t.clone()]
+                };
+                out = out
+                    .into_iter()
+                    .flat_map(|p| {
+                        items.iter().map(move |x| {
+                            let mut q = p.clone();
+                            q.push(x.clone());
+                            q
+                        })
+                    })
+                    .collect();
+            }
+            if terms.is_empty() {
+                return Err(op_error(
+                    "with_nested requires at least one element in the nested list",
+                ));
+            }
+            Ok(out.into_iter().map(Mj::from).collect())
+        }
+        "together" => {
+            let lists: Vec<Vec<Mj>> = terms
+                .iter()
+                .map(|t| {
+                    if t.kind() == ValueKind::Seq {
+                        list_of(t)
+                    } else {
+                        Ok(vec![t.clone()])
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            if lists.is_empty() {
+                return Err(op_error(
+                    "with_together requires at least one element in each list",
+                ));
+            }
+            let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+            Ok((0..n)
+                .map(|i| {
+                    Mj::from(
+                        lists
+                            .iter()
+                            .map(|l| l.get(i).cloned().unwrap_or(Mj::from(())))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect())
+        }
+        "flattened" => {
+            fn walk(v: &Mj, out: &mut Vec<Mj>) {
+                if v.kind() == ValueKind::Seq {
+                    for i in v.try_iter().into_iter().flatten() {
+                        walk(&i, out);
+                    }
+                } else if !v.is_none() {
+                    out.push(v.clone());
+                }
+            }
+            let mut out = Vec::new();
+            for t in terms {
+                walk(t, &mut out);
+            }
+            Ok(out)
+        }
+        "random_choice" => {
+            let items = flat_terms(terms);
+            if items.is_empty() {
+                return Ok(Vec::new());
+            }
+            let i = rand::thread_rng().gen_range(0..items.len());
+            Ok(vec![items[i].clone()])
+        }
+        "subelements" => {
+            let (Some(obj), Some(key)) = (terms.first(), terms.get(1)) else {
+                return Err(op_error("subelements lookup expects a list of two or three items: the list, the key and optionally flags"));
+            };
+            let skip = terms
+                .get(2)
+                .and_then(|f| f.get_attr("skip_missing").ok())
+                .is_some_and(|v| v.is_true());
+            let args = [key.clone(), Mj::from(skip)];
+            Ok(list_of(&st.apply_filter(
+                "subelements",
+                &[obj.clone(), args[0].clone(), args[1].clone()],
+            )?)?)
+        }
+        "varnames" => {
+            let ctx = st
+                .lookup("vars")
+                .and_then(|v| v.downcast_object::<VarsObject>())
+                .ok_or_else(|| op_error("the varnames lookup needs the task's variables"))?;
+            let names = ctx.names();
+            let mut out = Vec::new();
+            for t in flat_terms(terms) {
+                let re = super::filters::build_regex(&py_str_mj(&t), false, false)?;
+                for n in &names {
+                    if re.is_match(n).unwrap_or(false) && !out.contains(&Mj::from(n.as_str())) {
+                        out.push(Mj::from(n.as_str()));
+                    }
+                }
+            }
+            Ok(out)
+        }
         "password" => password(st, terms, o),
         other => Err(op_error(format!("lookup plugin '{other}' not found"))),
     }
+}
+
+/// Runs a command with `sh -c` on the controller, in the playbook's
+/// directory as Ansible does.
+fn run_shell(st: &State, cmd: &str) -> Result<std::process::Output, Error> {
+    let dir = var_str(st, "playbook_dir").filter(|d| Path::new(d).is_dir());
+    let mut c = std::process::Command::new("/bin/sh");
+    c.arg("-c").arg(cmd).stdin(std::process::Stdio::null());
+    if let Some(d) = dir {
+        c.current_dir(d);
+    }
+    c.output()
+        .map_err(|e| op_error(format!("could not run '{cmd}': {e}")))
 }
 
 fn render_template(ctx: &Arc<VarsObject>, text: &str, search: &[String]) -> Result<Value, Error> {

@@ -158,6 +158,12 @@ impl VarsObject {
         )
     }
 
+    /// The names of all variables.
+    pub fn names(&self) -> Vec<String> {
+        self.with_map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub fn templar(&self) -> &Templar {
         &self.templar
     }
