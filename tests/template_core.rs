@@ -43,7 +43,12 @@ fn plain_strings_pass_through() {
 fn single_expression_is_native() {
     let v = vars(json!({"l": [1, 2], "d": {"a": true}, "n": 3}));
     assert_eq!(render("{{ l }}", &v), json!([1, 2]));
-    assert_eq!(render("  {{ d }} ", &v), json!({"a": true}));
+    assert_eq!(render("{{ d }}\n", &v), json!({"a": true}));
+    // Checked with ansible-core 2.19: text around the expression makes a
+    // string, and trailing newlines are kept there.
+    assert_eq!(render("  {{ n }}  ", &v), json!("  3  "));
+    assert_eq!(render("x{{ n }}\n", &v), json!("x3\n"));
+    assert_eq!(render("{{ n }}\n\n", &v), json!("3\n\n"));
     assert_eq!(render("{{ n + 1 }}", &v), json!(4));
     assert_eq!(render("{{ n > 1 }}", &v), json!(true));
     assert_eq!(render("{{ none }}", &v), json!(null));
@@ -377,4 +382,26 @@ fn dates() {
         ),
         json!("1970-01-02 01:00")
     );
+}
+
+#[test]
+fn templar_is_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Templar>();
+    assert_send_sync::<Vars>();
+    let t = Templar::new();
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                let v = vars(json!({"i": i, "s": "{{ i * 2 }}"}));
+                for _ in 0..200 {
+                    assert_eq!(t.render_str("{{ s + 1 }}", &v).unwrap(), json!(i * 2 + 1));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
 }

@@ -346,7 +346,13 @@ fn strip_fqcn(text: &str) -> String {
 
 /// Splits `{{ expr }}` into `expr` when that is the whole string.
 fn single_expression(text: &str) -> Option<&str> {
-    let t = text.trim();
+    // Jinja drops one trailing newline of the source; any other text
+    // around the expression makes the result a string (checked with
+    // ansible-core 2.19: "  {{ 1 }}  " is "  1  ", "{{ 1 }}\n" is 1).
+    let t = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(text);
     let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
     if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
     {
