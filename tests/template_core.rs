@@ -405,3 +405,22 @@ fn templar_is_shared_across_threads() {
         h.join().unwrap();
     }
 }
+
+#[test]
+fn template_file_options_keep_undefined_rules() {
+    let t = Templar::new();
+    let v = vars(json!({}));
+    let opts = TemplateFileOptions {
+        trim_blocks: false,
+        lstrip_blocks: true,
+        ..Default::default()
+    };
+    let out = t
+        .render_template_file("{{ a.b | default('x') }}\n", &v, &opts)
+        .unwrap();
+    assert_eq!(out, "x\n");
+    let e = t
+        .render_template_file("{{ a.b | default('x') }}{{ typo }}\n", &v, &opts)
+        .unwrap_err();
+    assert_eq!(e.message, "'typo' is undefined");
+}

@@ -366,6 +366,16 @@ fn single_expression(text: &str) -> Option<&str> {
     Some(inner)
 }
 
+/// `opts` with the settings that do not change how the text is read
+/// (newlines, search path) set to their defaults.
+fn default_options_of(opts: &TemplateFileOptions) -> TemplateFileOptions {
+    TemplateFileOptions {
+        newline_sequence: "\n".into(),
+        search_path: Vec::new(),
+        ..opts.clone()
+    }
+}
+
 /// Whether a failed template might succeed when undefined values chain:
 /// only templates that test for undefined values can. Used for template
 /// files with custom delimiters, which the chain rewriting cannot read.
@@ -464,11 +474,7 @@ impl Templar {
         let (ctx, _guard) = self.context(vars);
         let _search = SearchPathGuard::set(&opts.search_path);
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
-        let default_syntax = TemplateFileOptions {
-            newline_sequence: "\n".into(),
-            search_path: Vec::new(),
-            ..opts.clone()
-        } == TemplateFileOptions::default();
+        let default_syntax = default_options_of(opts) == TemplateFileOptions::default();
         let r = if default_syntax {
             self.run(text, |env| {
                 env.get_template(&format!("{INLINE}{text}"))?
@@ -476,9 +482,24 @@ impl Templar {
             })
         } else {
             let strict = build_env(UndefinedBehavior::Strict, opts);
-            let src = strip_fqcn(text);
+            let default_delimiters = TemplateFileOptions {
+                trim_blocks: true,
+                lstrip_blocks: false,
+                ..default_options_of(opts)
+            } == TemplateFileOptions::default();
+            let src = if default_delimiters {
+                rewrite::rewrite_chains(&strip_fqcn(text))
+            } else {
+                strip_fqcn(text)
+            };
             match strict.render_str(&src, &ctx_value) {
-                Err(e) if e.kind() == ErrorKind::UndefinedError && may_chain(text) => {
+                // Custom delimiters cannot be rewritten; retry with chaining
+                // undefined values when the template guards against them.
+                Err(e)
+                    if e.kind() == ErrorKind::UndefinedError
+                        && !default_delimiters
+                        && may_chain(text) =>
+                {
                     build_env(UndefinedBehavior::Chainable, opts).render_str(&src, &ctx_value)
                 }
                 r => r,
