@@ -425,3 +425,101 @@ fn loop_lookups() {
         json!(["app_x", "app_y"])
     );
 }
+
+#[test]
+fn ini_and_csvfile_lookups() {
+    let p = Project::new();
+    fs::write(
+        p.dir.path().join("files/app.ini"),
+        "[global]\nuser = root\n\n[db]\nUser=dbuser\npass: secret\nport_a=1\nport_b=2\n",
+    )
+    .unwrap();
+    fs::write(
+        p.dir.path().join("files/app.properties"),
+        "a.b=c\n# comment\nx=y\n",
+    )
+    .unwrap();
+    fs::write(p.dir.path().join("files/el.csv"), "Li,3,6.94\nH,1,1.008\n").unwrap();
+    let v = p.vars();
+    assert_eq!(
+        render("{{ lookup('ini', 'user file=app.ini') }}", &v),
+        json!("root")
+    );
+    assert_eq!(
+        render("{{ lookup('ini', 'user section=db file=app.ini') }}", &v),
+        json!("dbuser")
+    );
+    assert_eq!(
+        render(
+            "{{ lookup('ini', 'pass', section='db', file='app.ini') }}",
+            &v
+        ),
+        json!("secret")
+    );
+    assert_eq!(
+        render(
+            "{{ lookup('ini', 'nope section=db file=app.ini default=d') }}",
+            &v
+        ),
+        json!("d")
+    );
+    assert_eq!(
+        render(
+            "{{ query('ini', 'port_.* section=db file=app.ini re=true') }}",
+            &v
+        ),
+        json!(["1", "2"])
+    );
+    assert_eq!(
+        render(
+            "{{ lookup('ini', 'a.b type=properties file=app.properties') }}",
+            &v
+        ),
+        json!("c")
+    );
+    assert_eq!(
+        render("{{ lookup('csvfile', 'Li file=el.csv delimiter=,') }}", &v),
+        json!("3")
+    );
+    assert_eq!(
+        render(
+            "{{ lookup('csvfile', 'H file=el.csv delimiter=, col=2') }}",
+            &v
+        ),
+        json!("1.008")
+    );
+    assert_eq!(
+        render(
+            "{{ lookup('csvfile', 'X file=el.csv delimiter=, default=none') }}",
+            &v
+        ),
+        json!("none")
+    );
+}
+
+#[test]
+fn inventory_hostnames_lookup() {
+    let v = vars(
+        json!({"groups": {"all": ["w1", "w2", "d1"], "web": ["w1", "w2"], "db": ["d1"], "ungrouped": []}}),
+    );
+    assert_eq!(
+        render("{{ query('inventory_hostnames', 'all') }}", &v),
+        json!(["w1", "w2", "d1"])
+    );
+    assert_eq!(
+        render("{{ query('inventory_hostnames', 'web:db') }}", &v),
+        json!(["w1", "w2", "d1"])
+    );
+    assert_eq!(
+        render("{{ query('inventory_hostnames', 'all:!web') }}", &v),
+        json!(["d1"])
+    );
+    assert_eq!(
+        render("{{ query('inventory_hostnames', 'all:&web') }}", &v),
+        json!(["w1", "w2"])
+    );
+    assert_eq!(
+        render("{{ query('inventory_hostnames', 'w*') }}", &v),
+        json!(["w1", "w2"])
+    );
+}
