@@ -424,3 +424,27 @@ fn template_file_options_keep_undefined_rules() {
         .unwrap_err();
     assert_eq!(e.message, "'typo' is undefined");
 }
+
+#[test]
+fn more_python_methods() {
+    for (t, want) in [
+        ("{{ '{}-{}'.format('a', 1) }}", json!("a-1")),
+        ("{{ 'a b'.split() }}", json!(["a", "b"])),
+        ("{{ 'abc'.replace('b', 'x') }}", json!("axc")),
+        ("{{ 'Abc'.lower() }}", json!("abc")),
+        ("{{ 'abc'.endswith('c') }}", json!(true)),
+        ("{{ ','.join(['a', 'b']) }}", json!("a,b")),
+        ("{{ {'a': 1}.get('a') }}", json!(1)),
+        ("{{ {'a': 1}.get('b', 2) }}", json!(2)),
+        ("{{ {'a': 1}.keys() | list }}", json!(["a"])),
+        ("{{ {'a': 1}.values() | list }}", json!([1])),
+        ("{{ [1, 2, 1].count(1) }}", json!(2)),
+        ("{{ [1, 2].index(2) }}", json!(1)),
+        ("{{ 'abc'.find('c') }}", json!(2)),
+        ("{{ ' x '.rstrip() }}", json!(" x")),
+        ("{{ 'a'.isdigit() }}", json!(false)),
+        ("{{ 'ab'.upper() }}", json!("AB")),
+    ] {
+        assert_eq!(render(t, &vars(json!({}))), want, "{t}");
+    }
+}

@@ -245,7 +245,22 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
         CAPTURED.with(|c| *c.borrow_mut() = Some(v));
         Ok(minijinja::Value::from(()))
     });
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(|state, value, method, args| {
+        // `list.index(x)`, missing from minijinja's Python compatibility.
+        if method == "index" && value.kind() == minijinja::value::ValueKind::Seq {
+            let needle = args.first().cloned().unwrap_or_default();
+            for (i, item) in value.try_iter()?.enumerate() {
+                if item == needle {
+                    return Ok(minijinja::Value::from(i));
+                }
+            }
+            return Err(op_error(format!(
+                "{} is not in list",
+                convert::py_str_mj(&needle)
+            )));
+        }
+        minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+    });
     filters::register(&mut env);
     filters::guard_builtins(&mut env);
     tests::register(&mut env);
