@@ -238,6 +238,22 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
             cur
         },
     );
+    // Python's `'%s' % x` (see `rewrite`).
+    env.add_function(
+        "__herd_percent",
+        |fmt: String, args: minijinja::value::Rest<minijinja::Value>| {
+            let mut vals = Vec::new();
+            for a in args.iter() {
+                if a.is_undefined() {
+                    return Err(minijinja::Error::from(ErrorKind::UndefinedError));
+                }
+                vals.push(from_mj(a)?);
+            }
+            pyformat::format(&fmt, &vals)
+                .map(minijinja::Value::from)
+                .map_err(op_error)
+        },
+    );
     env.add_function("__herd_capture", |v: minijinja::Value| {
         if v.is_undefined() {
             return Err(minijinja::Error::from(ErrorKind::UndefinedError));

@@ -9,6 +9,9 @@
 //! or an `is [not] defined`/`undefined` test becomes a call to
 //! `__herd_chain(a, 'b', 'c')`, which yields undefined as soon as a link
 //! is missing.
+//!
+//! Python's `'%s-%s' % (a, b)` string formatting, which minijinja has no
+//! operator for, becomes `__herd_percent('%s-%s', a, b)` the same way.
 
 /// Rewrites guarded attribute chains in a template's text (default
 /// delimiters). Text outside `{{ }}` / `{% %}`, comments and `raw` blocks
@@ -19,7 +22,11 @@ pub fn rewrite_chains(src: &str) -> String {
         || src.contains("mandatory")
         || src.contains("d(")
         || src.contains("| d")
-        || src.contains("|d"))
+        || src.contains("|d")
+        || src.contains("' %")
+        || src.contains("'%")
+        || src.contains("\" %")
+        || src.contains("\"%"))
     {
         return src.to_string();
     }
@@ -145,8 +152,30 @@ fn tokenize(code: &str) -> Vec<Tok<'_>> {
             }
             out.push(Tok::Ident(&code[start..i]));
         } else if c.is_ascii_digit() {
-            while i < b.len() && b[i].is_ascii_digit() {
+            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
                 i += 1;
+            }
+            // A fraction and exponent belong to the number (`3.14`, `1e5`),
+            // but `a.0.1` attribute chains keep their dots: only a number
+            // that does not follow a dot takes a fraction.
+            let after_dot = start > 0 && b[start - 1] == b'.';
+            if !after_dot && i + 1 < b.len() && b[i] == b'.' && b[i + 1].is_ascii_digit() {
+                i += 1;
+                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+                    i += 1;
+                }
+            }
+            if !after_dot && i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+                let mut j = i + 1;
+                if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
+                    j += 1;
+                }
+                if j < b.len() && b[j].is_ascii_digit() {
+                    i = j;
+                    while i < b.len() && b[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                }
             }
             out.push(Tok::Num(&code[start..i]));
         } else if c == b'\'' || c == b'"' {
@@ -188,6 +217,19 @@ fn rewrite_code(code: &str) -> String {
     let mut out = String::with_capacity(code.len() + 16);
     let mut i = 0;
     while i < toks.len() {
+        if let Tok::Str(fmt) = toks[i] {
+            if let Some((args, end)) = percent_operand(&toks, i + 1) {
+                out.push_str("__herd_percent(");
+                out.push_str(fmt);
+                for a in args {
+                    out.push_str(", ");
+                    out.push_str(&rewrite_code(&a));
+                }
+                out.push(')');
+                i = end;
+                continue;
+            }
+        }
         if let Tok::Ident(root) = toks[i] {
             if starts_chain(&toks, i) {
                 let (segs, end) = chain_segments(&toks, i + 1);
@@ -208,6 +250,90 @@ fn rewrite_code(code: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// After a string literal: `% x`, `% x.y[z]`, `% 5`, `% 'lit'` or
+/// `% (a, b)`; the operand's argument texts and the token index after it.
+fn percent_operand(toks: &[Tok<'_>], mut i: usize) -> Option<(Vec<String>, usize)> {
+    while matches!(toks.get(i), Some(Tok::Space(_))) {
+        i += 1;
+    }
+    if toks.get(i) != Some(&Tok::Punct('%')) {
+        return None;
+    }
+    i += 1;
+    while matches!(toks.get(i), Some(Tok::Space(_))) {
+        i += 1;
+    }
+    match toks.get(i)? {
+        Tok::Str(s) | Tok::Num(s) => Some((vec![s.to_string()], i + 1)),
+        Tok::Ident(_) => {
+            let start = i;
+            i += 1;
+            loop {
+                match toks.get(i) {
+                    Some(Tok::Punct('.'))
+                        if matches!(toks.get(i + 1), Some(Tok::Ident(_)) | Some(Tok::Num(_))) =>
+                    {
+                        i += 2
+                    }
+                    Some(Tok::Punct('[')) => i = matching(toks, i)? + 1,
+                    _ => break,
+                }
+            }
+            let arg: String = toks[start..i].iter().map(text).collect();
+            Some((vec![arg], i))
+        }
+        Tok::Punct('[' | '{') => {
+            let close = matching(toks, i)?;
+            let arg: String = toks[i..=close].iter().map(text).collect();
+            Some((vec![arg], close + 1))
+        }
+        Tok::Punct('(') => {
+            let close = matching(toks, i)?;
+            let mut args = Vec::new();
+            let mut cur = String::new();
+            let mut depth = 0;
+            for t in &toks[i + 1..close] {
+                match t {
+                    Tok::Punct('(' | '[' | '{') => depth += 1,
+                    Tok::Punct(')' | ']' | '}') => depth -= 1,
+                    Tok::Punct(',') if depth == 0 => {
+                        args.push(std::mem::take(&mut cur));
+                        continue;
+                    }
+                    _ => {}
+                }
+                cur.push_str(&text(t));
+            }
+            if !cur.trim().is_empty() {
+                args.push(cur);
+            }
+            Some((
+                args.into_iter().map(|a| a.trim().to_string()).collect(),
+                close + 1,
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The index of the bracket closing the one at `i`.
+fn matching(toks: &[Tok<'_>], i: usize) -> Option<usize> {
+    let mut depth = 0;
+    for (j, t) in toks.iter().enumerate().skip(i) {
+        match t {
+            Tok::Punct('(' | '[' | '{') => depth += 1,
+            Tok::Punct(')' | ']' | '}') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 const KEYWORDS: &[&str] = &[
@@ -370,6 +496,24 @@ mod unit {
             rw("{{ a.0 | default(1) }}"),
             "{{ __herd_chain(a, 0) | default(1) }}"
         );
+    }
+
+    #[test]
+    fn percent_formatting_is_rewritten() {
+        assert_eq!(
+            rw("{{ '%s-%s' % (a, b.c) }}"),
+            "{{ __herd_percent('%s-%s', a, b.c) }}"
+        );
+        assert_eq!(rw("{{ \"%d\" % n }}"), "{{ __herd_percent(\"%d\", n) }}");
+        assert_eq!(
+            rw("{{ '%s' % x[0] | upper }}"),
+            "{{ __herd_percent('%s', x[0]) | upper }}"
+        );
+        assert_eq!(
+            rw("{{ '%s' % (y.z | default(1)) }}"),
+            "{{ __herd_percent('%s', __herd_chain(y, 'z') | default(1)) }}"
+        );
+        assert_eq!(rw("{{ 10 % 3 }}"), "{{ 10 % 3 }}");
     }
 
     #[test]
