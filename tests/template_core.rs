@@ -448,3 +448,10 @@ fn more_python_methods() {
         assert_eq!(render(t, &vars(json!({}))), want, "{t}");
     }
 }
+
+#[test]
+fn undef_global() {
+    let v = vars(json!({}));
+    assert_eq!(render("{{ undef() | default('d') }}", &v), json!("d"));
+    assert_eq!(render("{{ undef('why') is undefined }}", &v), json!(true));
+}

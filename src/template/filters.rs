@@ -1047,7 +1047,7 @@ fn default(v: Mj, a: &[Mj]) -> R {
 pub fn ansible_bool_str(s: &str) -> bool {
     matches!(
         s.trim().to_lowercase().as_str(),
-        "yes" | "on" | "1" | "true" | "y" | "t"
+        "yes" | "on" | "1" | "true"
     )
 }
 

@@ -238,6 +238,8 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
             cur
         },
     );
+    // ansible-core 2.19's `undef(hint)`: an undefined value on purpose.
+    env.add_function("undef", |_hint: Option<String>| minijinja::Value::UNDEFINED);
     // Python's `'%s' % x` (see `rewrite`).
     env.add_function(
         "__herd_percent",
