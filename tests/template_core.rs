@@ -455,3 +455,21 @@ fn undef_global() {
     assert_eq!(render("{{ undef() | default('d') }}", &v), json!("d"));
     assert_eq!(render("{{ undef('why') is undefined }}", &v), json!(true));
 }
+
+#[test]
+fn subscript_errors_name_the_key() {
+    // Messages as ansible-core 2.19 words them.
+    let v = vars(json!({"l": [1], "d": {"a": {"b": 1}}}));
+    assert_eq!(
+        err("{{ l[5] }}", &v),
+        "object of type 'list' has no attribute 5"
+    );
+    assert_eq!(
+        err("{{ d['x'] }}", &v),
+        "object of type 'dict' has no attribute 'x'"
+    );
+    assert_eq!(
+        err("x {{ d.a['c'] }}", &v),
+        "object of type 'dict' has no attribute 'c'"
+    );
+}

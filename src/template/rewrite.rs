@@ -252,6 +252,70 @@ fn rewrite_code(code: &str) -> String {
     out
 }
 
+/// One step of a literal attribute chain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Attr(String),
+    Index(i64),
+}
+
+/// Every `name.attr[0]['key']` chain with literal steps in the code of a
+/// template, in order, for explaining which lookup came up empty.
+pub fn literal_chains(src: &str) -> Vec<(String, Vec<Step>)> {
+    let mut out = Vec::new();
+    let toks = tokenize(src);
+    let mut i = 0;
+    while i < toks.len() {
+        if let Tok::Ident(root) = toks[i] {
+            if starts_chain(&toks, i) {
+                let mut steps = Vec::new();
+                let mut j = i + 1;
+                loop {
+                    match (toks.get(j), toks.get(j + 1), toks.get(j + 2)) {
+                        (Some(Tok::Punct('.')), Some(Tok::Ident(n)), _) => {
+                            if toks.get(j + 2) == Some(&Tok::Punct('(')) {
+                                break;
+                            }
+                            steps.push(Step::Attr(n.to_string()));
+                            j += 2;
+                        }
+                        (Some(Tok::Punct('.')), Some(Tok::Num(n)), _) => match n.parse() {
+                            Ok(k) => {
+                                steps.push(Step::Index(k));
+                                j += 2;
+                            }
+                            Err(_) => break,
+                        },
+                        (Some(Tok::Punct('[')), Some(Tok::Num(n)), Some(Tok::Punct(']'))) => {
+                            match n.parse() {
+                                Ok(k) => {
+                                    steps.push(Step::Index(k));
+                                    j += 3;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        (Some(Tok::Punct('[')), Some(Tok::Str(q)), Some(Tok::Punct(']')))
+                            if q.len() >= 2 =>
+                        {
+                            steps.push(Step::Attr(q[1..q.len() - 1].to_string()));
+                            j += 3;
+                        }
+                        _ => break,
+                    }
+                }
+                if !steps.is_empty() {
+                    out.push((root.to_string(), steps));
+                }
+                i = j.max(i + 1);
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
 /// After a string literal: `% x`, `% x.y[z]`, `% 5`, `% 'lit'` or
 /// `% (a, b)`; the operand's argument texts and the token index after it.
 fn percent_operand(toks: &[Tok<'_>], mut i: usize) -> Option<(Vec<String>, usize)> {

@@ -523,7 +523,34 @@ pub(crate) fn name_undefined(
             cur = next;
         }
     }
-    lock(&ctx.sink.undefined).values().next().cloned()
+    if let Some(why) = lock(&ctx.sink.undefined).values().next().cloned() {
+        return Some(why);
+    }
+    // Subscripts with literal keys (`l[5]`, `d['x']`), which the variable
+    // analysis above does not follow.
+    for (root, steps) in super::rewrite::literal_chains(text) {
+        if !ctx.has(&root) {
+            continue;
+        }
+        let Some(mut cur) = ctx.get_value(&Mj::from(root.as_str())) else {
+            continue;
+        };
+        for step in steps {
+            let (next, shown) = match &step {
+                super::rewrite::Step::Attr(a) => (cur.get_attr(a), format!("'{a}'")),
+                super::rewrite::Step::Index(i) => (cur.get_item(&Mj::from(*i)), i.to_string()),
+            };
+            let next = next.unwrap_or(Mj::UNDEFINED);
+            if next.is_undefined() {
+                return Some(format!(
+                    "object of type '{}' has no attribute {shown}",
+                    py_type_name_mj(&cur)
+                ));
+            }
+            cur = next;
+        }
+    }
+    None
 }
 
 /// Whether every use of `path` in `text` is guarded by `default`/`d` or an
