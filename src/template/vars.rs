@@ -529,28 +529,83 @@ pub(crate) fn name_undefined(
     // Subscripts with literal keys (`l[5]`, `d['x']`), which the variable
     // analysis above does not follow.
     for (root, steps) in super::rewrite::literal_chains(text) {
-        if !ctx.has(&root) {
-            continue;
-        }
-        let Some(mut cur) = ctx.get_value(&Mj::from(root.as_str())) else {
-            continue;
+        // A loop variable: try the chain on each item of the loop.
+        let starts: Vec<Mj> = if ctx.has(&root) {
+            ctx.get_value(&Mj::from(root.as_str()))
+                .into_iter()
+                .collect()
+        } else {
+            loop_items(env, text, &root, ctx)
         };
-        for step in steps {
-            let (next, shown) = match &step {
-                super::rewrite::Step::Attr(a) => (cur.get_attr(a), format!("'{a}'")),
-                super::rewrite::Step::Index(i) => (cur.get_item(&Mj::from(*i)), i.to_string()),
-            };
-            let next = next.unwrap_or(Mj::UNDEFINED);
-            if next.is_undefined() {
-                return Some(format!(
-                    "object of type '{}' has no attribute {shown}",
-                    py_type_name_mj(&cur)
-                ));
+        for start in starts {
+            if let Some(why) = walk_steps(start, &steps) {
+                return Some(why);
             }
-            cur = next;
         }
     }
     None
+}
+
+/// Follows literal steps from `cur`; the Ansible-worded reason of the
+/// first one that finds nothing.
+fn walk_steps(mut cur: Mj, steps: &[super::rewrite::Step]) -> Option<String> {
+    for step in steps {
+        let (next, shown) = match step {
+            super::rewrite::Step::Attr(a) => (cur.get_attr(a), format!("'{a}'")),
+            super::rewrite::Step::Index(i) => (cur.get_item(&Mj::from(*i)), i.to_string()),
+        };
+        let next = next.unwrap_or(Mj::UNDEFINED);
+        if next.is_undefined() {
+            return Some(format!(
+                "object of type '{}' has no attribute {shown}",
+                py_type_name_mj(&cur)
+            ));
+        }
+        cur = next;
+    }
+    None
+}
+
+/// The items a `{% for NAME in EXPR %}` loop of the template runs over,
+/// when EXPR can be evaluated with the variables alone.
+fn loop_items(
+    env: &Environment<'static>,
+    text: &str,
+    name: &str,
+    ctx: &Arc<VarsObject>,
+) -> Vec<Mj> {
+    let mut rest = text;
+    while let Some(i) = rest.find("{%") {
+        rest = &rest[i + 2..];
+        let Some(end) = rest.find("%}") else { break };
+        let tag = rest[..end].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        rest = &rest[end + 2..];
+        let Some(after_for) = tag.strip_prefix("for ") else {
+            continue;
+        };
+        let Some((var, expr)) = after_for.split_once(" in ") else {
+            continue;
+        };
+        if var.trim() != name {
+            continue;
+        }
+        // A trailing `if` filter or `recursive` is not part of the iterable.
+        let expr = expr
+            .split(" if ")
+            .next()
+            .unwrap_or(expr)
+            .trim_end_matches(" recursive")
+            .trim();
+        let Ok(e) = env.compile_expression(expr) else {
+            continue;
+        };
+        if let Ok(v) = e.eval(Mj::from_dyn_object(ctx.clone())) {
+            if let Ok(items) = v.try_iter() {
+                return items.collect();
+            }
+        }
+    }
+    Vec::new()
 }
 
 /// Whether every use of `path` in `text` is guarded by `default`/`d` or an
