@@ -7,9 +7,15 @@
 //!
 //! * a string that is exactly one `{{ expr }}` evaluates to the native value;
 //! * inside text, values print as Python prints them (`['a']`, `True`, `None`);
-//! * variables that hold templates are rendered lazily, when read;
+//! * variables that hold templates are rendered lazily, when read, and
+//!   lists and dicts element by element ([`vars`]);
 //! * undefined variables are an error naming the variable, except where
-//!   `default`, `is defined` and friends look at them.
+//!   `default`, `is defined` and friends look at them ([`rewrite`] lets
+//!   `a.b.c | default(x)` work with `a` undefined under strict rules).
+//!
+//! Compiled templates are cached in the environment, keyed by their text;
+//! a bare expression is compiled as a small template that hands its value
+//! back, so it is cached the same way.
 
 mod args;
 mod convert;
@@ -509,7 +515,7 @@ impl Templar {
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
         let default_syntax = default_options_of(opts) == TemplateFileOptions::default();
         let r = if default_syntax {
-            self.run(text, |env| {
+            self.run(|env| {
                 env.get_template(&format!("{INLINE}{text}"))?
                     .render(&ctx_value)
             })
@@ -549,7 +555,6 @@ impl Templar {
     /// Runs `f` in the environment.
     fn run<T>(
         &self,
-        _text: &str,
         f: impl Fn(&Environment<'static>) -> Result<T, minijinja::Error>,
     ) -> Result<T, RenderError> {
         f(&self.envs.strict).map_err(RenderError::from)
@@ -565,7 +570,7 @@ impl Templar {
         }
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
         if let Some(expr) = single_expression(text) {
-            let v = self.run(text, |env| {
+            let v = self.run(|env| {
                 let v = eval_cached(env, expr, &ctx_value)?;
                 if v.is_undefined() {
                     return Err(minijinja::Error::from(ErrorKind::UndefinedError));
@@ -574,7 +579,7 @@ impl Templar {
             })?;
             return Ok(from_mj(&v)?);
         }
-        let out = self.run(text, |env| {
+        let out = self.run(|env| {
             env.get_template(&format!("{INLINE}{text}"))?
                 .render(&ctx_value)
         })?;
@@ -625,7 +630,7 @@ impl Templar {
     ) -> Result<String, RenderError> {
         let _search = SearchPathGuard::set(search_path);
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
-        self.run(text, |env| {
+        self.run(|env| {
             env.get_template(&format!("{INLINE}{text}"))?
                 .render(&ctx_value)
         })
@@ -633,7 +638,7 @@ impl Templar {
 
     fn eval_in(&self, expr: &str, ctx: &Arc<VarsObject>) -> Result<Value, RenderError> {
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
-        let v = self.run(expr, |env| {
+        let v = self.run(|env| {
             let v = eval_cached(env, expr, &ctx_value)?;
             if v.is_undefined() {
                 return Err(minijinja::Error::from(ErrorKind::UndefinedError));
