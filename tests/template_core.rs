@@ -239,6 +239,15 @@ fn speed() {
         m.insert(format!("var{i}"), json!(format!("value {i}")));
     }
     m.insert("lazy".into(), json!("{{ var1 }}-{{ var2 }}"));
+    let mut facts = Map::new();
+    for i in 0..500 {
+        facts.insert(
+            format!("fact{i}"),
+            json!({"a": [1, 2, 3], "b": "text", "c": {"d": i}}),
+        );
+    }
+    facts.insert("os".into(), json!("Debian"));
+    m.insert("ansible_facts".into(), Value::Object(facts));
     m.insert("d".into(), json!({"a": {"b": 1}}));
     let v = Vars::new(m);
     let t = Templar::new();
@@ -248,6 +257,9 @@ fn speed() {
         ("default", "{{ nope.x | default('z') }}"),
         ("lazy", "{{ lazy }}"),
         ("plain", "no template here"),
+        ("facts", "{{ ansible_facts.os }}"),
+        ("facts-text", "x{{ ansible_facts.os }}"),
+        ("facts-len", "{{ ansible_facts | length }}"),
     ] {
         let start = std::time::Instant::now();
         for _ in 0..20_000 {
@@ -472,4 +484,13 @@ fn subscript_errors_name_the_key() {
         err("x {{ d.a['c'] }}", &v),
         "object of type 'dict' has no attribute 'c'"
     );
+}
+
+#[test]
+fn templated_keys_in_variables() {
+    let v = vars(json!({"k": "name", "d": {"{{ k }}": 1, "plain": 2}}));
+    assert_eq!(render("{{ d.name }}", &v), json!(1));
+    assert_eq!(render("{{ d.plain }}", &v), json!(2));
+    assert_eq!(render("{{ d | list }}", &v), json!(["name", "plain"]));
+    assert_eq!(render("{{ d }}", &v), json!({"name": 1, "plain": 2}));
 }

@@ -130,7 +130,14 @@ pub fn shell_quote(s: &str) -> String {
 
 /// Whether a string holds anything Jinja would act on.
 pub fn is_template(text: &str) -> bool {
-    text.contains("{{") || text.contains("{%") || text.contains("{#")
+    // One pass over the bytes: this runs on every key and string of the
+    // variables a template reads.
+    let b = text.as_bytes();
+    b.iter().position(|&c| c == b'{').is_some_and(|start| {
+        b[start..]
+            .windows(2)
+            .any(|w| w[0] == b'{' && matches!(w[1], b'{' | b'%' | b'#'))
+    })
 }
 
 pub(crate) struct Envs {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value as Mj};
 use minijinja::{Environment, ErrorKind};
 
-use super::convert::{needs_render, py_type_name_mj, to_mj};
+use super::convert::{py_type_name_mj, to_mj};
 use super::{HostVarsSource, RenderError, Templar, Vars};
 use crate::diag::{exit, Diagnostic};
 use crate::value::{Map, Value};
@@ -179,36 +179,107 @@ impl VarsObject {
         if let Some(v) = lock(&self.cache).get(name) {
             return Some(v.clone());
         }
-        let raw = self.with_map(|m| m.get(name).cloned())??;
-        let v = lazy_value(self, &raw, name);
+        let node = self.with_map(|m| m.get(name).map(NodePtr::new))??;
+        let v = lazy_node(self, node, name);
         lock(&self.cache).insert(name.to_string(), v.clone());
         Some(v)
+    }
+
+    /// Runs `f` while the variables this object reads are alive and
+    /// reachable; `None` once the render call that lent them has returned.
+    fn with_alive<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
+        match &self.src {
+            // The map is owned by `self`, which the caller holds.
+            Source::Owned(_) => Some(f()),
+            Source::Borrowed(cell) => {
+                let g = cell.ptr.read().ok()?;
+                g.as_ref()?;
+                // The read guard is held while `f` runs, so the borrow
+                // cannot end meanwhile.
+                Some(f())
+            }
+        }
+    }
+}
+
+/// A pointer to one value inside the variables a [`VarsObject`] reads.
+/// Lists and dicts are walked through these instead of being copied or
+/// converted whole: a host's facts can be large and a template usually
+/// reads one field.
+#[derive(Clone, Copy)]
+struct NodePtr(*const Value);
+
+// SAFETY: the pointee is a `Value` (Send + Sync) that is never mutated
+// while reachable; it is only dereferenced inside `VarsObject::with_alive`
+// of the object whose variables hold it (see `NodePtr::get`).
+unsafe impl Send for NodePtr {}
+unsafe impl Sync for NodePtr {}
+
+impl NodePtr {
+    fn new(v: &Value) -> NodePtr {
+        NodePtr(v as *const Value)
+    }
+
+    /// The value pointed at.
+    ///
+    /// # Safety
+    /// Call only inside `with_alive` of the `VarsObject` whose variables
+    /// contain the pointee, while holding that object (for owned
+    /// variables, that keeps the map alive; for borrowed ones, the read
+    /// guard of `with_alive` keeps the caller's borrow alive).
+    unsafe fn get<'a>(self) -> &'a Value {
+        &*self.0
+    }
+}
+
+/// What a node is, read under the liveness guard.
+enum NodeKind {
+    Plain(Mj),
+    Template(String),
+    Map,
+    Seq(usize),
+}
+
+fn classify(v: &Value) -> NodeKind {
+    if let Some(s) = crate::value::as_unsafe(v) {
+        return NodeKind::Plain(Mj::from(s));
+    }
+    match v {
+        Value::String(s) if super::is_template(s) => NodeKind::Template(s.clone()),
+        Value::String(s) => NodeKind::Plain(Mj::from(s.as_str())),
+        Value::Array(items) => NodeKind::Seq(items.len()),
+        Value::Object(_) if crate::value::as_vault(v).is_some() => NodeKind::Plain(to_mj(v)),
+        Value::Object(_) => NodeKind::Map,
+        other => NodeKind::Plain(to_mj(other)),
     }
 }
 
 /// A variable's value as templates see it: strings holding templates are
-/// rendered now; lists and dicts holding templates become lazy objects
-/// that render an element only when it is read (as ansible-core 2.19
-/// does), so a broken element nobody reads does no harm.
-pub(crate) fn lazy_value(ctx: &Arc<VarsObject>, raw: &Value, label: &str) -> Mj {
-    if let Some(s) = crate::value::as_unsafe(raw) {
-        return Mj::from(s);
-    }
-    if !needs_render(raw) {
-        return to_mj(raw);
-    }
-    match raw {
-        Value::String(text) => render_guarded(ctx, label, text),
-        Value::Array(items) => Mj::from_object(LazySeq {
+/// rendered now; lists and dicts become lazy objects that convert (and
+/// render) an element only when it is read, as ansible-core 2.19 does, so
+/// a broken element nobody reads does no harm.
+fn lazy_node(ctx: &Arc<VarsObject>, node: NodePtr, label: &str) -> Mj {
+    // SAFETY: read inside `with_alive` of `ctx`, whose variables hold `node`.
+    let Some(kind) = ctx.with_alive(|| classify(unsafe { node.get() })) else {
+        return Mj::UNDEFINED;
+    };
+    match kind {
+        NodeKind::Plain(v) => v,
+        NodeKind::Template(text) => render_guarded(ctx, label, &text),
+        NodeKind::Seq(len) => Mj::from_object(LazySeq {
             ctx: Arc::downgrade(ctx),
+            node,
+            len,
             label: label.to_string(),
-            items: items.clone(),
             cache: Mutex::new(HashMap::new()),
         }),
-        Value::Object(m) if crate::value::as_vault(raw).is_none() => {
-            Mj::from_object(LazyMap::new(ctx, m, label))
-        }
-        other => to_mj(other),
+        NodeKind::Map => Mj::from_object(LazyMap {
+            ctx: Arc::downgrade(ctx),
+            node,
+            renamed: std::sync::OnceLock::new(),
+            label: label.to_string(),
+            cache: Mutex::new(HashMap::new()),
+        }),
     }
 }
 
@@ -247,43 +318,80 @@ fn render_guarded(ctx: &Arc<VarsObject>, label: &str, text: &str) -> Mj {
     }
 }
 
-/// A dict variable whose values are rendered when read.
+/// A dict inside the variables, read element by element.
 struct LazyMap {
     ctx: Weak<VarsObject>,
+    node: NodePtr,
+    /// (rendered key, key as written) for keys that are templates; found
+    /// only when a key is missing or the keys are listed, so reading one
+    /// field of a large dict stays cheap.
+    renamed: std::sync::OnceLock<Vec<(String, String)>>,
     label: String,
-    entries: Map<String, Value>,
     cache: Mutex<HashMap<String, Mj>>,
-}
-
-impl LazyMap {
-    fn new(ctx: &Arc<VarsObject>, m: &Map<String, Value>, label: &str) -> LazyMap {
-        let mut entries = Map::new();
-        for (k, v) in m {
-            let key = if super::is_template(k) {
-                match ctx.templar.render_str_in(k, ctx) {
-                    Ok(rendered) => crate::value::py_str(&rendered),
-                    Err(RenderError::Jinja(e)) => {
-                        ctx.sink.set_hard(ctx.templar.describe(&e, k, ctx));
-                        k.clone()
-                    }
-                }
-            } else {
-                k.clone()
-            };
-            entries.insert(key, v.clone());
-        }
-        LazyMap {
-            ctx: Arc::downgrade(ctx),
-            label: label.to_string(),
-            entries,
-            cache: Mutex::new(HashMap::new()),
-        }
-    }
 }
 
 impl std::fmt::Debug for LazyMap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.label)
+    }
+}
+
+impl LazyMap {
+    fn renamed(&self) -> &[(String, String)] {
+        self.renamed.get_or_init(|| {
+            let Some(ctx) = self.ctx.upgrade() else {
+                return Vec::new();
+            };
+            let template_keys: Vec<String> = ctx
+                .with_alive(|| {
+                    // SAFETY: inside `with_alive` of the owner of `node`.
+                    let v = unsafe { self.node.get() };
+                    v.as_object()
+                        .map(|m| {
+                            m.keys()
+                                .filter(|k| super::is_template(k))
+                                .cloned()
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default();
+            let mut out = Vec::new();
+            for k in template_keys {
+                match ctx.templar.render_str_in(&k, &ctx) {
+                    Ok(r) => out.push((crate::value::py_str(&r), k)),
+                    Err(RenderError::Jinja(e)) => {
+                        ctx.sink.set_hard(ctx.templar.describe(&e, &k, &ctx))
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    fn keys(&self) -> Vec<String> {
+        let renamed = self.renamed();
+        let Some(ctx) = self.ctx.upgrade() else {
+            return Vec::new();
+        };
+        ctx.with_alive(|| {
+            // SAFETY: inside `with_alive` of the owner of `node`.
+            let v = unsafe { self.node.get() };
+            v.as_object()
+                .map(|m| {
+                    m.keys()
+                        .map(|k| {
+                            renamed
+                                .iter()
+                                .find(|(_, orig)| orig == k)
+                                .map(|(shown, _)| shown.clone())
+                                .unwrap_or_else(|| k.clone())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -297,27 +405,47 @@ impl Object for LazyMap {
         if let Some(v) = lock(&self.cache).get(k) {
             return Some(v.clone());
         }
-        let raw = self.entries.get(k)?;
         let ctx = self.ctx.upgrade()?;
-        let v = lazy_value(&ctx, raw, &format!("{}.{k}", self.label));
+        let find = |key: &str| {
+            ctx.with_alive(|| {
+                // SAFETY: inside `with_alive` of the owner of `node`.
+                let v = unsafe { self.node.get() };
+                v.as_object()?.get(key).map(NodePtr::new)
+            })
+            .flatten()
+        };
+        let child = match find(k) {
+            Some(c) => c,
+            None => {
+                let orig = self
+                    .renamed()
+                    .iter()
+                    .find(|(shown, _)| shown == k)?
+                    .1
+                    .clone();
+                find(&orig)?
+            }
+        };
+        let v = lazy_node(&ctx, child, &format!("{}.{k}", self.label));
         lock(&self.cache).insert(k.to_string(), v.clone());
         Some(v)
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(self.entries.keys().map(|k| Mj::from(k.as_str())).collect())
+        Enumerator::Values(self.keys().into_iter().map(Mj::from).collect())
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        Some(self.entries.len())
+        Some(self.keys().len())
     }
 }
 
-/// A list variable whose items are rendered when read.
+/// A list inside the variables, read element by element.
 struct LazySeq {
     ctx: Weak<VarsObject>,
+    node: NodePtr,
+    len: usize,
     label: String,
-    items: Vec<Value>,
     cache: Mutex<HashMap<usize, Mj>>,
 }
 
@@ -334,28 +462,28 @@ impl Object for LazySeq {
 
     fn get_value(self: &Arc<Self>, key: &Mj) -> Option<Mj> {
         let i = key.as_i64()?;
-        let i = if i < 0 {
-            i + self.items.len() as i64
-        } else {
-            i
-        };
+        let i = if i < 0 { i + self.len as i64 } else { i };
         let i = usize::try_from(i).ok()?;
         if let Some(v) = lock(&self.cache).get(&i) {
             return Some(v.clone());
         }
-        let raw = self.items.get(i)?;
         let ctx = self.ctx.upgrade()?;
-        let v = lazy_value(&ctx, raw, &format!("{}[{i}]", self.label));
+        let child = ctx.with_alive(|| {
+            // SAFETY: inside `with_alive` of the owner of `node`.
+            let v = unsafe { self.node.get() };
+            v.as_array()?.get(i).map(NodePtr::new)
+        })??;
+        let v = lazy_node(&ctx, child, &format!("{}[{i}]", self.label));
         lock(&self.cache).insert(i, v.clone());
         Some(v)
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Seq(self.items.len())
+        Enumerator::Seq(self.len)
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        Some(self.items.len())
+        Some(self.len)
     }
 }
 
