@@ -872,6 +872,77 @@ pub fn register(env: &mut Environment<'static>) {
         };
         Ok(Mj::from(r / scale))
     });
+    filter!(env, "normpath", |v, a| {
+        Args::bind("normpath", &[], a)?;
+        Ok(Mj::from(normpath(&s(&v)?)))
+    });
+    filter!(env, "relpath", |v, a| {
+        let a = Args::bind("relpath", &["start"], a)?;
+        let start = a.opt_str("start").unwrap_or_else(|| ".".into());
+        Ok(Mj::from(relpath(&s(&v)?, &start)))
+    });
+    filter!(env, "commonpath", |v, a| {
+        Args::bind("commonpath", &[], a)?;
+        let paths: Vec<String> = list_of(&v)?.iter().map(py_str_mj).collect();
+        if paths.is_empty() {
+            return Err(op_error("commonpath() arg is an empty sequence"));
+        }
+        let abs = paths[0].starts_with('/');
+        if paths.iter().any(|p| p.starts_with('/') != abs) {
+            return Err(op_error("Can't mix absolute and relative paths"));
+        }
+        let split: Vec<Vec<&str>> = paths
+            .iter()
+            .map(|p| {
+                p.split('/')
+                    .filter(|c| !c.is_empty() && *c != ".")
+                    .collect()
+            })
+            .collect();
+        let mut common: Vec<&str> = Vec::new();
+        for (i, comp) in split[0].iter().enumerate() {
+            if split.iter().all(|p| p.get(i) == Some(comp)) {
+                common.push(comp);
+            } else {
+                break;
+            }
+        }
+        let joined = common.join("/");
+        Ok(Mj::from(if abs { format!("/{joined}") } else { joined }))
+    });
+    filter!(env, "expandvars", |v, a| {
+        Args::bind("expandvars", &[], a)?;
+        Ok(Mj::from(expandvars(&s(&v)?)))
+    });
+    filter!(env, "to_uuid", |v, a| {
+        let a = Args::bind("to_uuid", &["namespace"], a)?;
+        let ns = a.str_or("namespace", "361E6D51-FAEC-444A-9079-341386DA8E2E");
+        Ok(Mj::from(uuid5(&ns, &s(&v)?)?))
+    });
+    filter!(env, "human_readable", |v, a| {
+        let a = Args::bind("human_readable", &["isbits", "unit"], a)?;
+        defined(&v)?;
+        let size = f64::try_from(v.clone())
+            .or_else(|_| py_str_mj(&v).trim().parse::<f64>())
+            .map_err(|_| {
+                op_error(format!(
+                    "human_readable() can't interpret following string: {v}"
+                ))
+            })?;
+        Ok(Mj::from(bytes_to_human(
+            size,
+            a.bool_or("isbits", false),
+            a.opt_str("unit"),
+        )))
+    });
+    filter!(env, "human_to_bytes", |v, a| {
+        let a = Args::bind("human_to_bytes", &["default_unit", "isbits"], a)?;
+        Ok(Mj::from(human_to_bytes(
+            &s(&v)?,
+            a.opt_str("default_unit"),
+            a.bool_or("isbits", false),
+        )?))
+    });
     filter!(env, "min", |v, a| extreme("min", v, a));
     filter!(env, "max", |v, a| extreme("max", v, a));
     filter!(env, "unique", |v, a| {
@@ -1563,4 +1634,193 @@ pub fn attr_path(v: &Mj, path: &str) -> Mj {
         cur = next.unwrap_or(Mj::UNDEFINED);
     }
     cur
+}
+
+/// Python's `os.path.normpath`.
+pub fn normpath(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let abs = p.starts_with('/');
+    // POSIX keeps exactly two leading slashes.
+    let lead = if p.starts_with("//") && !p.starts_with("///") {
+        "//"
+    } else if abs {
+        "/"
+    } else {
+        ""
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for comp in p.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !abs {
+                    parts.push("..");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    let out = format!("{lead}{}", parts.join("/"));
+    if out.is_empty() {
+        ".".into()
+    } else {
+        out
+    }
+}
+
+fn absolute(p: &str) -> String {
+    if p.starts_with('/') {
+        normpath(p)
+    } else {
+        let cwd = std::env::current_dir()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "/".into());
+        normpath(&format!("{cwd}/{p}"))
+    }
+}
+
+/// Python's `os.path.relpath`.
+fn relpath(p: &str, start: &str) -> String {
+    let a = absolute(p);
+    let b = absolute(start);
+    let ap: Vec<&str> = a.split('/').filter(|c| !c.is_empty()).collect();
+    let bp: Vec<&str> = b.split('/').filter(|c| !c.is_empty()).collect();
+    let common = ap.iter().zip(&bp).take_while(|(x, y)| x == y).count();
+    let mut out: Vec<&str> = vec![".."; bp.len() - common];
+    out.extend(&ap[common..]);
+    if out.is_empty() {
+        ".".into()
+    } else {
+        out.join("/")
+    }
+}
+
+/// Python's `os.path.expandvars`: `$NAME` and `${NAME}` from the
+/// environment; unknown names are left as written.
+fn expandvars(text: &str) -> String {
+    let re = match regex::Regex::new(r"\$(\w+|\{[^}]*\})") {
+        Ok(r) => r,
+        Err(_) => return text.to_string(),
+    };
+    re.replace_all(text, |c: &regex::Captures| {
+        let name = c[1].trim_start_matches('{').trim_end_matches('}');
+        std::env::var(name).unwrap_or_else(|_| c[0].to_string())
+    })
+    .into_owned()
+}
+
+/// A name-based (version 5) UUID, as Python's `uuid.uuid5`.
+fn uuid5(namespace: &str, name: &str) -> Result<String, Error> {
+    use sha1::Digest;
+    let hex: String = namespace
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .collect();
+    if hex.len() != 32 {
+        return Err(op_error(format!(
+            "Invalid value '{namespace}' for 'namespace': badly formed hexadecimal UUID string"
+        )));
+    }
+    let mut ns = [0u8; 16];
+    for (i, byte) in ns.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap_or(0);
+    }
+    let mut h = sha1::Sha1::new();
+    h.update(ns);
+    h.update(name.as_bytes());
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x: String = b.iter().map(|v| format!("{v:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    ))
+}
+
+const SIZE_RANGES: [(char, f64); 9] = [
+    ('Y', 1208925819614629174706176.0),
+    ('Z', 1180591620717411303424.0),
+    ('E', 1152921504606846976.0),
+    ('P', 1125899906842624.0),
+    ('T', 1099511627776.0),
+    ('G', 1073741824.0),
+    ('M', 1048576.0),
+    ('K', 1024.0),
+    ('B', 1.0),
+];
+
+/// Ansible's `bytes_to_human`.
+fn bytes_to_human(size: f64, isbits: bool, unit: Option<String>) -> String {
+    let base = if isbits { "bits" } else { "Bytes" };
+    let mut chosen = ('B', 1.0);
+    for (suffix, limit) in SIZE_RANGES {
+        chosen = (suffix, limit);
+        let wanted = unit
+            .as_ref()
+            .and_then(|u| u.chars().next())
+            .map(|c| c.to_ascii_uppercase());
+        if (wanted.is_none() && size >= limit) || wanted == Some(suffix) {
+            break;
+        }
+    }
+    let (suffix, limit) = chosen;
+    let suffix = if limit != 1.0 {
+        format!("{suffix}{}", &base[..1])
+    } else {
+        base.to_string()
+    };
+    format!("{:.2} {suffix}", size / limit)
+}
+
+/// Ansible's `human_to_bytes`.
+fn human_to_bytes(text: &str, default_unit: Option<String>, isbits: bool) -> Result<i64, Error> {
+    let re = regex::Regex::new(r"^([0-9]*\.?[0-9]+)(?:\s*([A-Za-z]+))?\s*$")
+        .map_err(|e| op_error(e.to_string()))?;
+    let caps = re.captures(text.trim_start()).ok_or_else(|| {
+        op_error(format!(
+            "human_to_bytes() can't interpret following string: {text}"
+        ))
+    })?;
+    let num: f64 = caps[1].parse().map_err(|_| {
+        op_error(format!(
+            "human_to_bytes() can't interpret following number: {}",
+            &caps[1]
+        ))
+    })?;
+    let unit = caps.get(2).map(|m| m.as_str().to_string()).or(default_unit);
+    let Some(unit) = unit else {
+        return Ok(num.round() as i64);
+    };
+    let key = unit.chars().next().unwrap_or('B').to_ascii_uppercase();
+    let limit = SIZE_RANGES
+        .iter()
+        .find(|(s, _)| *s == key)
+        .map(|(_, l)| *l)
+        .ok_or_else(|| op_error(format!("human_to_bytes() failed to convert {text} (unit = {unit}). The suffix must be one of Y, Z, E, P, T, G, M, K, B")))?;
+    if unit.chars().count() > 1 {
+        let class = if isbits { 'b' } else { 'B' };
+        let second = unit.chars().nth(1);
+        let word = unit.to_lowercase();
+        let ok = (unit.chars().count() == 2 && second == Some(class))
+            || (key == 'B'
+                && (word == if isbits { "bit" } else { "byte" }
+                    || word == if isbits { "bits" } else { "bytes" }))
+            || word.ends_with(if isbits { "bit" } else { "byte" })
+            || word.ends_with(if isbits { "bits" } else { "bytes" });
+        if !ok {
+            return Err(op_error(format!("human_to_bytes() failed to convert {text}. Value is not a valid string (expect {key}{class} or {key})")));
+        }
+    }
+    Ok((num * limit).round() as i64)
 }
