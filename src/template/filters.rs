@@ -943,6 +943,123 @@ pub fn register(env: &mut Environment<'static>) {
             a.bool_or("isbits", false),
         )?))
     });
+    filter!(env, "truncate", |v, a| {
+        let a = Args::bind("truncate", &["length", "killwords", "end", "leeway"], a)?;
+        let text: Vec<char> = s(&v)?.chars().collect();
+        let length = a.int_or("length", 255)?.max(0) as usize;
+        let end = a.str_or("end", "...");
+        let leeway = a.int_or("leeway", 5)?.max(0) as usize;
+        if text.len() <= length + leeway {
+            return Ok(Mj::from(text.iter().collect::<String>()));
+        }
+        let keep = length.saturating_sub(end.chars().count());
+        let head: String = text[..keep.min(text.len())].iter().collect();
+        if a.bool_or("killwords", false) {
+            return Ok(Mj::from(head + &end));
+        }
+        let head = match head.rfind(' ') {
+            Some(i) => head[..i].to_string(),
+            None => head,
+        };
+        Ok(Mj::from(head + &end))
+    });
+    filter!(env, "wordwrap", |v, a| {
+        let a = Args::bind(
+            "wordwrap",
+            &[
+                "width",
+                "break_long_words",
+                "wrapstring",
+                "break_on_hyphens",
+            ],
+            a,
+        )?;
+        let text = s(&v)?;
+        let width = a.int_or("width", 79)?.max(1) as usize;
+        let wrap = a.str_or("wrapstring", "\n");
+        let long = a.bool_or("break_long_words", true);
+        let lines: Vec<String> = text
+            .lines()
+            .flat_map(|l| wrap_line(l, width, long))
+            .collect();
+        Ok(Mj::from(lines.join(&wrap)))
+    });
+    filter!(env, "striptags", |v, a| {
+        Args::bind("striptags", &[], a)?;
+        let text = s(&v)?;
+        let no_comments = regex::Regex::new(r"(?s)<!--.*?-->")
+            .map(|r| r.replace_all(&text, "").into_owned())
+            .unwrap_or(text);
+        let no_tags = regex::Regex::new(r"(?s)<[^>]*>")
+            .map(|r| r.replace_all(&no_comments, "").into_owned())
+            .unwrap_or(no_comments);
+        let words: Vec<&str> = no_tags.split_whitespace().collect();
+        let joined = words.join(" ");
+        Ok(Mj::from(
+            joined
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&amp;", "&"),
+        ))
+    });
+    filter!(env, "filesizeformat", |v, a| {
+        let a = Args::bind("filesizeformat", &["binary"], a)?;
+        defined(&v)?;
+        let bytes = f64::try_from(v.clone())
+            .or_else(|_| py_str_mj(&v).trim().parse::<f64>())
+            .map_err(|_| op_error(format!("filesizeformat: a number is required, got {v}")))?;
+        let binary = a.bool_or("binary", false);
+        let base: f64 = if binary { 1024.0 } else { 1000.0 };
+        let prefixes = if binary {
+            ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+        } else {
+            ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+        };
+        if bytes == 1.0 {
+            return Ok(Mj::from("1 Byte"));
+        }
+        if bytes < base {
+            return Ok(Mj::from(format!("{} Bytes", bytes as i64)));
+        }
+        let mut out = String::new();
+        for (i, prefix) in prefixes.iter().enumerate() {
+            let unit = base.powi(i as i32 + 2);
+            if bytes < unit || i == prefixes.len() - 1 {
+                out = format!("{:.1} {prefix}", base * bytes / unit);
+                break;
+            }
+        }
+        Ok(Mj::from(out))
+    });
+    filter!(env, "xmlattr", |v, a| {
+        let a = Args::bind("xmlattr", &["autospace"], a)?;
+        defined(&v)?;
+        let mut parts = Vec::new();
+        for k in v.try_iter()? {
+            let x = v.get_item(&k).unwrap_or(Mj::UNDEFINED);
+            if x.is_undefined() || x.is_none() {
+                continue;
+            }
+            let esc = |t: String| {
+                t.replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('"', "&#34;")
+                    .replace('\'', "&#39;")
+            };
+            parts.push(format!("{}=\"{}\"", esc(py_str_mj(&k)), esc(py_str_mj(&x))));
+        }
+        let joined = parts.join(" ");
+        Ok(Mj::from(
+            if a.bool_or("autospace", true) && !joined.is_empty() {
+                format!(" {joined}")
+            } else {
+                joined
+            },
+        ))
+    });
     filter!(env, "min", |v, a| extreme("min", v, a));
     filter!(env, "max", |v, a| extreme("max", v, a));
     filter!(env, "unique", |v, a| {
@@ -1823,4 +1940,48 @@ fn human_to_bytes(text: &str, default_unit: Option<String>, isbits: bool) -> Res
         }
     }
     Ok((num * limit).round() as i64)
+}
+
+/// Greedy wrapping of one line as Python's `textwrap.wrap`.
+fn wrap_line(line: &str, width: usize, break_long: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in line.split_whitespace() {
+        let mut word = word.to_string();
+        loop {
+            let cur_len = cur.chars().count();
+            let word_len = word.chars().count();
+            let need = if cur.is_empty() {
+                word_len
+            } else {
+                cur_len + 1 + word_len
+            };
+            if need <= width {
+                if !cur.is_empty() {
+                    cur.push(' ');
+                }
+                cur.push_str(&word);
+                break;
+            }
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            if break_long && word_len > width {
+                let head: String = word.chars().take(width).collect();
+                word = word.chars().skip(width).collect();
+                out.push(head);
+                if word.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            cur = word;
+            break;
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
