@@ -32,6 +32,25 @@ fn jinja_builtin_filters_and_tests() {
     assert_eq!(render(TEMPLATE_2, vars), EXPECTED_2);
 }
 
+#[test]
+fn jinja2_override_line() {
+    // As ansible-core 2.19 renders it: the override line is dropped,
+    // lstrip_blocks is on and trim_blocks off.
+    let src = "#jinja2: lstrip_blocks: True, trim_blocks: False\n  {% if true %}\nx\n  {% endif %}\nend\n";
+    assert_eq!(render(src, json!({})), "\nx\n\nend\n");
+    let src = "#jinja2: variable_start_string: '[%', variable_end_string: '%]'\n[% a %] {{ a }}\n";
+    assert_eq!(render(src, json!({"a": 1})), "1 {{ a }}\n");
+    let bad = Templar::new().render_template_file(
+        "#jinja2: nope: 1\nx",
+        &Vars::default(),
+        &TemplateFileOptions::default(),
+    );
+    assert!(bad
+        .unwrap_err()
+        .message
+        .contains("Invalid '#jinja2:' override key 'nope'"));
+}
+
 const TEMPLATE_1: &str = r####"# {{ ansible_managed | default('managed') }}
 {% set greeting = 'hello' %}
 {% macro row(k, v) -%}

@@ -412,6 +412,73 @@ fn single_expression(text: &str) -> Option<&str> {
     Some(inner)
 }
 
+/// A first line `#jinja2: trim_blocks: False, lstrip_blocks: True`
+/// overrides the template options for that file, as in Ansible; the line
+/// itself is not part of the output.
+fn jinja2_overrides<'t>(
+    text: &'t str,
+    opts: &TemplateFileOptions,
+) -> Result<(&'t str, TemplateFileOptions), Diagnostic> {
+    let Some(rest) = text.strip_prefix("#jinja2:") else {
+        return Ok((text, opts.clone()));
+    };
+    let bad = |m: String| Diagnostic::new(m).code(exit::HOST_FAILED);
+    let Some(eol) = rest.find('\n') else {
+        return Err(bad("Missing newline after '#jinja2:' override.".into()));
+    };
+    let mut out = opts.clone();
+    for pair in rest[..eol].split(',') {
+        let Some((key, val)) = pair.split_once(':') else {
+            return Err(bad(format!(
+                "Missing key-value separator `:` in '#jinja2:' override pair '{pair}'."
+            )));
+        };
+        let val = val.trim();
+        let text_val = || -> Result<String, Diagnostic> {
+            let unquoted = val
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .or_else(|| val.strip_prefix('"').and_then(|v| v.strip_suffix('"')));
+            let v = unquoted.ok_or_else(|| {
+                bad(format!(
+                    "'#jinja2:' override '{}' needs a quoted string, got {val}",
+                    key.trim()
+                ))
+            })?;
+            Ok(v.replace("\\n", "\n").replace("\\r", "\r"))
+        };
+        let flag = || -> Result<bool, Diagnostic> {
+            match val {
+                "True" => Ok(true),
+                "False" => Ok(false),
+                other => Err(bad(format!(
+                    "'#jinja2:' override '{}' needs True or False, got {other}",
+                    key.trim()
+                ))),
+            }
+        };
+        match key.trim() {
+            "trim_blocks" => out.trim_blocks = flag()?,
+            "lstrip_blocks" => out.lstrip_blocks = flag()?,
+            // Trailing newlines are always kept, as the template module does.
+            "keep_trailing_newline" => {
+                flag()?;
+            }
+            "newline_sequence" => out.newline_sequence = text_val()?,
+            "block_start_string" => out.block_start_string = text_val()?,
+            "block_end_string" => out.block_end_string = text_val()?,
+            "variable_start_string" => out.variable_start_string = text_val()?,
+            "variable_end_string" => out.variable_end_string = text_val()?,
+            "comment_start_string" => out.comment_start_string = text_val()?,
+            "comment_end_string" => out.comment_end_string = text_val()?,
+            other => {
+                return Err(bad(format!("Invalid '#jinja2:' override key '{other}'.")));
+            }
+        }
+    }
+    Ok((&rest[eol + 1..], out))
+}
+
 /// `opts` with the settings that do not change how the text is read
 /// (newlines, search path) set to their defaults.
 fn default_options_of(opts: &TemplateFileOptions) -> TemplateFileOptions {
@@ -517,6 +584,8 @@ impl Templar {
         vars: &Vars,
         opts: &TemplateFileOptions,
     ) -> Result<String, Diagnostic> {
+        let (text, overridden) = jinja2_overrides(text, opts)?;
+        let opts = &overridden;
         let (ctx, _guard) = self.context(vars);
         let _search = SearchPathGuard::set(&opts.search_path);
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
