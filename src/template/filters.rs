@@ -1438,7 +1438,9 @@ fn add(a: &Mj, b: &Mj) -> R {
     }
     if a.is_integer() && b.is_integer() {
         if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
-            return Ok(Mj::from(x + y));
+            if let Some(z) = x.checked_add(y) {
+                return Ok(Mj::from(z));
+            }
         }
     }
     if a.is_number() && b.is_number() {

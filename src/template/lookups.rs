@@ -666,7 +666,10 @@ fn sequence(terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error> {
                 if c == 0 {
                     continue;
                 }
-                start + (c - 1) * stride
+                (c - 1)
+                    .checked_mul(stride)
+                    .and_then(|n| n.checked_add(start))
+                    .ok_or_else(|| op_error("with_sequence: count is too large"))?
             }
             (None, None) => return Err(op_error("must specify count or end in with_sequence")),
         };
@@ -681,7 +684,10 @@ fn sequence(terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error> {
         while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
             let s = super::pyformat::format(&fmt, &[Value::from(i)]).map_err(op_error)?;
             out.push(Mj::from(s));
-            i += stride;
+            i = match i.checked_add(stride) {
+                Some(n) => n,
+                None => break,
+            };
         }
     }
     Ok(out)

@@ -123,7 +123,7 @@ fn code_end(s: &str, close: &str) -> Option<usize> {
                 }
                 i += 1;
             }
-            _ if s[i..].starts_with(close) => return Some(i),
+            _ if b[i..].starts_with(close.as_bytes()) => return Some(i),
             _ => i += 1,
         }
     }
@@ -578,6 +578,15 @@ mod unit {
             "{{ __herd_percent('%s', __herd_chain(y, 'z') | default(1)) }}"
         );
         assert_eq!(rw("{{ 10 % 3 }}"), "{{ 10 % 3 }}");
+    }
+
+    #[test]
+    fn non_ascii_code_is_safe() {
+        assert_eq!(
+            rw("{{ é | default(1) }} ü {{ 'ß' }}"),
+            "{{ é | default(1) }} ü {{ 'ß' }}"
+        );
+        let _ = super::literal_chains("{{ x['é'] }} it's ü [é");
     }
 
     #[test]
