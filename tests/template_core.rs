@@ -43,7 +43,12 @@ fn plain_strings_pass_through() {
 fn single_expression_is_native() {
     let v = vars(json!({"l": [1, 2], "d": {"a": true}, "n": 3}));
     assert_eq!(render("{{ l }}", &v), json!([1, 2]));
-    assert_eq!(render("  {{ d }} ", &v), json!({"a": true}));
+    assert_eq!(render("{{ d }}\n", &v), json!({"a": true}));
+    // Checked with ansible-core 2.19: text around the expression makes a
+    // string, and trailing newlines are kept there.
+    assert_eq!(render("  {{ n }}  ", &v), json!("  3  "));
+    assert_eq!(render("x{{ n }}\n", &v), json!("x3\n"));
+    assert_eq!(render("{{ n }}\n\n", &v), json!("3\n\n"));
     assert_eq!(render("{{ n + 1 }}", &v), json!(4));
     assert_eq!(render("{{ n > 1 }}", &v), json!(true));
     assert_eq!(render("{{ none }}", &v), json!(null));
@@ -234,6 +239,15 @@ fn speed() {
         m.insert(format!("var{i}"), json!(format!("value {i}")));
     }
     m.insert("lazy".into(), json!("{{ var1 }}-{{ var2 }}"));
+    let mut facts = Map::new();
+    for i in 0..500 {
+        facts.insert(
+            format!("fact{i}"),
+            json!({"a": [1, 2, 3], "b": "text", "c": {"d": i}}),
+        );
+    }
+    facts.insert("os".into(), json!("Debian"));
+    m.insert("ansible_facts".into(), Value::Object(facts));
     m.insert("d".into(), json!({"a": {"b": 1}}));
     let v = Vars::new(m);
     let t = Templar::new();
@@ -243,6 +257,9 @@ fn speed() {
         ("default", "{{ nope.x | default('z') }}"),
         ("lazy", "{{ lazy }}"),
         ("plain", "no template here"),
+        ("facts", "{{ ansible_facts.os }}"),
+        ("facts-text", "x{{ ansible_facts.os }}"),
+        ("facts-len", "{{ ansible_facts | length }}"),
     ] {
         let start = std::time::Instant::now();
         for _ in 0..20_000 {
@@ -320,4 +337,160 @@ fn fully_qualified_filter_names() {
         render("{{ 'x' is ansible.builtin.match('x') }}", &v),
         json!(true)
     );
+}
+
+#[test]
+fn containers_render_elements_lazily() {
+    let v = vars(json!({
+        "x": 2,
+        "app": {"name": "web", "url": "{{ app_host }}/path", "port": "{{ x * 40 }}"},
+        "l": ["{{ x }}", "{{ nope }}"],
+        "loop": {"a": "{{ loop.b }}", "b": "{{ loop.a }}"}
+    }));
+    assert_eq!(render("{{ app.name }}", &v), json!("web"));
+    assert_eq!(render("{{ app.port }}", &v), json!(80));
+    assert_eq!(render("{{ app['port'] + 1 }}", &v), json!(81));
+    assert_eq!(render("{{ l[0] }}", &v), json!(2));
+    assert_eq!(render("{{ l | length }}", &v), json!(2));
+    assert_eq!(render("{{ app.url | default('none') }}", &v), json!("none"));
+    assert_eq!(err("{{ app.url }}", &v), "'app_host' is undefined");
+    assert_eq!(err("{{ app }}", &v), "'app_host' is undefined");
+    assert_eq!(err("{{ l }}", &v), "'nope' is undefined");
+    assert!(err("{{ loop.a }}", &v).contains("recursive loop detected"));
+    let ok = vars(json!({"x": 1, "d": {"k": ["{{ x }}", {"z": "{{ x + 1 }}"}]}}));
+    assert_eq!(render("{{ d }}", &ok), json!({"k": [1, {"z": 2}]}));
+    assert_eq!(
+        render("{{ d | to_json }}", &ok),
+        json!("{\"k\": [1, {\"z\": 2}]}")
+    );
+    assert_eq!(render("{{ d.k[-1].z }}", &ok), json!(2));
+    assert_eq!(
+        render("{{ d.k[1].items() | list }}", &ok),
+        json!([["z", 2]])
+    );
+    assert_eq!(render("x{{ d }}", &ok), json!("x{'k': [1, {'z': 2}]}"));
+    assert_eq!(render("{{ d.k == [1, {'z': 2}] }}", &ok), json!(true));
+}
+
+#[test]
+fn dates() {
+    let v = vars(json!({}));
+    let year = render("{{ now(fmt='%Y') }}", &v);
+    assert_eq!(year.as_str().unwrap().len(), 4);
+    assert_eq!(render("{{ now().year > 2000 }}", &v), json!(true));
+    assert_eq!(
+        render("{{ now(utc=true).strftime('%Y') }}", &v)
+            .as_str()
+            .unwrap()
+            .len(),
+        4
+    );
+    let shown = render("x{{ now() }}", &v);
+    assert_eq!(shown.as_str().unwrap().len(), 27, "{shown}");
+    assert_eq!(
+        render(
+            "{{ '%Y-%m-%d %H:%M' | strftime(86400 + 3600, utc=true) }}",
+            &v
+        ),
+        json!("1970-01-02 01:00")
+    );
+}
+
+#[test]
+fn templar_is_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Templar>();
+    assert_send_sync::<Vars>();
+    let t = Templar::new();
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                let v = vars(json!({"i": i, "s": "{{ i * 2 }}"}));
+                for _ in 0..200 {
+                    assert_eq!(t.render_str("{{ s + 1 }}", &v).unwrap(), json!(i * 2 + 1));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn template_file_options_keep_undefined_rules() {
+    let t = Templar::new();
+    let v = vars(json!({}));
+    let opts = TemplateFileOptions {
+        trim_blocks: false,
+        lstrip_blocks: true,
+        ..Default::default()
+    };
+    let out = t
+        .render_template_file("{{ a.b | default('x') }}\n", &v, &opts)
+        .unwrap();
+    assert_eq!(out, "x\n");
+    let e = t
+        .render_template_file("{{ a.b | default('x') }}{{ typo }}\n", &v, &opts)
+        .unwrap_err();
+    assert_eq!(e.message, "'typo' is undefined");
+}
+
+#[test]
+fn more_python_methods() {
+    for (t, want) in [
+        ("{{ '{}-{}'.format('a', 1) }}", json!("a-1")),
+        ("{{ 'a b'.split() }}", json!(["a", "b"])),
+        ("{{ 'abc'.replace('b', 'x') }}", json!("axc")),
+        ("{{ 'Abc'.lower() }}", json!("abc")),
+        ("{{ 'abc'.endswith('c') }}", json!(true)),
+        ("{{ ','.join(['a', 'b']) }}", json!("a,b")),
+        ("{{ {'a': 1}.get('a') }}", json!(1)),
+        ("{{ {'a': 1}.get('b', 2) }}", json!(2)),
+        ("{{ {'a': 1}.keys() | list }}", json!(["a"])),
+        ("{{ {'a': 1}.values() | list }}", json!([1])),
+        ("{{ [1, 2, 1].count(1) }}", json!(2)),
+        ("{{ [1, 2].index(2) }}", json!(1)),
+        ("{{ 'abc'.find('c') }}", json!(2)),
+        ("{{ ' x '.rstrip() }}", json!(" x")),
+        ("{{ 'a'.isdigit() }}", json!(false)),
+        ("{{ 'ab'.upper() }}", json!("AB")),
+    ] {
+        assert_eq!(render(t, &vars(json!({}))), want, "{t}");
+    }
+}
+
+#[test]
+fn undef_global() {
+    let v = vars(json!({}));
+    assert_eq!(render("{{ undef() | default('d') }}", &v), json!("d"));
+    assert_eq!(render("{{ undef('why') is undefined }}", &v), json!(true));
+}
+
+#[test]
+fn subscript_errors_name_the_key() {
+    // Messages as ansible-core 2.19 words them.
+    let v = vars(json!({"l": [1], "d": {"a": {"b": 1}}}));
+    assert_eq!(
+        err("{{ l[5] }}", &v),
+        "object of type 'list' has no attribute 5"
+    );
+    assert_eq!(
+        err("{{ d['x'] }}", &v),
+        "object of type 'dict' has no attribute 'x'"
+    );
+    assert_eq!(
+        err("x {{ d.a['c'] }}", &v),
+        "object of type 'dict' has no attribute 'c'"
+    );
+}
+
+#[test]
+fn templated_keys_in_variables() {
+    let v = vars(json!({"k": "name", "d": {"{{ k }}": 1, "plain": 2}}));
+    assert_eq!(render("{{ d.name }}", &v), json!(1));
+    assert_eq!(render("{{ d.plain }}", &v), json!(2));
+    assert_eq!(render("{{ d | list }}", &v), json!(["name", "plain"]));
+    assert_eq!(render("{{ d }}", &v), json!({"name": 1, "plain": 2}));
 }

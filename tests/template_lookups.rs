@@ -299,9 +299,16 @@ fn filter_errors_and_special_messages() {
     let v = vars(json!({}));
     assert_eq!(
         err("{{ zzz | mandatory }}", &v),
-        "Mandatory variable 'zzz' not defined."
+        "The filter plugin 'ansible.builtin.mandatory' failed: Mandatory variable 'zzz' not defined."
     );
-    assert_eq!(err("{{ zzz | mandatory('set zzz') }}", &v), "set zzz");
+    assert_eq!(
+        err("{{ zzz | mandatory('set zzz') }}", &v),
+        "The filter plugin 'ansible.builtin.mandatory' failed: set zzz"
+    );
+    assert_eq!(
+        err("{{ 5 | dict2items }}", &v),
+        "The filter plugin 'ansible.builtin.dict2items' failed: dict2items requires a dictionary, got int"
+    );
     assert_eq!(err("{{ [1] | bogus }}", &v), "No filter named 'bogus'.");
     assert!(err("{{ lookup('nosuch', 'x') }}", &v).contains("nosuch"));
 }
@@ -361,4 +368,158 @@ fn shell_quote_is_posix() {
     assert_eq!(shell_quote("a b"), "'a b'");
     assert_eq!(shell_quote("it's"), "'it'\"'\"'s'");
     assert_eq!(shell_quote("$(rm -rf /);\n"), "'$(rm -rf /);\n'");
+}
+
+#[test]
+fn includes_follow_the_search_path() {
+    use herd::template::TemplateFileOptions;
+    let p = Project::new();
+    fs::write(p.dir.path().join("templates/part.j2"), "part {{ name }}\n").unwrap();
+    fs::write(
+        p.dir.path().join("templates/main.j2"),
+        "{% include 'part.j2' %}end\n",
+    )
+    .unwrap();
+    let opts = TemplateFileOptions {
+        search_path: vec![format!("{}/templates", p.path())],
+        ..Default::default()
+    };
+    let out = Templar::new()
+        .render_template_file("{% include 'part.j2' %}end\n", &p.vars(), &opts)
+        .unwrap();
+    assert_eq!(out, "part web\nend\n");
+    assert_eq!(
+        render("{{ lookup('template', 'main.j2') }}", &p.vars()),
+        json!("part web\nend\n")
+    );
+}
+
+#[test]
+fn loop_lookups() {
+    let v = vars(
+        json!({"users": [{"n": "a", "keys": [1, 2]}, {"n": "b", "keys": []}], "app_x": 1, "app_y": 2}),
+    );
+    assert_eq!(
+        render("{{ query('nested', ['a', 'b'], [1, 2]) }}", &v),
+        json!([["a", 1], ["a", 2], ["b", 1], ["b", 2]])
+    );
+    assert_eq!(
+        render("{{ query('together', [1, 2], ['a']) }}", &v),
+        json!([[1, "a"], [2, null]])
+    );
+    assert_eq!(
+        render("{{ query('flattened', [1, [2, [3]]], 4) }}", &v),
+        json!([1, 2, 3, 4])
+    );
+    assert_eq!(
+        render(
+            "{{ query('subelements', users, 'keys') | map('last') | list }}",
+            &v
+        ),
+        json!([1, 2])
+    );
+    let one = render("{{ lookup('random_choice', 'x', 'y') }}", &v);
+    assert!(one == json!("x") || one == json!("y"));
+    assert_eq!(
+        render("{{ query('varnames', '^app_') }}", &v),
+        json!(["app_x", "app_y"])
+    );
+}
+
+#[test]
+fn ini_and_csvfile_lookups() {
+    let p = Project::new();
+    fs::write(
+        p.dir.path().join("files/app.ini"),
+        "[global]\nuser = root\n\n[db]\nUser=dbuser\npass: secret\nport_a=1\nport_b=2\n",
+    )
+    .unwrap();
+    fs::write(
+        p.dir.path().join("files/app.properties"),
+        "a.b=c\n# comment\nx=y\n",
+    )
+    .unwrap();
+    fs::write(p.dir.path().join("files/el.csv"), "Li,3,6.94\nH,1,1.008\n").unwrap();
+    let v = p.vars();
+    assert_eq!(
+        render("{{ lookup('ini', 'user file=app.ini') }}", &v),
+        json!("root")
+    );
+    assert_eq!(
+        render("{{ lookup('ini', 'user section=db file=app.ini') }}", &v),
+        json!("dbuser")
+    );
+    assert_eq!(
+        render(
+            "{{ lookup('ini', 'pass', section='db', file='app.ini') }}",
+            &v
+        ),
+        json!("secret")
+    );
+    assert_eq!(
+        render(
+            "{{ lookup('ini', 'nope section=db file=app.ini default=d') }}",
+            &v
+        ),
+        json!("d")
+    );
+    assert_eq!(
+        render(
+            "{{ query('ini', 'port_.* section=db file=app.ini re=true') }}",
+            &v
+        ),
+        json!(["1", "2"])
+    );
+    assert_eq!(
+        render(
+            "{{ lookup('ini', 'a.b type=properties file=app.properties') }}",
+            &v
+        ),
+        json!("c")
+    );
+    assert_eq!(
+        render("{{ lookup('csvfile', 'Li file=el.csv delimiter=,') }}", &v),
+        json!("3")
+    );
+    assert_eq!(
+        render(
+            "{{ lookup('csvfile', 'H file=el.csv delimiter=, col=2') }}",
+            &v
+        ),
+        json!("1.008")
+    );
+    assert_eq!(
+        render(
+            "{{ lookup('csvfile', 'X file=el.csv delimiter=, default=none') }}",
+            &v
+        ),
+        json!("none")
+    );
+}
+
+#[test]
+fn inventory_hostnames_lookup() {
+    let v = vars(
+        json!({"groups": {"all": ["w1", "w2", "d1"], "web": ["w1", "w2"], "db": ["d1"], "ungrouped": []}}),
+    );
+    assert_eq!(
+        render("{{ query('inventory_hostnames', 'all') }}", &v),
+        json!(["w1", "w2", "d1"])
+    );
+    assert_eq!(
+        render("{{ query('inventory_hostnames', 'web:db') }}", &v),
+        json!(["w1", "w2", "d1"])
+    );
+    assert_eq!(
+        render("{{ query('inventory_hostnames', 'all:!web') }}", &v),
+        json!(["d1"])
+    );
+    assert_eq!(
+        render("{{ query('inventory_hostnames', 'all:&web') }}", &v),
+        json!(["w1", "w2"])
+    );
+    assert_eq!(
+        render("{{ query('inventory_hostnames', 'w*') }}", &v),
+        json!(["w1", "w2"])
+    );
 }

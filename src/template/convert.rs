@@ -45,12 +45,7 @@ pub fn from_mj(v: &Mj) -> Result<Value, Error> {
         ValueKind::Map => {
             let mut m = Map::new();
             for key in v.try_iter()? {
-                let item = v.get_item(&key)?;
-                let item = if item.is_undefined() {
-                    Value::Null
-                } else {
-                    from_mj(&item)?
-                };
+                let item = from_mj(&v.get_item(&key)?)?;
                 m.insert(key_str(&key), item);
             }
             Value::Object(m)
@@ -113,6 +108,8 @@ pub fn py_str_mj(v: &Mj) -> String {
                 py_float(f64::try_from(v.clone()).unwrap_or(0.0))
             }
         }
+        // Objects without list or dict shape (dates) print themselves.
+        ValueKind::Plain => v.to_string(),
         _ => match from_mj(v) {
             Ok(val) => py_repr(&val),
             Err(_) => v.to_string(),

@@ -6,11 +6,11 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use base64::Engine as _;
+use fancy_regex::Regex;
 use minijinja::value::{Rest, Value as Mj, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use regex::Regex;
 
 use super::args::{to_i64, Args};
 use super::convert::{from_mj, py_str_mj, py_type_name_mj, to_mj};
@@ -45,17 +45,47 @@ fn s(v: &Mj) -> Result<String, Error> {
 
 macro_rules! filter {
     ($env:ident, $name:expr, |$v:ident, $a:ident| $body:expr) => {
-        $env.add_filter($name, |$v: Mj, rest: Rest<Mj>| -> R {
+        $env.add_filter($name, move |$v: Mj, rest: Rest<Mj>| -> R {
             let $a: &[Mj] = &rest.0;
-            $body
+            // The closure bounds `return` and `?` in the body, so the error
+            // can be labelled with the plugin name below.
+            #[allow(clippy::redundant_closure_call)]
+            let r: R = (|| $body)();
+            r.map_err(|e| plugin_failed("filter", $name, e))
         });
     };
     ($env:ident, $name:expr, |$st:ident, $v:ident, $a:ident| $body:expr) => {
-        $env.add_filter($name, |$st: &State, $v: Mj, rest: Rest<Mj>| -> R {
+        $env.add_filter($name, move |$st: &State, $v: Mj, rest: Rest<Mj>| -> R {
             let $a: &[Mj] = &rest.0;
-            $body
+            // The closure bounds `return` and `?` in the body, so the error
+            // can be labelled with the plugin name below.
+            #[allow(clippy::redundant_closure_call)]
+            let r: R = (|| $body)();
+            r.map_err(|e| plugin_failed("filter", $name, e))
         });
     };
+}
+
+/// Names the failing filter or test in its error, as Ansible does
+/// ("The filter plugin 'ansible.builtin.combine' failed: ...").
+/// Undefined values stay undefined errors so the variable gets named.
+pub fn plugin_failed(kind: &str, name: &str, e: Error) -> Error {
+    if e.kind() == ErrorKind::UndefinedError {
+        return e;
+    }
+    let detail = match super::find_diag(&e) {
+        Some(d) => d.message,
+        None => e
+            .detail()
+            .map(str::to_string)
+            .unwrap_or_else(|| e.kind().to_string()),
+    };
+    if detail.starts_with("The lookup plugin") {
+        return e;
+    }
+    super::op_error(format!(
+        "The {kind} plugin 'ansible.builtin.{name}' failed: {detail}"
+    ))
 }
 
 pub fn register(env: &mut Environment<'static>) {
@@ -134,7 +164,7 @@ pub fn register(env: &mut Environment<'static>) {
         )?;
         let rep = py_replacement(&a.str_or("replacement", ""));
         let count = a.int_or("count", 0)?.max(0) as usize;
-        let found = re.find_iter(&text).count();
+        let found = re.find_iter(&text).filter(|m| m.is_ok()).count();
         let mandatory = a.int_or("mandatory_count", 0)?;
         if mandatory > 0 && found as i64 != mandatory {
             return Err(op_error(format!(
@@ -143,7 +173,9 @@ pub fn register(env: &mut Environment<'static>) {
             )));
         }
         Ok(Mj::from(
-            re.replacen(&text, count, rep.as_str()).into_owned(),
+            re.try_replacen(&text, count, rep.as_str())
+                .map_err(regex_runtime)?
+                .into_owned(),
         ))
     });
     filter!(env, "regex_search", |v, a| {
@@ -162,7 +194,7 @@ pub fn register(env: &mut Environment<'static>) {
             }
         }
         let re = build_regex(&a.str_or("regex", ""), ic, ml)?;
-        let Some(caps) = re.captures(&text) else {
+        let Some(caps) = re.captures(&text).map_err(regex_runtime)? else {
             return Ok(Mj::from(()));
         };
         if a.extra.is_empty() {
@@ -199,6 +231,7 @@ pub fn register(env: &mut Environment<'static>) {
         let groups = re.captures_len() - 1;
         let mut out = Vec::new();
         for caps in re.captures_iter(&text) {
+            let caps = caps.map_err(regex_runtime)?;
             let g = |i: usize| Mj::from(caps.get(i).map(|m| m.as_str()).unwrap_or(""));
             out.push(match groups {
                 0 => g(0),
@@ -839,6 +872,194 @@ pub fn register(env: &mut Environment<'static>) {
         };
         Ok(Mj::from(r / scale))
     });
+    filter!(env, "normpath", |v, a| {
+        Args::bind("normpath", &[], a)?;
+        Ok(Mj::from(normpath(&s(&v)?)))
+    });
+    filter!(env, "relpath", |v, a| {
+        let a = Args::bind("relpath", &["start"], a)?;
+        let start = a.opt_str("start").unwrap_or_else(|| ".".into());
+        Ok(Mj::from(relpath(&s(&v)?, &start)))
+    });
+    filter!(env, "commonpath", |v, a| {
+        Args::bind("commonpath", &[], a)?;
+        let paths: Vec<String> = list_of(&v)?.iter().map(py_str_mj).collect();
+        if paths.is_empty() {
+            return Err(op_error("commonpath() arg is an empty sequence"));
+        }
+        let abs = paths[0].starts_with('/');
+        if paths.iter().any(|p| p.starts_with('/') != abs) {
+            return Err(op_error("Can't mix absolute and relative paths"));
+        }
+        let split: Vec<Vec<&str>> = paths
+            .iter()
+            .map(|p| {
+                p.split('/')
+                    .filter(|c| !c.is_empty() && *c != ".")
+                    .collect()
+            })
+            .collect();
+        let mut common: Vec<&str> = Vec::new();
+        for (i, comp) in split[0].iter().enumerate() {
+            if split.iter().all(|p| p.get(i) == Some(comp)) {
+                common.push(comp);
+            } else {
+                break;
+            }
+        }
+        let joined = common.join("/");
+        Ok(Mj::from(if abs { format!("/{joined}") } else { joined }))
+    });
+    filter!(env, "expandvars", |v, a| {
+        Args::bind("expandvars", &[], a)?;
+        Ok(Mj::from(expandvars(&s(&v)?)))
+    });
+    filter!(env, "to_uuid", |v, a| {
+        let a = Args::bind("to_uuid", &["namespace"], a)?;
+        let ns = a.str_or("namespace", "361E6D51-FAEC-444A-9079-341386DA8E2E");
+        Ok(Mj::from(uuid5(&ns, &s(&v)?)?))
+    });
+    filter!(env, "human_readable", |v, a| {
+        let a = Args::bind("human_readable", &["isbits", "unit"], a)?;
+        defined(&v)?;
+        let size = f64::try_from(v.clone())
+            .or_else(|_| py_str_mj(&v).trim().parse::<f64>())
+            .map_err(|_| {
+                op_error(format!(
+                    "human_readable() can't interpret following string: {v}"
+                ))
+            })?;
+        Ok(Mj::from(bytes_to_human(
+            size,
+            a.bool_or("isbits", false),
+            a.opt_str("unit"),
+        )))
+    });
+    filter!(env, "human_to_bytes", |v, a| {
+        let a = Args::bind("human_to_bytes", &["default_unit", "isbits"], a)?;
+        Ok(Mj::from(human_to_bytes(
+            &s(&v)?,
+            a.opt_str("default_unit"),
+            a.bool_or("isbits", false),
+        )?))
+    });
+    filter!(env, "truncate", |v, a| {
+        let a = Args::bind("truncate", &["length", "killwords", "end", "leeway"], a)?;
+        let text: Vec<char> = s(&v)?.chars().collect();
+        let length = a.int_or("length", 255)?.max(0) as usize;
+        let end = a.str_or("end", "...");
+        let leeway = a.int_or("leeway", 5)?.max(0) as usize;
+        if text.len() <= length + leeway {
+            return Ok(Mj::from(text.iter().collect::<String>()));
+        }
+        let keep = length.saturating_sub(end.chars().count());
+        let head: String = text[..keep.min(text.len())].iter().collect();
+        if a.bool_or("killwords", false) {
+            return Ok(Mj::from(head + &end));
+        }
+        let head = match head.rfind(' ') {
+            Some(i) => head[..i].to_string(),
+            None => head,
+        };
+        Ok(Mj::from(head + &end))
+    });
+    filter!(env, "wordwrap", |v, a| {
+        let a = Args::bind(
+            "wordwrap",
+            &[
+                "width",
+                "break_long_words",
+                "wrapstring",
+                "break_on_hyphens",
+            ],
+            a,
+        )?;
+        let text = s(&v)?;
+        let width = a.int_or("width", 79)?.max(1) as usize;
+        let wrap = a.str_or("wrapstring", "\n");
+        let long = a.bool_or("break_long_words", true);
+        let lines: Vec<String> = text
+            .lines()
+            .flat_map(|l| wrap_line(l, width, long))
+            .collect();
+        Ok(Mj::from(lines.join(&wrap)))
+    });
+    filter!(env, "striptags", |v, a| {
+        Args::bind("striptags", &[], a)?;
+        let text = s(&v)?;
+        let no_comments = regex::Regex::new(r"(?s)<!--.*?-->")
+            .map(|r| r.replace_all(&text, "").into_owned())
+            .unwrap_or(text);
+        let no_tags = regex::Regex::new(r"(?s)<[^>]*>")
+            .map(|r| r.replace_all(&no_comments, "").into_owned())
+            .unwrap_or(no_comments);
+        let words: Vec<&str> = no_tags.split_whitespace().collect();
+        let joined = words.join(" ");
+        Ok(Mj::from(
+            joined
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&amp;", "&"),
+        ))
+    });
+    filter!(env, "filesizeformat", |v, a| {
+        let a = Args::bind("filesizeformat", &["binary"], a)?;
+        defined(&v)?;
+        let bytes = f64::try_from(v.clone())
+            .or_else(|_| py_str_mj(&v).trim().parse::<f64>())
+            .map_err(|_| op_error(format!("filesizeformat: a number is required, got {v}")))?;
+        let binary = a.bool_or("binary", false);
+        let base: f64 = if binary { 1024.0 } else { 1000.0 };
+        let prefixes = if binary {
+            ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+        } else {
+            ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+        };
+        if bytes == 1.0 {
+            return Ok(Mj::from("1 Byte"));
+        }
+        if bytes < base {
+            return Ok(Mj::from(format!("{} Bytes", bytes as i64)));
+        }
+        let mut out = String::new();
+        for (i, prefix) in prefixes.iter().enumerate() {
+            let unit = base.powi(i as i32 + 2);
+            if bytes < unit || i == prefixes.len() - 1 {
+                out = format!("{:.1} {prefix}", base * bytes / unit);
+                break;
+            }
+        }
+        Ok(Mj::from(out))
+    });
+    filter!(env, "xmlattr", |v, a| {
+        let a = Args::bind("xmlattr", &["autospace"], a)?;
+        defined(&v)?;
+        let mut parts = Vec::new();
+        for k in v.try_iter()? {
+            let x = v.get_item(&k).unwrap_or(Mj::UNDEFINED);
+            if x.is_undefined() || x.is_none() {
+                continue;
+            }
+            let esc = |t: String| {
+                t.replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('"', "&#34;")
+                    .replace('\'', "&#39;")
+            };
+            parts.push(format!("{}=\"{}\"", esc(py_str_mj(&k)), esc(py_str_mj(&x))));
+        }
+        let joined = parts.join(" ");
+        Ok(Mj::from(
+            if a.bool_or("autospace", true) && !joined.is_empty() {
+                format!(" {joined}")
+            } else {
+                joined
+            },
+        ))
+    });
     filter!(env, "min", |v, a| extreme("min", v, a));
     filter!(env, "max", |v, a| extreme("max", v, a));
     filter!(env, "unique", |v, a| {
@@ -861,10 +1082,9 @@ pub fn register(env: &mut Environment<'static>) {
     });
 }
 
-/// minijinja's own filters, made to fail on an undefined input. Under
-/// strict undefined rules they already do; the chaining environment (used
-/// to retry templates that guard with `default`) would otherwise let them
-/// turn an undefined value into an empty one.
+/// minijinja's own filters, made to fail on an undefined input with an
+/// undefined error (so the variable gets named), and not to turn it into
+/// an empty value under chaining rules (custom-delimiter template files).
 pub fn guard_builtins(env: &mut Environment<'static>) {
     use minijinja::filters as f;
     use minijinja::value::Kwargs;
@@ -1015,7 +1235,7 @@ fn default(v: Mj, a: &[Mj]) -> R {
 pub fn ansible_bool_str(s: &str) -> bool {
     matches!(
         s.trim().to_lowercase().as_str(),
-        "yes" | "on" | "1" | "true" | "y" | "t"
+        "yes" | "on" | "1" | "true"
     )
 }
 
@@ -1073,7 +1293,13 @@ fn int_filter(v: Mj, a: &[Mj]) -> R {
     }
 }
 
-/// A Python regex as a Rust one, with the `ignorecase`/`multiline` flags.
+/// A regex that failed while matching (too much backtracking).
+pub fn regex_runtime(e: fancy_regex::Error) -> Error {
+    op_error(format!("regular expression failed while matching: {e}"))
+}
+
+/// A Python regex, with the `ignorecase`/`multiline` flags. Lookaround
+/// and backreferences are supported as in Python's `re`.
 pub fn build_regex(pat: &str, ignorecase: bool, multiline: bool) -> Result<Regex, Error> {
     let mut flags = String::new();
     if ignorecase {
@@ -1212,7 +1438,9 @@ fn add(a: &Mj, b: &Mj) -> R {
     }
     if a.is_integer() && b.is_integer() {
         if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
-            return Ok(Mj::from(x + y));
+            if let Some(z) = x.checked_add(y) {
+                return Ok(Mj::from(z));
+            }
         }
     }
     if a.is_number() && b.is_number() {
@@ -1525,4 +1753,237 @@ pub fn attr_path(v: &Mj, path: &str) -> Mj {
         cur = next.unwrap_or(Mj::UNDEFINED);
     }
     cur
+}
+
+/// Python's `os.path.normpath`.
+pub fn normpath(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let abs = p.starts_with('/');
+    // POSIX keeps exactly two leading slashes.
+    let lead = if p.starts_with("//") && !p.starts_with("///") {
+        "//"
+    } else if abs {
+        "/"
+    } else {
+        ""
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for comp in p.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !abs {
+                    parts.push("..");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    let out = format!("{lead}{}", parts.join("/"));
+    if out.is_empty() {
+        ".".into()
+    } else {
+        out
+    }
+}
+
+fn absolute(p: &str) -> String {
+    if p.starts_with('/') {
+        normpath(p)
+    } else {
+        let cwd = std::env::current_dir()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "/".into());
+        normpath(&format!("{cwd}/{p}"))
+    }
+}
+
+/// Python's `os.path.relpath`.
+fn relpath(p: &str, start: &str) -> String {
+    let a = absolute(p);
+    let b = absolute(start);
+    let ap: Vec<&str> = a.split('/').filter(|c| !c.is_empty()).collect();
+    let bp: Vec<&str> = b.split('/').filter(|c| !c.is_empty()).collect();
+    let common = ap.iter().zip(&bp).take_while(|(x, y)| x == y).count();
+    let mut out: Vec<&str> = vec![".."; bp.len() - common];
+    out.extend(&ap[common..]);
+    if out.is_empty() {
+        ".".into()
+    } else {
+        out.join("/")
+    }
+}
+
+/// Python's `os.path.expandvars`: `$NAME` and `${NAME}` from the
+/// environment; unknown names are left as written.
+fn expandvars(text: &str) -> String {
+    let re = match regex::Regex::new(r"\$(\w+|\{[^}]*\})") {
+        Ok(r) => r,
+        Err(_) => return text.to_string(),
+    };
+    re.replace_all(text, |c: &regex::Captures| {
+        let name = c[1].trim_start_matches('{').trim_end_matches('}');
+        std::env::var(name).unwrap_or_else(|_| c[0].to_string())
+    })
+    .into_owned()
+}
+
+/// A name-based (version 5) UUID, as Python's `uuid.uuid5`.
+fn uuid5(namespace: &str, name: &str) -> Result<String, Error> {
+    use sha1::Digest;
+    let hex: String = namespace
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .collect();
+    if hex.len() != 32 {
+        return Err(op_error(format!(
+            "Invalid value '{namespace}' for 'namespace': badly formed hexadecimal UUID string"
+        )));
+    }
+    let mut ns = [0u8; 16];
+    for (i, byte) in ns.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap_or(0);
+    }
+    let mut h = sha1::Sha1::new();
+    h.update(ns);
+    h.update(name.as_bytes());
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x: String = b.iter().map(|v| format!("{v:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    ))
+}
+
+const SIZE_RANGES: [(char, f64); 9] = [
+    ('Y', 1208925819614629174706176.0),
+    ('Z', 1180591620717411303424.0),
+    ('E', 1152921504606846976.0),
+    ('P', 1125899906842624.0),
+    ('T', 1099511627776.0),
+    ('G', 1073741824.0),
+    ('M', 1048576.0),
+    ('K', 1024.0),
+    ('B', 1.0),
+];
+
+/// Ansible's `bytes_to_human`.
+fn bytes_to_human(size: f64, isbits: bool, unit: Option<String>) -> String {
+    let base = if isbits { "bits" } else { "Bytes" };
+    let mut chosen = ('B', 1.0);
+    for (suffix, limit) in SIZE_RANGES {
+        chosen = (suffix, limit);
+        let wanted = unit
+            .as_ref()
+            .and_then(|u| u.chars().next())
+            .map(|c| c.to_ascii_uppercase());
+        if (wanted.is_none() && size >= limit) || wanted == Some(suffix) {
+            break;
+        }
+    }
+    let (suffix, limit) = chosen;
+    let suffix = if limit != 1.0 {
+        format!("{suffix}{}", &base[..1])
+    } else {
+        base.to_string()
+    };
+    format!("{:.2} {suffix}", size / limit)
+}
+
+/// Ansible's `human_to_bytes`.
+fn human_to_bytes(text: &str, default_unit: Option<String>, isbits: bool) -> Result<i64, Error> {
+    let re = regex::Regex::new(r"^([0-9]*\.?[0-9]+)(?:\s*([A-Za-z]+))?\s*$")
+        .map_err(|e| op_error(e.to_string()))?;
+    let caps = re.captures(text.trim_start()).ok_or_else(|| {
+        op_error(format!(
+            "human_to_bytes() can't interpret following string: {text}"
+        ))
+    })?;
+    let num: f64 = caps[1].parse().map_err(|_| {
+        op_error(format!(
+            "human_to_bytes() can't interpret following number: {}",
+            &caps[1]
+        ))
+    })?;
+    let unit = caps.get(2).map(|m| m.as_str().to_string()).or(default_unit);
+    let Some(unit) = unit else {
+        return Ok(num.round() as i64);
+    };
+    let key = unit.chars().next().unwrap_or('B').to_ascii_uppercase();
+    let limit = SIZE_RANGES
+        .iter()
+        .find(|(s, _)| *s == key)
+        .map(|(_, l)| *l)
+        .ok_or_else(|| op_error(format!("human_to_bytes() failed to convert {text} (unit = {unit}). The suffix must be one of Y, Z, E, P, T, G, M, K, B")))?;
+    if unit.chars().count() > 1 {
+        let class = if isbits { 'b' } else { 'B' };
+        let second = unit.chars().nth(1);
+        let word = unit.to_lowercase();
+        let ok = (unit.chars().count() == 2 && second == Some(class))
+            || (key == 'B'
+                && (word == if isbits { "bit" } else { "byte" }
+                    || word == if isbits { "bits" } else { "bytes" }))
+            || word.ends_with(if isbits { "bit" } else { "byte" })
+            || word.ends_with(if isbits { "bits" } else { "bytes" });
+        if !ok {
+            return Err(op_error(format!("human_to_bytes() failed to convert {text}. Value is not a valid string (expect {key}{class} or {key})")));
+        }
+    }
+    Ok((num * limit).round() as i64)
+}
+
+/// Greedy wrapping of one line as Python's `textwrap.wrap`.
+fn wrap_line(line: &str, width: usize, break_long: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in line.split_whitespace() {
+        let mut word = word.to_string();
+        loop {
+            let cur_len = cur.chars().count();
+            let word_len = word.chars().count();
+            let need = if cur.is_empty() {
+                word_len
+            } else {
+                cur_len + 1 + word_len
+            };
+            if need <= width {
+                if !cur.is_empty() {
+                    cur.push(' ');
+                }
+                cur.push_str(&word);
+                break;
+            }
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            if break_long && word_len > width {
+                let head: String = word.chars().take(width).collect();
+                word = word.chars().skip(width).collect();
+                out.push(head);
+                if word.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            cur = word;
+            break;
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }

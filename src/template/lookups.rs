@@ -219,6 +219,13 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
                 .lookup("vars")
                 .and_then(|v| v.downcast_object::<VarsObject>())
                 .ok_or_else(|| op_error("the template lookup needs the task's variables"))?;
+            let ctx = match o.get("template_vars").filter(|v| !v.is_none()) {
+                Some(tv) => match from_mj(tv)? {
+                    Value::Object(extra) => ctx.overlay(extra),
+                    _ => return Err(op_error("template_vars must be a dictionary")),
+                },
+                None => ctx,
+            };
             let mut out = Vec::new();
             for t in flat_terms(terms) {
                 let term = py_str_mj(&t);
@@ -228,7 +235,17 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
                     ))
                 })?;
                 let text = read_text(&p)?;
-                let rendered = render_template(&ctx, &text)?;
+                let mut search: Vec<String> = p
+                    .parent()
+                    .map(|d| d.to_string_lossy().into_owned())
+                    .into_iter()
+                    .collect();
+                search.extend(
+                    search_dirs(st)
+                        .iter()
+                        .map(|b| b.join("templates").to_string_lossy().into_owned()),
+                );
+                let rendered = render_template(&ctx, &text, &search)?;
                 out.push(if o.flag("convert_data", false) {
                     to_mj(&rendered)
                 } else {
@@ -241,17 +258,7 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
             let mut out = Vec::new();
             for t in flat_terms(terms) {
                 let cmd = py_str_mj(&t);
-                let dir = var_str(st, "playbook_dir").unwrap_or_else(|| ".".into());
-                let res = std::process::Command::new("/bin/sh")
-                    .arg("-c")
-                    .arg(&cmd)
-                    .current_dir(if Path::new(&dir).is_dir() {
-                        dir
-                    } else {
-                        ".".into()
-                    })
-                    .output()
-                    .map_err(|e| op_error(format!("could not run '{cmd}': {e}")))?;
+                let res = run_shell(st, &cmd)?;
                 if !res.status.success() {
                     return Err(op_error(format!(
                         "lookup_plugin.pipe({cmd}) returned {}",
@@ -259,7 +266,7 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
                     )));
                 }
                 let text = String::from_utf8_lossy(&res.stdout);
-                out.push(Mj::from(text.trim_end_matches('\n').to_string()));
+                out.push(Mj::from(text.trim_end().to_string()));
             }
             Ok(out)
         }
@@ -317,11 +324,7 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
             let mut out = Vec::new();
             for t in flat_terms(terms) {
                 let cmd = py_str_mj(&t);
-                let res = std::process::Command::new("/bin/sh")
-                    .arg("-c")
-                    .arg(&cmd)
-                    .output()
-                    .map_err(|e| op_error(format!("could not run '{cmd}': {e}")))?;
+                let res = run_shell(st, &cmd)?;
                 if !res.status.success() {
                     return Err(op_error(format!(
                         "lookup_plugin.lines({cmd}) returned {}",
@@ -363,13 +366,138 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
             Ok(out)
         }
         "sequence" => sequence(terms, o),
+        "nested" | "cartesian" => {
+            let mut out: Vec<Vec<Mj>> = vec![vec![]];
+            for t in terms {
+                let items = if t.kind() == ValueKind::Seq {
+                    list_of(t)?
+                } else {
+                    vec![t.clone()]
+                };
+                out = out
+                    .into_iter()
+                    .flat_map(|p| {
+                        items.iter().map(move |x| {
+                            let mut q = p.clone();
+                            q.push(x.clone());
+                            q
+                        })
+                    })
+                    .collect();
+            }
+            if terms.is_empty() {
+                return Err(op_error(
+                    "with_nested requires at least one element in the nested list",
+                ));
+            }
+            Ok(out.into_iter().map(Mj::from).collect())
+        }
+        "together" => {
+            let lists: Vec<Vec<Mj>> = terms
+                .iter()
+                .map(|t| {
+                    if t.kind() == ValueKind::Seq {
+                        list_of(t)
+                    } else {
+                        Ok(vec![t.clone()])
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            if lists.is_empty() {
+                return Err(op_error(
+                    "with_together requires at least one element in each list",
+                ));
+            }
+            let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+            Ok((0..n)
+                .map(|i| {
+                    Mj::from(
+                        lists
+                            .iter()
+                            .map(|l| l.get(i).cloned().unwrap_or(Mj::from(())))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect())
+        }
+        "flattened" => {
+            fn walk(v: &Mj, out: &mut Vec<Mj>) {
+                if v.kind() == ValueKind::Seq {
+                    for i in v.try_iter().into_iter().flatten() {
+                        walk(&i, out);
+                    }
+                } else if !v.is_none() {
+                    out.push(v.clone());
+                }
+            }
+            let mut out = Vec::new();
+            for t in terms {
+                walk(t, &mut out);
+            }
+            Ok(out)
+        }
+        "random_choice" => {
+            let items = flat_terms(terms);
+            if items.is_empty() {
+                return Ok(Vec::new());
+            }
+            let i = rand::thread_rng().gen_range(0..items.len());
+            Ok(vec![items[i].clone()])
+        }
+        "subelements" => {
+            let (Some(obj), Some(key)) = (terms.first(), terms.get(1)) else {
+                return Err(op_error("subelements lookup expects a list of two or three items: the list, the key and optionally flags"));
+            };
+            let skip = terms
+                .get(2)
+                .and_then(|f| f.get_attr("skip_missing").ok())
+                .is_some_and(|v| v.is_true());
+            let args = [key.clone(), Mj::from(skip)];
+            Ok(list_of(&st.apply_filter(
+                "subelements",
+                &[obj.clone(), args[0].clone(), args[1].clone()],
+            )?)?)
+        }
+        "varnames" => {
+            let ctx = st
+                .lookup("vars")
+                .and_then(|v| v.downcast_object::<VarsObject>())
+                .ok_or_else(|| op_error("the varnames lookup needs the task's variables"))?;
+            let names = ctx.names();
+            let mut out = Vec::new();
+            for t in flat_terms(terms) {
+                let re = super::filters::build_regex(&py_str_mj(&t), false, false)?;
+                for n in &names {
+                    if re.is_match(n).unwrap_or(false) && !out.contains(&Mj::from(n.as_str())) {
+                        out.push(Mj::from(n.as_str()));
+                    }
+                }
+            }
+            Ok(out)
+        }
         "password" => password(st, terms, o),
+        "ini" => ini(st, terms, o),
+        "csvfile" => csvfile(st, terms, o),
+        "inventory_hostnames" => inventory_hostnames(st, terms),
         other => Err(op_error(format!("lookup plugin '{other}' not found"))),
     }
 }
 
-fn render_template(ctx: &Arc<VarsObject>, text: &str) -> Result<Value, Error> {
-    match ctx.templar().render_file_in(text, ctx) {
+/// Runs a command with `sh -c` on the controller, in the playbook's
+/// directory as Ansible does.
+fn run_shell(st: &State, cmd: &str) -> Result<std::process::Output, Error> {
+    let dir = var_str(st, "playbook_dir").filter(|d| Path::new(d).is_dir());
+    let mut c = std::process::Command::new("/bin/sh");
+    c.arg("-c").arg(cmd).stdin(std::process::Stdio::null());
+    if let Some(d) = dir {
+        c.current_dir(d);
+    }
+    c.output()
+        .map_err(|e| op_error(format!("could not run '{cmd}': {e}")))
+}
+
+fn render_template(ctx: &Arc<VarsObject>, text: &str, search: &[String]) -> Result<Value, Error> {
+    match ctx.templar().render_file_in(text, ctx, search) {
         Ok(s) => Ok(Value::String(s)),
         Err(super::RenderError::Jinja(e)) => Err(e),
     }
@@ -538,7 +666,10 @@ fn sequence(terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error> {
                 if c == 0 {
                     continue;
                 }
-                start + (c - 1) * stride
+                (c - 1)
+                    .checked_mul(stride)
+                    .and_then(|n| n.checked_add(start))
+                    .ok_or_else(|| op_error("with_sequence: count is too large"))?
             }
             (None, None) => return Err(op_error("must specify count or end in with_sequence")),
         };
@@ -553,7 +684,10 @@ fn sequence(terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error> {
         while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
             let s = super::pyformat::format(&fmt, &[Value::from(i)]).map_err(op_error)?;
             out.push(Mj::from(s));
-            i += stride;
+            i = match i.checked_add(stride) {
+                Some(n) => n,
+                None => break,
+            };
         }
     }
     Ok(out)
@@ -719,4 +853,217 @@ fn write_secret(path: &Path, content: &str) -> Result<(), Error> {
         .map_err(|e| op_error(format!("could not write {}: {e}", path.display())))?;
     f.write_all(content.as_bytes())
         .map_err(|e| op_error(format!("could not write {}: {e}", path.display())))
+}
+
+/// A term's first word and its `k=v` options, with keyword options given
+/// to the lookup added.
+fn term_and_params(t: &Mj, o: &Opts) -> (String, Vec<(String, String)>) {
+    let text = py_str_mj(t);
+    let mut words = text.splitn(2, char::is_whitespace);
+    let key = words.next().unwrap_or("").to_string();
+    let mut params: Vec<(String, String)> =
+        o.0.iter().map(|(k, v)| (k.clone(), py_str_mj(v))).collect();
+    params.extend(kv_pairs(words.next().unwrap_or("")));
+    (key, params)
+}
+
+fn param(params: &[(String, String)], k: &str) -> Option<String> {
+    params
+        .iter()
+        .rev()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.clone())
+}
+
+/// `ini`: a value from an INI file's section, or from a Java properties
+/// file (`type=properties`).
+fn ini(st: &State, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error> {
+    let mut out = Vec::new();
+    for t in flat_terms(terms) {
+        let (key, params) = term_and_params(&t, o);
+        let file = param(&params, "file").unwrap_or_else(|| "ansible.ini".into());
+        let kind = param(&params, "type").unwrap_or_else(|| "ini".into());
+        let section = param(&params, "section").unwrap_or_else(|| "global".into());
+        let dflt = param(&params, "default").unwrap_or_default();
+        let use_re = param(&params, "re").is_some_and(|r| super::filters::ansible_bool_str(&r));
+        let case_sensitive =
+            param(&params, "case_sensitive").is_some_and(|r| super::filters::ansible_bool_str(&r));
+        let path = find_file(st, "files", &file)
+            .ok_or_else(|| op_error(format!("Unable to access the file '{file}'")))?;
+        let text = read_text(&path)?;
+        let mut entries: Vec<(String, String)> = Vec::new();
+        let mut current = if kind == "properties" {
+            Some("java_properties".to_string())
+        } else {
+            None
+        };
+        let want_section = if kind == "properties" {
+            "java_properties".to_string()
+        } else {
+            section.clone()
+        };
+        let mut section_seen = false;
+        for line in text.lines() {
+            let l = line.trim();
+            if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+                continue;
+            }
+            if kind != "properties" && l.starts_with('[') && l.ends_with(']') {
+                current = Some(l[1..l.len() - 1].trim().to_string());
+                if current.as_deref() == Some(want_section.as_str()) {
+                    section_seen = true;
+                }
+                continue;
+            }
+            if current.as_deref() != Some(want_section.as_str()) {
+                continue;
+            }
+            section_seen = true;
+            let split = l
+                .find(['=', ':'])
+                .map(|i| (l[..i].trim(), l[i + 1..].trim()));
+            if let Some((k, v)) = split {
+                // configparser folds keys to lower case unless asked not to.
+                let k = if case_sensitive || kind == "properties" {
+                    k.to_string()
+                } else {
+                    k.to_lowercase()
+                };
+                entries.push((k, v.to_string()));
+            }
+        }
+        if !section_seen && kind != "properties" {
+            return Err(op_error(format!("No section '{section}' in {file}")));
+        }
+        let lookup_key = if case_sensitive || kind == "properties" {
+            key.clone()
+        } else {
+            key.to_lowercase()
+        };
+        if use_re {
+            let re = super::filters::build_regex(&key, false, false)?;
+            for (k, v) in &entries {
+                if re.is_match(k).unwrap_or(false) {
+                    out.push(Mj::from(v.as_str()));
+                }
+            }
+        } else {
+            match entries.iter().rev().find(|(k, _)| *k == lookup_key) {
+                Some((_, v)) => out.push(Mj::from(v.as_str())),
+                None => out.push(Mj::from(dflt)),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `csvfile`: the column `col` of the first row whose first column is the
+/// term.
+fn csvfile(st: &State, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error> {
+    let mut out = Vec::new();
+    for t in flat_terms(terms) {
+        let (key, params) = term_and_params(&t, o);
+        let file = param(&params, "file").unwrap_or_else(|| "ansible.csv".into());
+        let delim = match param(&params, "delimiter").as_deref() {
+            None | Some("TAB") | Some("\\t") => "\t".to_string(),
+            Some(d) => d.to_string(),
+        };
+        let col: usize = param(&params, "col")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
+        let dflt = param(&params, "default");
+        let path = find_file(st, "files", &file)
+            .ok_or_else(|| op_error(format!("Unable to access the file '{file}'")))?;
+        let text = read_text(&path)?;
+        let mut found = None;
+        for line in text.lines() {
+            let fields: Vec<&str> = line
+                .split(delim.as_str())
+                .map(|f| f.trim_matches('"'))
+                .collect();
+            if fields.first() == Some(&key.as_str()) {
+                found = Some(fields.get(col).map(|f| f.to_string()).ok_or_else(|| {
+                    op_error(format!("csvfile: no column {col} in the row for '{key}'"))
+                })?);
+                break;
+            }
+        }
+        match (found, dflt) {
+            (Some(v), _) => out.push(Mj::from(v)),
+            (None, Some(d)) => out.push(Mj::from(d)),
+            (None, None) => out.push(Mj::from(())),
+        }
+    }
+    Ok(out)
+}
+
+/// `inventory_hostnames`: host names matching inventory patterns, read
+/// from the `groups` variable (`all`, group or host names, `a:b`, `a:&b`,
+/// `a:!b`, `*` wildcards).
+fn inventory_hostnames(st: &State, terms: &[Mj]) -> Result<Vec<Mj>, Error> {
+    let groups = match st.lookup("groups").map(|g| from_mj(&g)) {
+        Some(Ok(Value::Object(m))) => m,
+        _ => return Err(op_error("inventory_hostnames needs the 'groups' variable")),
+    };
+    let hosts_of = |name: &str| -> Vec<String> {
+        let all: Vec<String> = groups
+            .get("all")
+            .and_then(|a| a.as_array())
+            .map(|a| a.iter().map(crate::value::py_str).collect())
+            .unwrap_or_default();
+        if let Some(Value::Array(h)) = groups.get(name) {
+            return h.iter().map(crate::value::py_str).collect();
+        }
+        if name.contains('*') {
+            let pat = glob::Pattern::new(name).ok();
+            let mut out: Vec<String> = Vec::new();
+            for (g, hs) in &groups {
+                if pat.as_ref().is_some_and(|p| p.matches(g)) {
+                    for h in hs.as_array().into_iter().flatten() {
+                        let h = crate::value::py_str(h);
+                        if !out.contains(&h) {
+                            out.push(h);
+                        }
+                    }
+                }
+            }
+            for h in &all {
+                if pat.as_ref().is_some_and(|p| p.matches(h)) && !out.contains(h) {
+                    out.push(h.clone());
+                }
+            }
+            return out;
+        }
+        all.into_iter().filter(|h| h == name).collect()
+    };
+    let mut out: Vec<String> = Vec::new();
+    for t in flat_terms(terms) {
+        let pattern = py_str_mj(&t);
+        let mut selected: Vec<String> = Vec::new();
+        for part in pattern
+            .split([':', ','])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            if let Some(n) = part.strip_prefix('!') {
+                let drop = hosts_of(n);
+                selected.retain(|h| !drop.contains(h));
+            } else if let Some(n) = part.strip_prefix('&') {
+                let keep = hosts_of(n);
+                selected.retain(|h| keep.contains(h));
+            } else {
+                for h in hosts_of(part) {
+                    if !selected.contains(&h) {
+                        selected.push(h);
+                    }
+                }
+            }
+        }
+        for h in selected {
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        }
+    }
+    Ok(out.into_iter().map(Mj::from).collect())
 }

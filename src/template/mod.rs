@@ -7,15 +7,23 @@
 //!
 //! * a string that is exactly one `{{ expr }}` evaluates to the native value;
 //! * inside text, values print as Python prints them (`['a']`, `True`, `None`);
-//! * variables that hold templates are rendered lazily, when read;
+//! * variables that hold templates are rendered lazily, when read, and
+//!   lists and dicts element by element ([`vars`]);
 //! * undefined variables are an error naming the variable, except where
-//!   `default`, `is defined` and friends look at them.
+//!   `default`, `is defined` and friends look at them ([`rewrite`] lets
+//!   `a.b.c | default(x)` work with `a` undefined under strict rules).
+//!
+//! Compiled templates are cached in the environment, keyed by their text;
+//! a bare expression is compiled as a small template that hands its value
+//! back, so it is cached the same way.
 
 mod args;
 mod convert;
+mod datetime;
 mod filters;
 mod lookups;
 mod pyformat;
+mod rewrite;
 mod serial;
 mod tests;
 mod vars;
@@ -68,6 +76,10 @@ pub struct TemplateFileOptions {
     pub variable_end_string: String,
     pub comment_start_string: String,
     pub comment_end_string: String,
+    /// Directories where `{% include %}` and `{% import %}` look for
+    /// relative names (the template's own directory, the role's and the
+    /// playbook's `templates/`), in order.
+    pub search_path: Vec<String>,
 }
 
 impl Default for TemplateFileOptions {
@@ -82,6 +94,7 @@ impl Default for TemplateFileOptions {
             variable_end_string: "}}".into(),
             comment_start_string: "{#".into(),
             comment_end_string: "#}".into(),
+            search_path: Vec::new(),
         }
     }
 }
@@ -117,16 +130,21 @@ pub fn shell_quote(s: &str) -> String {
 
 /// Whether a string holds anything Jinja would act on.
 pub fn is_template(text: &str) -> bool {
-    text.contains("{{") || text.contains("{%") || text.contains("{#")
+    // One pass over the bytes: this runs on every key and string of the
+    // variables a template reads.
+    let b = text.as_bytes();
+    b.iter().position(|&c| c == b'{').is_some_and(|start| {
+        b[start..]
+            .windows(2)
+            .any(|w| w[0] == b'{' && matches!(w[1], b'{' | b'%' | b'#'))
+    })
 }
 
 pub(crate) struct Envs {
-    /// Undefined values fail as soon as they are used.
+    /// Undefined values fail as soon as they are used; chains guarded by
+    /// `default` or `is defined` are rewritten to tolerate them (see
+    /// [`rewrite`]).
     strict: Environment<'static>,
-    /// Undefined values chain (`a.b.c` with `a` undefined stays undefined).
-    /// Used only to retry a template that uses `default` or `defined` and
-    /// failed under `strict`; printing an undefined value still fails there.
-    chainable: Environment<'static>,
 }
 
 /// The template environment, built once and shared.
@@ -180,13 +198,28 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
     }
     env.set_loader(|name| {
         if let Some(text) = name.strip_prefix(INLINE) {
-            return Ok(Some(strip_fqcn(text)));
+            return Ok(Some(rewrite::rewrite_chains(&strip_fqcn(text))));
         }
-        // `{% include %}` and `{% import %}` of a file by its path.
+        // `{% include %}` and `{% import %}` of a file, by the path the
+        // join callback found.
         match std::fs::read_to_string(name) {
             Ok(text) => Ok(Some(text)),
             Err(_) => Ok(None),
         }
+    });
+    env.set_path_join_callback(|name, _parent| {
+        if name.starts_with('/') {
+            return name.to_string().into();
+        }
+        SEARCH_PATH.with(|sp| {
+            for dir in sp.borrow().iter() {
+                let cand = std::path::Path::new(dir).join(name);
+                if cand.is_file() {
+                    return cand.to_string_lossy().into_owned().into();
+                }
+            }
+            name.to_string().into()
+        })
     });
     env.set_formatter(|out, _state, value| {
         if value.is_undefined() {
@@ -200,6 +233,42 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
         out.write_str(&text)
             .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "write failed"))
     });
+    // `a.b.c` that yields undefined as soon as a link is missing; used for
+    // chains guarded by `default` or `is defined` (see `rewrite`).
+    env.add_function(
+        "__herd_chain",
+        |root: minijinja::Value, segs: minijinja::value::Rest<minijinja::Value>| {
+            let mut cur = root;
+            for seg in segs.iter() {
+                if cur.is_undefined() || cur.is_none() {
+                    return minijinja::Value::UNDEFINED;
+                }
+                cur = match seg.as_str() {
+                    Some(name) => cur.get_attr(name).unwrap_or(minijinja::Value::UNDEFINED),
+                    None => cur.get_item(seg).unwrap_or(minijinja::Value::UNDEFINED),
+                };
+            }
+            cur
+        },
+    );
+    // ansible-core 2.19's `undef(hint)`: an undefined value on purpose.
+    env.add_function("undef", |_hint: Option<String>| minijinja::Value::UNDEFINED);
+    // Python's `'%s' % x` (see `rewrite`).
+    env.add_function(
+        "__herd_percent",
+        |fmt: String, args: minijinja::value::Rest<minijinja::Value>| {
+            let mut vals = Vec::new();
+            for a in args.iter() {
+                if a.is_undefined() {
+                    return Err(minijinja::Error::from(ErrorKind::UndefinedError));
+                }
+                vals.push(from_mj(a)?);
+            }
+            pyformat::format(&fmt, &vals)
+                .map(minijinja::Value::from)
+                .map_err(op_error)
+        },
+    );
     env.add_function("__herd_capture", |v: minijinja::Value| {
         if v.is_undefined() {
             return Err(minijinja::Error::from(ErrorKind::UndefinedError));
@@ -207,13 +276,27 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
         CAPTURED.with(|c| *c.borrow_mut() = Some(v));
         Ok(minijinja::Value::from(()))
     });
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(|state, value, method, args| {
+        // `list.index(x)`, missing from minijinja's Python compatibility.
+        if method == "index" && value.kind() == minijinja::value::ValueKind::Seq {
+            let needle = args.first().cloned().unwrap_or_default();
+            for (i, item) in value.try_iter()?.enumerate() {
+                if item == needle {
+                    return Ok(minijinja::Value::from(i));
+                }
+            }
+            return Err(op_error(format!(
+                "{} is not in list",
+                convert::py_str_mj(&needle)
+            )));
+        }
+        minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+    });
     filters::register(&mut env);
-    if behavior == UndefinedBehavior::Chainable {
-        filters::guard_builtins(&mut env);
-    }
+    filters::guard_builtins(&mut env);
     tests::register(&mut env);
     lookups::register(&mut env);
+    datetime::register(&mut env);
     env
 }
 
@@ -225,6 +308,30 @@ pub(crate) enum RenderError {
 impl From<minijinja::Error> for RenderError {
     fn from(e: minijinja::Error) -> Self {
         RenderError::Jinja(e)
+    }
+}
+
+thread_local! {
+    /// Where included templates are looked for during the current
+    /// template file render.
+    static SEARCH_PATH: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Sets the include search path for the duration of a render.
+struct SearchPathGuard(Vec<String>);
+
+impl SearchPathGuard {
+    fn set(paths: &[String]) -> SearchPathGuard {
+        SearchPathGuard(
+            SEARCH_PATH.with(|sp| std::mem::replace(&mut *sp.borrow_mut(), paths.to_vec())),
+        )
+    }
+}
+
+impl Drop for SearchPathGuard {
+    fn drop(&mut self) {
+        let old = std::mem::take(&mut self.0);
+        SEARCH_PATH.with(|sp| *sp.borrow_mut() = old);
     }
 }
 
@@ -285,7 +392,13 @@ fn strip_fqcn(text: &str) -> String {
 
 /// Splits `{{ expr }}` into `expr` when that is the whole string.
 fn single_expression(text: &str) -> Option<&str> {
-    let t = text.trim();
+    // Jinja drops one trailing newline of the source; any other text
+    // around the expression makes the result a string (checked with
+    // ansible-core 2.19: "  {{ 1 }}  " is "  1  ", "{{ 1 }}\n" is 1).
+    let t = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(text);
     let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
     if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
     {
@@ -299,8 +412,86 @@ fn single_expression(text: &str) -> Option<&str> {
     Some(inner)
 }
 
+/// A first line `#jinja2: trim_blocks: False, lstrip_blocks: True`
+/// overrides the template options for that file, as in Ansible; the line
+/// itself is not part of the output.
+fn jinja2_overrides<'t>(
+    text: &'t str,
+    opts: &TemplateFileOptions,
+) -> Result<(&'t str, TemplateFileOptions), Diagnostic> {
+    let Some(rest) = text.strip_prefix("#jinja2:") else {
+        return Ok((text, opts.clone()));
+    };
+    let bad = |m: String| Diagnostic::new(m).code(exit::HOST_FAILED);
+    let Some(eol) = rest.find('\n') else {
+        return Err(bad("Missing newline after '#jinja2:' override.".into()));
+    };
+    let mut out = opts.clone();
+    for pair in rest[..eol].split(',') {
+        let Some((key, val)) = pair.split_once(':') else {
+            return Err(bad(format!(
+                "Missing key-value separator `:` in '#jinja2:' override pair '{pair}'."
+            )));
+        };
+        let val = val.trim();
+        let text_val = || -> Result<String, Diagnostic> {
+            let unquoted = val
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .or_else(|| val.strip_prefix('"').and_then(|v| v.strip_suffix('"')));
+            let v = unquoted.ok_or_else(|| {
+                bad(format!(
+                    "'#jinja2:' override '{}' needs a quoted string, got {val}",
+                    key.trim()
+                ))
+            })?;
+            Ok(v.replace("\\n", "\n").replace("\\r", "\r"))
+        };
+        let flag = || -> Result<bool, Diagnostic> {
+            match val {
+                "True" => Ok(true),
+                "False" => Ok(false),
+                other => Err(bad(format!(
+                    "'#jinja2:' override '{}' needs True or False, got {other}",
+                    key.trim()
+                ))),
+            }
+        };
+        match key.trim() {
+            "trim_blocks" => out.trim_blocks = flag()?,
+            "lstrip_blocks" => out.lstrip_blocks = flag()?,
+            // Trailing newlines are always kept, as the template module does.
+            "keep_trailing_newline" => {
+                flag()?;
+            }
+            "newline_sequence" => out.newline_sequence = text_val()?,
+            "block_start_string" => out.block_start_string = text_val()?,
+            "block_end_string" => out.block_end_string = text_val()?,
+            "variable_start_string" => out.variable_start_string = text_val()?,
+            "variable_end_string" => out.variable_end_string = text_val()?,
+            "comment_start_string" => out.comment_start_string = text_val()?,
+            "comment_end_string" => out.comment_end_string = text_val()?,
+            other => {
+                return Err(bad(format!("Invalid '#jinja2:' override key '{other}'.")));
+            }
+        }
+    }
+    Ok((&rest[eol + 1..], out))
+}
+
+/// `opts` with the settings that do not change how the text is read
+/// (newlines, search path) set to their defaults.
+fn default_options_of(opts: &TemplateFileOptions) -> TemplateFileOptions {
+    TemplateFileOptions {
+        newline_sequence: "\n".into(),
+        search_path: Vec::new(),
+        ..opts.clone()
+    }
+}
+
 /// Whether a failed template might succeed when undefined values chain:
-/// only templates that test for undefined values can.
+/// only templates that test for undefined values can. Used for template
+/// files with custom delimiters, which the chain rewriting cannot read.
 fn may_chain(text: &str) -> bool {
     text.contains("default")
         || text.contains("defined")
@@ -316,7 +507,6 @@ impl Templar {
         Templar {
             envs: Arc::new(Envs {
                 strict: build_env(UndefinedBehavior::Strict, &opts),
-                chainable: build_env(UndefinedBehavior::Chainable, &opts),
             }),
         }
     }
@@ -394,24 +584,37 @@ impl Templar {
         vars: &Vars,
         opts: &TemplateFileOptions,
     ) -> Result<String, Diagnostic> {
+        let (text, overridden) = jinja2_overrides(text, opts)?;
+        let opts = &overridden;
         let (ctx, _guard) = self.context(vars);
+        let _search = SearchPathGuard::set(&opts.search_path);
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
-        let r = if *opts == TemplateFileOptions::default()
-            || (opts.newline_sequence != "\n"
-                && TemplateFileOptions {
-                    newline_sequence: "\n".into(),
-                    ..opts.clone()
-                } == TemplateFileOptions::default())
-        {
-            self.run(text, |env| {
+        let default_syntax = default_options_of(opts) == TemplateFileOptions::default();
+        let r = if default_syntax {
+            self.run(|env| {
                 env.get_template(&format!("{INLINE}{text}"))?
                     .render(&ctx_value)
             })
         } else {
             let strict = build_env(UndefinedBehavior::Strict, opts);
-            let src = strip_fqcn(text);
+            let default_delimiters = TemplateFileOptions {
+                trim_blocks: true,
+                lstrip_blocks: false,
+                ..default_options_of(opts)
+            } == TemplateFileOptions::default();
+            let src = if default_delimiters {
+                rewrite::rewrite_chains(&strip_fqcn(text))
+            } else {
+                strip_fqcn(text)
+            };
             match strict.render_str(&src, &ctx_value) {
-                Err(e) if e.kind() == ErrorKind::UndefinedError && may_chain(text) => {
+                // Custom delimiters cannot be rewritten; retry with chaining
+                // undefined values when the template guards against them.
+                Err(e)
+                    if e.kind() == ErrorKind::UndefinedError
+                        && !default_delimiters
+                        && may_chain(text) =>
+                {
                     build_env(UndefinedBehavior::Chainable, opts).render_str(&src, &ctx_value)
                 }
                 r => r,
@@ -425,19 +628,12 @@ impl Templar {
         })
     }
 
-    /// Runs `f` under strict undefined rules, and again with chaining
-    /// undefined values when the template guards against them.
+    /// Runs `f` in the environment.
     fn run<T>(
         &self,
-        text: &str,
         f: impl Fn(&Environment<'static>) -> Result<T, minijinja::Error>,
     ) -> Result<T, RenderError> {
-        match f(&self.envs.strict) {
-            Err(e) if e.kind() == ErrorKind::UndefinedError && may_chain(text) => {
-                f(&self.envs.chainable).map_err(RenderError::from)
-            }
-            r => r.map_err(RenderError::from),
-        }
+        f(&self.envs.strict).map_err(RenderError::from)
     }
 
     pub(crate) fn render_str_in(
@@ -450,7 +646,7 @@ impl Templar {
         }
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
         if let Some(expr) = single_expression(text) {
-            let v = self.run(text, |env| {
+            let v = self.run(|env| {
                 let v = eval_cached(env, expr, &ctx_value)?;
                 if v.is_undefined() {
                     return Err(minijinja::Error::from(ErrorKind::UndefinedError));
@@ -459,7 +655,7 @@ impl Templar {
             })?;
             return Ok(from_mj(&v)?);
         }
-        let out = self.run(text, |env| {
+        let out = self.run(|env| {
             env.get_template(&format!("{INLINE}{text}"))?
                 .render(&ctx_value)
         })?;
@@ -506,9 +702,11 @@ impl Templar {
         &self,
         text: &str,
         ctx: &Arc<VarsObject>,
+        search_path: &[String],
     ) -> Result<String, RenderError> {
+        let _search = SearchPathGuard::set(search_path);
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
-        self.run(text, |env| {
+        self.run(|env| {
             env.get_template(&format!("{INLINE}{text}"))?
                 .render(&ctx_value)
         })
@@ -516,7 +714,7 @@ impl Templar {
 
     fn eval_in(&self, expr: &str, ctx: &Arc<VarsObject>) -> Result<Value, RenderError> {
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
-        let v = self.run(expr, |env| {
+        let v = self.run(|env| {
             let v = eval_cached(env, expr, &ctx_value)?;
             if v.is_undefined() {
                 return Err(minijinja::Error::from(ErrorKind::UndefinedError));
@@ -584,8 +782,10 @@ impl Templar {
                     .nth(1)
                     .filter(|_| why.ends_with("is undefined"))
                 {
-                    Some(name) => format!("Mandatory variable '{name}' not defined."),
-                    None => "Mandatory variable not defined.".to_string(),
+                    Some(name) => format!(
+                        "The filter plugin 'ansible.builtin.mandatory' failed: Mandatory variable '{name}' not defined."
+                    ),
+                    None => "The filter plugin 'ansible.builtin.mandatory' failed: Mandatory variable not defined.".to_string(),
                 }
             }
             ErrorKind::UndefinedError => vars::name_undefined(&self.envs.strict, text, ctx)
@@ -638,7 +838,7 @@ fn cond_type_error(ty: &str, truth: &str) -> Diagnostic {
 
 /// Diagnostics raised inside filters and lookups travel through minijinja
 /// as the source of an error; this finds them again.
-fn find_diag(e: &minijinja::Error) -> Option<Diagnostic> {
+pub(crate) fn find_diag(e: &minijinja::Error) -> Option<Diagnostic> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(err) = cur {
         if let Some(d) = err.downcast_ref::<Diagnostic>() {

@@ -5,7 +5,7 @@ use minijinja::{Environment, Error, ErrorKind};
 
 use super::args::Args;
 use super::convert::{from_mj, py_str_mj};
-use super::filters::{build_regex, defined, expanduser, list_of};
+use super::filters::{build_regex, defined, expanduser, list_of, regex_runtime};
 use super::op_error;
 use crate::value::Value;
 
@@ -13,9 +13,13 @@ type R = Result<bool, Error>;
 
 macro_rules! test {
     ($env:ident, $name:expr, |$v:ident, $a:ident| $body:expr) => {
-        $env.add_test($name, |$v: Mj, rest: Rest<Mj>| -> R {
+        $env.add_test($name, move |$v: Mj, rest: Rest<Mj>| -> R {
             let $a: &[Mj] = &rest.0;
-            $body
+            // The closure bounds `return` and `?` in the body, so the error
+            // can be labelled with the plugin name below.
+            #[allow(clippy::redundant_closure_call)]
+            let r: R = (|| $body)();
+            r.map_err(|e| super::filters::plugin_failed("test", $name, e))
         });
     };
 }
@@ -198,9 +202,15 @@ fn regex_inner(kind: &str, v: &Mj, b: &Args) -> R {
         b.bool_or("multiline", false),
     );
     match kind {
-        "match" => Ok(build_regex(&format!("\\A(?:{pat})"), ic, ml)?.is_match(&text)),
-        "fullmatch" => Ok(build_regex(&format!("\\A(?:{pat})\\z"), ic, ml)?.is_match(&text)),
-        "search" => Ok(build_regex(&pat, ic, ml)?.is_match(&text)),
+        "match" => build_regex(&format!("\\A(?:{pat})"), ic, ml)?
+            .is_match(&text)
+            .map_err(regex_runtime),
+        "fullmatch" => build_regex(&format!("\\A(?:{pat})\\z"), ic, ml)?
+            .is_match(&text)
+            .map_err(regex_runtime),
+        "search" => build_regex(&pat, ic, ml)?
+            .is_match(&text)
+            .map_err(regex_runtime),
         other => Err(op_error(format!(
             "regex: match_type must be match, search or fullmatch, not '{other}'"
         ))),
