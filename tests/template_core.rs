@@ -230,50 +230,6 @@ fn python_methods_work() {
     assert_eq!(text("{{ ' x '.strip() }}"), "x");
 }
 
-/// Rough speed check: `cargo test --test template_core speed -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn speed() {
-    let mut m = Map::new();
-    for i in 0..300 {
-        m.insert(format!("var{i}"), json!(format!("value {i}")));
-    }
-    m.insert("lazy".into(), json!("{{ var1 }}-{{ var2 }}"));
-    let mut facts = Map::new();
-    for i in 0..500 {
-        facts.insert(
-            format!("fact{i}"),
-            json!({"a": [1, 2, 3], "b": "text", "c": {"d": i}}),
-        );
-    }
-    facts.insert("os".into(), json!("Debian"));
-    m.insert("ansible_facts".into(), Value::Object(facts));
-    m.insert("d".into(), json!({"a": {"b": 1}}));
-    let v = Vars::new(m);
-    let t = Templar::new();
-    for (name, tpl) in [
-        ("native", "{{ d.a.b + 1 }}"),
-        ("text", "x {{ var5 }} y {{ var6 | upper }}"),
-        ("default", "{{ nope.x | default('z') }}"),
-        ("lazy", "{{ lazy }}"),
-        ("plain", "no template here"),
-        ("facts", "{{ ansible_facts.os }}"),
-        ("facts-text", "x{{ ansible_facts.os }}"),
-        ("facts-len", "{{ ansible_facts | length }}"),
-    ] {
-        let start = std::time::Instant::now();
-        for _ in 0..20_000 {
-            t.render_str(tpl, &v).unwrap();
-        }
-        println!("{name}: {:?} per render", start.elapsed() / 20_000);
-    }
-    let start = std::time::Instant::now();
-    for _ in 0..20_000 {
-        t.eval_condition("d.a.b == 1 and var1 is defined", &v)
-            .unwrap();
-    }
-    println!("condition: {:?} per eval", start.elapsed() / 20_000);
-}
 
 #[test]
 fn native_types_match_ansible() {
