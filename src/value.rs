@@ -56,38 +56,122 @@ pub fn py_float(f: f64) -> String {
 
 /// JSON text with Python's `json.dumps` spacing (`{"a": 1, "b": [1, 2]}`).
 pub fn to_json_string(v: &Value) -> String {
+    python_json(v, None, false, false)
+}
+
+/// JSON text as Python's `json.dumps(v, indent=…, sort_keys=…,
+/// ensure_ascii=…)` writes it: the one JSON writer of herd (`to_json`,
+/// `to_nice_json`, `ansible-inventory --list`, …).
+pub fn python_json(v: &Value, indent: Option<usize>, sort_keys: bool, ascii: bool) -> String {
     let mut out = String::new();
-    write_json(v, &mut out);
+    write_json(v, indent, sort_keys, ascii, 0, &mut out);
     out
 }
 
-fn write_json(v: &Value, out: &mut String) {
+pub(crate) fn sorted_items(m: &Map<String, Value>, sort: bool) -> Vec<(&String, &Value)> {
+    let mut items: Vec<(&String, &Value)> = m.iter().collect();
+    if sort {
+        items.sort_by(|a, b| a.0.cmp(b.0));
+    }
+    items
+}
+
+fn write_json(
+    v: &Value,
+    indent: Option<usize>,
+    sort: bool,
+    ascii: bool,
+    depth: usize,
+    out: &mut String,
+) {
+    // `!unsafe` and `!vault` markers are written as the objects they are,
+    // as Ansible's JSON encoder writes them; templates never see them (they
+    // reach filters as plain strings).
+    let nl = |out: &mut String, d: usize| {
+        if let Some(n) = indent {
+            out.push('\n');
+            out.push_str(&" ".repeat(n * d));
+        }
+    };
+    let item_sep = if indent.is_some() { "," } else { ", " };
     match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                out.push_str(&i.to_string());
+            } else if let Some(u) = n.as_u64() {
+                out.push_str(&u.to_string());
+            } else {
+                let f = n.as_f64().unwrap_or(0.0);
+                out.push_str(&match py_float(f).as_str() {
+                    "inf" => "Infinity".to_string(),
+                    "-inf" => "-Infinity".to_string(),
+                    "nan" => "NaN".to_string(),
+                    s => s.to_string(),
+                });
+            }
+        }
+        Value::String(s) => json_str(s, ascii, out),
         Value::Array(items) => {
+            if items.is_empty() {
+                out.push_str("[]");
+                return;
+            }
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.push_str(item_sep);
                 }
-                write_json(item, out);
+                nl(out, depth + 1);
+                write_json(item, indent, sort, ascii, depth + 1, out);
             }
+            nl(out, depth);
             out.push(']');
         }
         Value::Object(m) => {
-            out.push('{');
-            for (i, (k, item)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(&serde_json::to_string(k).unwrap_or_default());
-                out.push_str(": ");
-                write_json(item, out);
+            if m.is_empty() {
+                out.push_str("{}");
+                return;
             }
+            out.push('{');
+            for (i, (k, item)) in sorted_items(m, sort).into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                nl(out, depth + 1);
+                json_str(k, ascii, out);
+                out.push_str(": ");
+                write_json(item, indent, sort, ascii, depth + 1, out);
+            }
+            nl(out, depth);
             out.push('}');
         }
-        Value::Number(n) if n.is_f64() => out.push_str(&py_float(n.as_f64().unwrap_or(0.0))),
-        other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
     }
+}
+
+fn json_str(s: &str, ascii: bool, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if ascii && (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{:04x}", unit));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// A value as Python's `str()` prints it: strings bare, everything else

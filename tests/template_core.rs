@@ -230,7 +230,6 @@ fn python_methods_work() {
     assert_eq!(text("{{ ' x '.strip() }}"), "x");
 }
 
-
 #[test]
 fn native_types_match_ansible() {
     // Each case checked with ansible-core 2.19 (`type_debug` and `debug`).
