@@ -277,6 +277,7 @@ pub fn type_name(v: &Value) -> &'static str {
         Value::Number(_) => "int",
         Value::String(_) => "str",
         Value::Array(_) => "list",
+        Value::Object(_) if as_unsafe(v).is_some() => "str",
         Value::Object(_) => "dict",
     }
 }

@@ -16,6 +16,7 @@ use std::process::Command;
 
 use super::Inventory;
 use crate::diag::{warn, Diagnostic, Result};
+use crate::value::type_name;
 use crate::value::{Map, Value};
 
 fn run(path: &Path, args: &[&str]) -> Result<String> {
@@ -60,18 +61,6 @@ fn parse_json(path: &Path, args: &str, text: &str) -> Result<Value> {
         ))
         .hint("the script must print one JSON object on stdout")
     })
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
 }
 
 /// Runs the script at `path` and adds what it reports to `inv`.

@@ -15,6 +15,7 @@ use super::{
     RoleInclude, Task, TaskItem, VarsPrompt,
 };
 use crate::diag::{did_you_mean, exit, Diagnostic, Loc, Result};
+use crate::value::type_name;
 use crate::value::{py_str, Map, Value};
 use crate::yaml::{self, Node, NodeKind};
 
@@ -1424,18 +1425,6 @@ fn split_kv(text: &str, action: &str, loc: &Loc) -> Result<Map<String, Value>> {
         )
         .hint("close every quote and every `{{ }}`, or write the arguments as a mapping")
     })
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
 }
 
 fn value_strings(v: &Value, split_commas: bool) -> Vec<String> {

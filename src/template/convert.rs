@@ -117,30 +117,6 @@ pub fn py_str_mj(v: &Mj) -> String {
     }
 }
 
-/// Python's type name of a value, as `type_debug` prints it.
-pub fn py_type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) => {
-            if n.is_f64() {
-                "float"
-            } else {
-                "int"
-            }
-        }
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => {
-            if as_unsafe(v).is_some() {
-                "str"
-            } else {
-                "dict"
-            }
-        }
-    }
-}
-
 /// Python's type name of a minijinja value.
 pub fn py_type_name_mj(v: &Mj) -> &'static str {
     match v.kind() {

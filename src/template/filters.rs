@@ -278,7 +278,7 @@ pub fn register(env: &mut Environment<'static>) {
             other => {
                 return Err(op_error(format!(
                     "flatten expects a list, got {}",
-                    super::convert::py_type_name(&other)
+                    crate::value::type_name(&other)
                 )))
             }
         };
@@ -372,7 +372,7 @@ pub fn register(env: &mut Environment<'static>) {
             let Value::Object(m) = &item else {
                 return Err(op_error(format!(
                     "items2dict requires a list of dictionaries, got {}",
-                    super::convert::py_type_name(&item)
+                    crate::value::type_name(&item)
                 )));
             };
             let (Some(k), Some(x)) = (m.get(&kn), m.get(&vn)) else {
@@ -1466,7 +1466,7 @@ fn collect_dicts(v: Value, out: &mut Vec<Map<String, Value>>) -> Result<(), Erro
         other => {
             return Err(op_error(format!(
                 "failed to combine variables, expected dicts but got a '{}'",
-                super::convert::py_type_name(&other)
+                crate::value::type_name(&other)
             )))
         }
     }

@@ -561,7 +561,7 @@ impl Templar {
                 Value::String(s) => self.condition_in(s, &ctx)?,
                 other => {
                     return Err(cond_type_error(
-                        convert::py_type_name(other),
+                        crate::value::type_name(other),
                         if crate::value::truthy(other) {
                             "True"
                         } else {
@@ -739,7 +739,7 @@ impl Templar {
         match v {
             Value::Bool(b) => Ok(b),
             other => Err(cond_type_error(
-                convert::py_type_name(&other),
+                crate::value::type_name(&other),
                 if crate::value::truthy(&other) {
                     "True"
                 } else {

@@ -82,7 +82,7 @@ pub fn format(fmt: &str, args: &[Value]) -> Result<String, String> {
                 Value::Bool(b) => Ok(f64::from(u8::from(*b))),
                 other => Err(format!(
                     "%{conv} format: a real number is required, not {}",
-                    super::convert::py_type_name(other)
+                    crate::value::type_name(other)
                 )),
             }
         };
