@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connection;
 pub mod diag;
 pub mod inventory;
 pub mod playbook;

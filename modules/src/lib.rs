@@ -1,11 +1,13 @@
 //! herd-modules: the modules herd knows.
 //!
-//! For now this crate is a catalogue: the name of every `ansible.builtin`
+//! [`api`] is what a module sees ([`api::Host`], [`api::Controller`]) and
+//! returns ([`api::Outcome`]). The catalogue lists the name of every `ansible.builtin`
 //! module and action of ansible-core 2.19 and of the common `ansible.posix`
 //! modules, with how a task may call each one. The playbook loader uses it to
 //! tell a module from a misspelt keyword and to reject unknown modules at load
 //! time, as ansible-playbook does.
 
+pub mod api;
 mod catalogue;
 
 pub use catalogue::CATALOGUE;

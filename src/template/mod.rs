@@ -113,20 +113,7 @@ pub fn omit_token() -> &'static str {
     })
 }
 
-/// Quotes a string for a POSIX shell, as Python's `shlex.quote`: the one
-/// shell-quoting function of herd.
-pub fn shell_quote(s: &str) -> String {
-    if s.is_empty() {
-        return "''".into();
-    }
-    let safe = s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c));
-    if safe {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "'\"'\"'"))
-}
+pub use herd_modules::api::shell_quote;
 
 /// Whether a string holds anything Jinja would act on.
 pub fn is_template(text: &str) -> bool {

@@ -1,0 +1,286 @@
+//! The module API: what a module sees and what it returns.
+//!
+//! A module gets two handles, both implemented by the engine: [`Host`],
+//! the managed host (run a command, read, write and stat files over the
+//! task's connection, with privilege escalation already applied), and
+//! [`Controller`], the controller's side (find a file on the role and
+//! playbook search path, render a template with the one template
+//! environment, read a local file). It validates its arguments, queries
+//! the host, decides, and acts only when it must; `changed` comes from that
+//! comparison, and in check mode it stops after deciding.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+pub use serde_json::{Map, Value};
+
+/// A failure to talk to the host at all (the connection broke, a timeout).
+/// A host that answers with an error is not this: that is a failed
+/// [`Outcome`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostError {
+    pub message: String,
+    /// True when the host cannot be reached (Ansible's `unreachable`).
+    pub unreachable: bool,
+}
+
+impl HostError {
+    pub fn unreachable(message: impl Into<String>) -> HostError {
+        HostError {
+            message: message.into(),
+            unreachable: true,
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> HostError {
+        HostError {
+            message: message.into(),
+            unreachable: false,
+        }
+    }
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// How to run one command.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecOptions {
+    /// Bytes fed to the command's standard input (none: `/dev/null`).
+    pub stdin: Option<Vec<u8>>,
+    /// Directory to run in.
+    pub chdir: Option<String>,
+    /// Extra environment (`environment:`), applied inside any become.
+    pub env: Vec<(String, String)>,
+    /// Seconds before the command's process group is killed.
+    pub timeout: Option<u64>,
+}
+
+/// What a command did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecResult {
+    pub rc: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl ExecResult {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// File metadata, as `stat` sees it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FileStat {
+    /// `file`, `directory`, `link`, `fifo`, `socket`, `char`, `block`.
+    pub kind: String,
+    /// Permission bits (and setuid/setgid/sticky), e.g. 0o644.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub owner: String,
+    pub group: String,
+    pub size: u64,
+    pub mtime: f64,
+    /// The target of a symbolic link.
+    pub link_target: Option<String>,
+}
+
+/// The managed host, as the task's connection (and become user) reaches
+/// it. Every command runs under POSIX `sh`.
+#[async_trait]
+pub trait Host: Send + Sync {
+    /// The inventory name of the host.
+    fn name(&self) -> &str;
+
+    /// Runs `command` with `sh -c` semantics.
+    async fn exec(&self, command: &str, opts: &ExecOptions) -> Result<ExecResult, HostError>;
+
+    /// Reads a whole file; `None` when it does not exist.
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, HostError>;
+
+    /// Writes a file atomically (a temporary file in the same directory,
+    /// then a rename), keeping the mode and owner of a file it replaces;
+    /// `mode` sets the mode of a new file.
+    async fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>)
+        -> Result<(), HostError>;
+
+    /// Metadata of a path; `None` when it does not exist. With `follow`,
+    /// a symbolic link is followed.
+    async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError>;
+}
+
+/// The controller's side of a task, as Ansible's action plugins have it.
+pub trait Controller: Send + Sync {
+    /// Finds `name` in the task's search path: the role's `kind/`
+    /// (`files`, `templates`), the role, the playbook's `kind/`, the
+    /// playbook directory. An absolute path is taken as it is.
+    fn find_file(&self, kind: &str, name: &str) -> Option<PathBuf>;
+
+    /// Renders template text with the task's variables and the one
+    /// template environment.
+    fn render_template(&self, text: &str, options: &TemplateOptions) -> Result<String, String>;
+
+    /// Reads a file on the controller.
+    fn read_local(&self, path: &std::path::Path) -> std::io::Result<Vec<u8>>;
+}
+
+/// Options of the `template` module that change how Jinja reads a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateOptions {
+    pub trim_blocks: bool,
+    pub lstrip_blocks: bool,
+    pub newline_sequence: String,
+    pub block_start_string: String,
+    pub block_end_string: String,
+    pub variable_start_string: String,
+    pub variable_end_string: String,
+    pub comment_start_string: String,
+    pub comment_end_string: String,
+    /// The template's path on the controller (`template_path`).
+    pub path: Option<PathBuf>,
+}
+
+impl Default for TemplateOptions {
+    fn default() -> TemplateOptions {
+        TemplateOptions {
+            trim_blocks: true,
+            lstrip_blocks: false,
+            newline_sequence: "\n".into(),
+            block_start_string: "{%".into(),
+            block_end_string: "%}".into(),
+            variable_start_string: "{{".into(),
+            variable_end_string: "}}".into(),
+            comment_start_string: "{#".into(),
+            comment_end_string: "#}".into(),
+            path: None,
+        }
+    }
+}
+
+/// Everything a module run gets.
+pub struct ModuleContext<'a> {
+    pub host: &'a dyn Host,
+    pub controller: &'a dyn Controller,
+    /// Arguments, templated, `omit` already removed.
+    pub args: &'a Map<String, Value>,
+    pub check_mode: bool,
+    pub diff: bool,
+}
+
+/// Before and after, for `--diff`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diff {
+    pub before: String,
+    pub after: String,
+    pub before_header: Option<String>,
+    pub after_header: Option<String>,
+}
+
+/// What a module did: Ansible's result dict, with the common keys typed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    pub changed: bool,
+    pub failed: bool,
+    pub skipped: bool,
+    pub msg: Option<String>,
+    /// Module-specific return values (`rc`, `stdout`, `path`, `mode`, …).
+    pub values: Map<String, Value>,
+    pub diff: Vec<Diff>,
+    pub warnings: Vec<String>,
+}
+
+impl Outcome {
+    /// Nothing to do.
+    pub fn ok() -> Outcome {
+        Outcome::default()
+    }
+
+    /// Something was (or in check mode would be) changed.
+    pub fn changed() -> Outcome {
+        Outcome {
+            changed: true,
+            ..Outcome::default()
+        }
+    }
+
+    /// The module failed with a message.
+    pub fn failed(msg: impl Into<String>) -> Outcome {
+        Outcome {
+            failed: true,
+            msg: Some(msg.into()),
+            ..Outcome::default()
+        }
+    }
+
+    /// Adds a return value.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Outcome {
+        self.values.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// The result as Ansible registers it: the return values plus
+    /// `changed`, `failed`, `msg`, `skipped`, `diff`, `warnings`.
+    pub fn to_result(&self) -> Map<String, Value> {
+        let mut m = self.values.clone();
+        m.insert("changed".into(), Value::Bool(self.changed));
+        if self.failed {
+            m.insert("failed".into(), Value::Bool(true));
+        } else {
+            m.entry("failed").or_insert(Value::Bool(false));
+        }
+        if self.skipped {
+            m.insert("skipped".into(), Value::Bool(true));
+        }
+        if let Some(msg) = &self.msg {
+            m.insert("msg".into(), Value::String(msg.clone()));
+        }
+        if !self.warnings.is_empty() {
+            m.insert(
+                "warnings".into(),
+                Value::Array(self.warnings.iter().cloned().map(Value::String).collect()),
+            );
+        }
+        m
+    }
+}
+
+/// A module: validate, query, decide, act.
+#[async_trait]
+pub trait Module: Send + Sync {
+    /// The short name (`command`, `copy`).
+    fn name(&self) -> &'static str;
+
+    /// Runs the module. An argument error is a failed outcome whose
+    /// message names the argument and the module. A [`HostError`] means
+    /// the host could not be reached.
+    async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError>;
+}
+
+/// POSIX shell quoting: the one function every string going to a remote
+/// shell passes through. Safe words stay bare; anything else is put in
+/// single quotes, with `'` written as `'"'"'`.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'@' | b'%' | b'+' | b'=' | b':' | b',' | b'.' | b'/' | b'-' | b'_'
+                )
+        })
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}

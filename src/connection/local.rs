@@ -1,0 +1,322 @@
+//! The `local` connection: commands run on the controller under `/bin/sh`,
+//! as the user running herd.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use herd_modules::api::{ExecOptions, ExecResult, FileStat, Host, HostError};
+use tokio::io::AsyncWriteExt;
+
+use crate::vars::ConnectionSettings;
+
+/// The controller itself as a managed host.
+pub struct LocalHost {
+    name: String,
+    shell: String,
+}
+
+impl LocalHost {
+    pub fn new(name: &str, settings: &ConnectionSettings) -> Result<LocalHost, HostError> {
+        Ok(LocalHost {
+            name: name.to_string(),
+            shell: settings
+                .shell_executable
+                .clone()
+                .unwrap_or_else(|| "/bin/sh".to_string()),
+        })
+    }
+}
+
+#[async_trait]
+impl Host for LocalHost {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn exec(&self, command: &str, opts: &ExecOptions) -> Result<ExecResult, HostError> {
+        let mut cmd = tokio::process::Command::new(&self.shell);
+        cmd.arg("-c").arg(command);
+        if let Some(dir) = &opts.chdir {
+            cmd.current_dir(dir);
+        }
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(if opts.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // A timeout kills the whole process group, children included.
+        .process_group(0)
+        .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| HostError::failed(format!("could not run {}: {e}", self.shell)))?;
+        if let (Some(data), Some(mut stdin)) = (&opts.stdin, child.stdin.take()) {
+            let data = data.clone();
+            // Written from its own task so a command that does not read its
+            // input cannot block the reading of its output.
+            tokio::spawn(async move {
+                let _ = stdin.write_all(&data).await;
+            });
+        }
+        let pid = child.id();
+        let output = child.wait_with_output();
+        let output = match opts.timeout {
+            Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), output).await {
+                Ok(r) => r,
+                Err(_) => {
+                    if let Some(pid) = pid {
+                        // SAFETY: kill(2) on our own child's process group.
+                        unsafe {
+                            libc::kill(-(pid as i32), libc::SIGKILL);
+                        }
+                    }
+                    return Err(HostError::failed(format!(
+                        "The command timed out after {secs} seconds"
+                    )));
+                }
+            },
+            None => output.await,
+        }
+        .map_err(|e| HostError::failed(format!("command failed to run: {e}")))?;
+        Ok(ExecResult {
+            rc: output.status.code().unwrap_or_else(|| {
+                use std::os::unix::process::ExitStatusExt;
+                -output.status.signal().unwrap_or(1)
+            }),
+            stdout: output.stdout,
+            stderr: output.stderr,
+        })
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
+        match tokio::fs::read(path).await {
+            Ok(data) => Ok(Some(data)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(HostError::failed(format!("could not read {path}: {e}"))),
+        }
+    }
+
+    async fn write_file(
+        &self,
+        path: &str,
+        data: &[u8],
+        mode: Option<u32>,
+    ) -> Result<(), HostError> {
+        let path = Path::new(path);
+        let fail = |what: &str, e: std::io::Error| {
+            HostError::failed(format!("could not {what} {}: {e}", path.display()))
+        };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let existing = std::fs::metadata(path).ok();
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{file_name}.herd-{}.tmp", std::process::id()));
+        tokio::fs::write(&tmp, data)
+            .await
+            .map_err(|e| fail("write", e))?;
+        let result = (|| {
+            let mode = existing
+                .as_ref()
+                .map(|m| m.mode() & 0o7777)
+                .or(mode)
+                .unwrap_or(0o644);
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+            if let Some(m) = &existing {
+                // Keeping the owner needs the right to give it away; as an
+                // unprivileged user a replaced file is ours anyway.
+                let _ = std::os::unix::fs::chown(&tmp, Some(m.uid()), Some(m.gid()));
+            }
+            std::fs::rename(&tmp, path)
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(fail("replace", e));
+        }
+        Ok(())
+    }
+
+    async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
+        let meta = if follow {
+            std::fs::metadata(path)
+        } else {
+            std::fs::symlink_metadata(path)
+        };
+        let meta = match meta {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(HostError::failed(format!("could not stat {path}: {e}"))),
+        };
+        let ft = meta.file_type();
+        use std::os::unix::fs::FileTypeExt;
+        let kind = if ft.is_symlink() {
+            "link"
+        } else if ft.is_dir() {
+            "directory"
+        } else if ft.is_fifo() {
+            "fifo"
+        } else if ft.is_socket() {
+            "socket"
+        } else if ft.is_char_device() {
+            "char"
+        } else if ft.is_block_device() {
+            "block"
+        } else {
+            "file"
+        };
+        Ok(Some(FileStat {
+            kind: kind.to_string(),
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid(),
+            gid: meta.gid(),
+            owner: user_name(meta.uid()).unwrap_or_else(|| meta.uid().to_string()),
+            group: group_name(meta.gid()).unwrap_or_else(|| meta.gid().to_string()),
+            size: meta.size(),
+            mtime: meta.mtime() as f64 + meta.mtime_nsec() as f64 / 1e9,
+            link_target: if ft.is_symlink() {
+                std::fs::read_link(path)
+                    .ok()
+                    .map(|p| p.display().to_string())
+            } else {
+                None
+            },
+        }))
+    }
+}
+
+/// The name of a user id, from the passwd database.
+fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into our buffers and sets `result` to
+    // `&pwd` on success; pw_name then points into `buf`, alive here.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return None;
+    }
+    // SAFETY: see above; pw_name is a NUL-terminated string in `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+/// The name of a group id, from the group database.
+fn group_name(gid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: as for getpwuid_r above.
+    let rc = unsafe {
+        libc::getgrgid_r(
+            gid,
+            &mut grp,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return None;
+    }
+    // SAFETY: gr_name is a NUL-terminated string in `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(grp.gr_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> LocalHost {
+        LocalHost::new("localhost", &ConnectionSettings::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn runs_commands_with_stdin_env_and_chdir() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = host();
+        let r = h
+            .exec(
+                "cat; printf ' %s %s' \"$X\" \"$(pwd)\"; echo err >&2; exit 3",
+                &ExecOptions {
+                    stdin: Some(b"in".to_vec()),
+                    chdir: Some(dir.path().display().to_string()),
+                    env: vec![("X".into(), "y z".into())],
+                    timeout: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.rc, 3);
+        let cwd = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(r.stdout_text(), format!("in y z {}", cwd.display()));
+        assert_eq!(r.stderr_text(), "err\n");
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_process_group() {
+        let h = host();
+        let e = h
+            .exec(
+                "sleep 30 & sleep 30",
+                &ExecOptions {
+                    timeout: Some(1),
+                    ..ExecOptions::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("timed out"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn files_round_trip_and_keep_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a file 'q'");
+        let p = path.to_str().unwrap();
+        let h = host();
+        assert_eq!(h.read_file(p).await.unwrap(), None);
+        assert_eq!(h.stat(p, false).await.unwrap(), None);
+        h.write_file(p, b"one", Some(0o600)).await.unwrap();
+        assert_eq!(h.read_file(p).await.unwrap().as_deref(), Some(&b"one"[..]));
+        let st = h.stat(p, false).await.unwrap().unwrap();
+        assert_eq!((st.kind.as_str(), st.mode, st.size), ("file", 0o600, 3));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        h.write_file(p, b"two!", Some(0o600)).await.unwrap();
+        let st = h.stat(p, false).await.unwrap().unwrap();
+        assert_eq!((st.mode, st.size), (0o640, 4));
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let st = h
+            .stat(link.to_str().unwrap(), false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(st.kind, "link");
+        assert_eq!(st.link_target.as_deref(), Some(p));
+        let st = h.stat(link.to_str().unwrap(), true).await.unwrap().unwrap();
+        assert_eq!(st.kind, "file");
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+}
