@@ -12,6 +12,7 @@ pub mod connection;
 pub mod diag;
 pub mod inventory;
 pub mod playbook;
+pub mod report;
 pub mod tags;
 pub mod template;
 pub mod value;
