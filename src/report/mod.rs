@@ -46,6 +46,12 @@ pub enum Event {
         /// The task had `no_log`.
         no_log: bool,
     },
+    /// A host's failure in a `block:` was handled by its `rescue:`
+    /// (counted as `rescued` in the recap).
+    Rescued { host: String },
+    /// A handler is about to run (`RUNNING HANDLER [title]`); its results
+    /// follow as `HostResult`s.
+    HandlerStart { title: String },
     /// `until` is retrying: `FAILED - RETRYING: [host]: title (N retries left).`
     Retrying {
         host: String,
