@@ -168,6 +168,7 @@ pub fn load(session: &Session, path: &Path) -> Result<Playbook> {
     roles_path.dedup();
     let opts = LoadOptions {
         roles_path,
+        library: session.config.library.clone(),
         extra_vars: session.extra_vars.clone(),
         render: Some(Box::new(move |text: &str, vars: &Map<String, Value>| {
             let v = templar.render_str(
