@@ -65,6 +65,19 @@ async fn semantics(h: &SshHost) {
     assert_eq!(r.rc, 0);
     assert!(r.stdout_text().starts_with("[]\n"), "{}", r.stdout_text());
 
+    // The shell's own variables are not visible to a command.
+    let r = h
+        .exec("echo \"[$s$i$r$x$p$k$n$D]\"", &ExecOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.stdout_text(), "[]\n");
+
+    // A big script (past the line-mode limit) and one holding no final
+    // newline both run.
+    let big = format!("x='{}'\necho ${{#x}}", "a".repeat(200_000));
+    let r = h.exec(&big, &ExecOptions::default()).await.unwrap();
+    assert_eq!(r.stdout_text(), "200000\n");
+
     // A background child holding stdout does not hang the session.
     let t = std::time::Instant::now();
     let r = h
@@ -234,4 +247,27 @@ async fn connect_caches_and_close_all_removes_temp_files() {
     herd::connection::close_all().await;
     // The shell removed its directory on the way out.
     assert!(!std::path::Path::new(&tmp).exists());
+}
+
+#[tokio::test]
+async fn many_commands_are_quick_on_the_persistent_shell() {
+    let sshd = Sshd::start();
+    for persistent in [true, false] {
+        let h = host_with(&sshd, persistent).await;
+        h.exec("true", &ExecOptions::default()).await.unwrap();
+        let t = std::time::Instant::now();
+        for i in 0..100 {
+            let r = h
+                .exec(&format!("echo {i}"), &ExecOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(r.stdout_text(), format!("{i}\n"));
+        }
+        let per = t.elapsed() / 100;
+        eprintln!("persistent={persistent}: {per:?} per command");
+        // Generous: Nagle or delayed ACKs alone would cost ~40 ms each.
+        if persistent {
+            assert!(per < std::time::Duration::from_millis(30), "{per:?}");
+        }
+    }
 }

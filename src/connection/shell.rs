@@ -48,26 +48,51 @@ pub fn nonce() -> String {
         .collect()
 }
 
+/// Scripts up to this size travel as lines read by the shell's own
+/// `read` (no process started); larger ones go through a file, which
+/// also avoids the kernel's 128 KiB limit on one argument.
+const LINE_MODE_MAX: usize = 64 * 1024;
+
 /// The driver loop, as one line so any login shell (csh and fish
 /// included) passes it through `/bin/sh -c` unharmed.
+///
+/// Header `N M T K L`: L >= 0 means the script is the next L lines,
+/// read with the `read` builtin; L = -1 means N bytes into a file. With
+/// the default shell a small script runs with `eval` in a subshell (a
+/// fork, no exec: the cheapest way to isolate cd/export/exit); with a
+/// timeout it runs under `setsid` so its whole process group can be
+/// killed.
 fn driver(ready: &str, shell: &str) -> String {
+    let sh = shell_quote(shell);
+    let posix = matches!(shell, "/bin/sh" | "sh");
+    let plain = if posix {
+        // The driver's own variables are dropped first, so the command
+        // sees the environment a fresh `sh -c` would.
+        "( eval \"unset k n m t l q w s i r x p z D NL$NL$s\" )".to_string()
+    } else {
+        format!("{sh} -c \"$s\"")
+    };
     format!(
         "D=$(mktemp -d \"${{TMPDIR:-/tmp}}/.herd-XXXXXXXX\") || exit 97; \
          export HERD_TMPDIR=\"$D\"; trap 'rm -rf \"$D\"' EXIT; trap 'exit 1' HUP TERM; \
          command -v setsid >/dev/null 2>&1 || setsid() {{ \"$@\"; }}; \
+         NL=$(printf '\\n_'); NL=${{NL%_}}; \
          printf '%s\\n' {ready}; \
-         while IFS=' ' read -r n m t k; do \
+         while IFS=' ' read -r n m t k l; do \
          [ \"$n\" -ge 0 ] 2>/dev/null || break; \
-         head -c \"$n\" >\"$D/s\"; i=/dev/null; \
-         if [ \"$m\" -ge 0 ]; then head -c \"$m\" >\"$D/i\"; i=\"$D/i\"; fi; \
-         setsid {shell} \"$D/s\" <\"$i\" & p=$!; w=; \
-         if [ \"$t\" -gt 0 ]; then ( trap 'kill $s 2>/dev/null; exit 0' TERM; sleep \"$t\" & s=$!; wait $s; kill -9 -$p 2>/dev/null; exit 124 ) & w=$!; fi; \
-         wait $p; r=$?; x=0; \
-         if [ -n \"$w\" ]; then kill $w 2>/dev/null; wait $w; x=$?; fi; \
-         rm -f \"$D/i\"; \
+         s=; if [ \"$l\" -ge 0 ]; then while [ \"$l\" -gt 0 ]; do IFS= read -r q; s=\"$s$q$NL\"; l=$((l-1)); done; \
+         else head -c \"$n\" >\"$D/s\"; fi; \
+         i=/dev/null; if [ \"$m\" -ge 0 ]; then head -c \"$m\" >\"$D/i\"; i=\"$D/i\"; fi; \
+         x=0; \
+         if [ \"$t\" -gt 0 ]; then \
+         if [ -n \"$s\" ]; then setsid {sh} -c \"$s\" <\"$i\" & p=$!; else setsid {sh} \"$D/s\" <\"$i\" & p=$!; fi; \
+         ( trap 'kill $z 2>/dev/null; exit 0' TERM; sleep \"$t\" & z=$!; wait $z; kill -9 -$p 2>/dev/null; exit 124 ) & w=$!; \
+         wait $p; r=$?; kill $w 2>/dev/null; wait $w; x=$?; \
+         elif [ -n \"$s\" ]; then {plain} <\"$i\"; r=$?; \
+         else {sh} \"$D/s\" <\"$i\"; r=$?; fi; \
+         [ \"$m\" -ge 0 ] && rm -f \"$D/i\"; \
          printf '%s %s %s\\n' \"$k\" \"$r\" \"$x\"; printf '%s\\n' \"$k\" >&2; \
-         done",
-        shell = shell_quote(shell),
+         done"
     )
 }
 
@@ -177,7 +202,13 @@ impl Shell {
                 }
             }
         };
-        match tokio::time::timeout(limit, wait).await {
+        let outcome = tokio::time::timeout(limit, wait).await;
+        if !matches!(outcome, Ok(Ok(()))) {
+            // End input so a sudo still waiting for a password exits and
+            // the channel (one of sshd's MaxSessions) is released.
+            let _ = shell.input.shutdown().await;
+        }
+        match outcome {
             Ok(r) => r.map(|()| shell),
             Err(_) => Err(HostError::failed(format!(
                 "timed out after {}s waiting for the shell{} on {what}",
@@ -239,14 +270,24 @@ impl Shell {
         // Leftovers of a background child of an earlier command.
         self.stdout.clear();
         self.stderr.clear();
-        let header = format!(
-            "{} {} {} {k}\n",
+        // Line mode needs the script to end in a newline and hold no NUL
+        // (the `read` builtin cannot carry one).
+        let lines =
+            if script.len() <= LINE_MODE_MAX && script.ends_with('\n') && !script.contains('\0') {
+                script.matches('\n').count() as i64
+            } else {
+                -1
+            };
+        let mut request = format!(
+            "{} {} {} {k} {lines}\n",
             script.len(),
             stdin.map(|d| d.len() as i64).unwrap_or(-1),
             timeout.unwrap_or(0)
-        );
-        self.send(header.as_bytes()).await?;
-        self.send(script.as_bytes()).await?;
+        )
+        .into_bytes();
+        request.extend_from_slice(script.as_bytes());
+        // Header and script in one write: one packet for a small task.
+        self.send(&request).await?;
         if let Some(data) = stdin {
             // In chunks, so the transport's flow control paces a big
             // payload instead of one huge buffer copy.

@@ -726,21 +726,33 @@ impl SshHost {
         let ready = format!("herd-ready-{}", shell::nonce());
         let prompt = format!("[herd sudo password {}]: ", shell::nonce());
         let timeout_mark = format!("herd-timed-out-{}", shell::nonce());
+        // A big script does not fit in one argument (128 KiB): it is
+        // sent ahead of the command's input and read with `head -c`.
+        let big = script.len() > 64 * 1024;
+        let sh = shell_quote(&self.shell_exe);
+        let (prepare, cmd, cleanup) = if big {
+            (
+                format!("f=$(mktemp) || exit 1; head -c {} >\"$f\"; ", script.len()),
+                format!("{sh} \"$f\""),
+                "rm -f \"$f\"; ",
+            )
+        } else {
+            (
+                String::new(),
+                format!("{sh} -c {}", shell_quote(&script)),
+                "",
+            )
+        };
         let inner = match opts.timeout {
-            None => format!(
-                "printf '%s\\n' {ready}; exec {} -c {}",
-                shell_quote(&self.shell_exe),
-                shell_quote(&script)
-            ),
+            None if !big => format!("printf '%s\\n' {ready}; exec {cmd}"),
+            None => format!("printf '%s\\n' {ready}; {prepare}{cmd}; r=$?; {cleanup}exit $r"),
             // The command in its own session, so a watchdog can kill
             // its whole process group; the mark tells a timeout apart
             // from the command's own exit code.
             Some(secs) => format!(
-                "printf '%s\\n' {ready}; command -v setsid >/dev/null 2>&1 || setsid() {{ \"$@\"; }}; \
-                 setsid {} -c {} <&0 & p=$!; ( sleep {secs}; kill -9 -$p ) >/dev/null 2>&1 & w=$!; \
-                 wait $p; r=$?; kill $w 2>/dev/null || printf %s {timeout_mark}; exit $r",
-                shell_quote(&self.shell_exe),
-                shell_quote(&script)
+                "printf '%s\\n' {ready}; {prepare}command -v setsid >/dev/null 2>&1 || setsid() {{ \"$@\"; }}; \
+                 setsid {cmd} <&0 & p=$!; ( sleep {secs}; kill -9 -$p ) >/dev/null 2>&1 & w=$!; \
+                 wait $p; r=$?; {cleanup}kill $w 2>/dev/null || printf %s {timeout_mark}; exit $r"
             ),
         };
         let line = match &self.become_ {
@@ -769,6 +781,12 @@ impl SshHost {
                         shell_stdout.drain(..pos + marker.len());
                         shell_stderr.clear();
                         ready_seen = true;
+                        if big {
+                            input
+                                .write_all(script.as_bytes())
+                                .await
+                                .map_err(|e| HostError::unreachable(e.to_string()))?;
+                        }
                         if let Some(data) = &opts.stdin {
                             input
                                 .write_all(data)
