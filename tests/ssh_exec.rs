@@ -231,25 +231,6 @@ async fn files_round_trip_with_awkward_names() {
 }
 
 #[tokio::test]
-async fn connect_caches_and_close_all_removes_temp_files() {
-    let sshd = Sshd::start();
-    let settings = sshd.settings();
-    let a = herd::connection::connect("h", &settings).await.unwrap();
-    let b = herd::connection::connect("h", &settings).await.unwrap();
-    assert!(Arc::ptr_eq(&a, &b));
-    let r = a
-        .exec("printf %s \"$HERD_TMPDIR\"", &ExecOptions::default())
-        .await
-        .unwrap();
-    let tmp = r.stdout_text();
-    assert!(tmp.contains(".herd-"), "{tmp}");
-    assert!(std::path::Path::new(&tmp).is_dir());
-    herd::connection::close_all().await;
-    // The shell removed its directory on the way out.
-    assert!(!std::path::Path::new(&tmp).exists());
-}
-
-#[tokio::test]
 async fn many_commands_are_quick_on_the_persistent_shell() {
     let sshd = Sshd::start();
     for persistent in [true, false] {
@@ -270,4 +251,33 @@ async fn many_commands_are_quick_on_the_persistent_shell() {
             assert!(per < std::time::Duration::from_millis(30), "{per:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_fleet_of_hosts_on_one_sshd() {
+    let sshd = Sshd::start();
+    let settings = sshd.settings();
+    let t = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = settings.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("fleet{i}");
+            let h = herd::connection::connect(&name, &s).await?;
+            let mut out = String::new();
+            for j in 0..5 {
+                let r = h
+                    .exec(&format!("echo {i}-{j}"), &ExecOptions::default())
+                    .await?;
+                out.push_str(&r.stdout_text());
+            }
+            Ok::<_, herd_modules::api::HostError>(out)
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let out = t.await.unwrap().unwrap_or_else(|e| panic!("host {i}: {e}"));
+        assert_eq!(out.lines().count(), 5);
+        assert!(out.starts_with(&format!("{i}-0\n")));
+    }
+    eprintln!("40 hosts x 5 commands: {:?}", t.elapsed());
 }

@@ -141,34 +141,56 @@ pub async fn connect(
         }
         "ssh" | "smart" | "paramiko" | "paramiko_ssh" => {
             let opts = options();
-            let conn_key = ssh::connection_key(settings);
+            // One connection per inventory host, even when several point
+            // at the same address (a simulated fleet): sshd's MaxSessions
+            // caps the channels one connection may hold.
+            let conn_key = format!("{name}\0{}", ssh::connection_key(settings));
             let host_key = format!(
                 "{name}\0{conn_key}\0{}\0{:?}\0{:?}",
                 settings.become_,
                 Become::from_settings(settings),
                 settings.shell_executable
             );
-            let (conn_cell, host_cell) = {
+            // A cached connection the server has closed since is
+            // replaced once by a fresh one.
+            for _ in 0..2 {
+                let (conn_cell, host_cell) = {
+                    let mut c = cache()
+                        .lock()
+                        .map_err(|_| HostError::failed("connection cache poisoned"))?;
+                    (
+                        cell(&mut c.connections, &conn_key),
+                        cell(&mut c.ssh_hosts, &host_key),
+                    )
+                };
+                let host = host_cell
+                    .get_or_try_init(|| async {
+                        let conn = conn_cell
+                            .get_or_try_init(|| async {
+                                SshConnection::open(settings, &opts).await.map(Arc::new)
+                            })
+                            .await?
+                            .clone();
+                        Ok::<_, HostError>(Arc::new(SshHost::new(name, conn, settings, &opts)))
+                    })
+                    .await?
+                    .clone();
+                if !host.connection().is_closed() {
+                    return Ok(host);
+                }
                 let mut c = cache()
                     .lock()
                     .map_err(|_| HostError::failed("connection cache poisoned"))?;
-                (
-                    cell(&mut c.connections, &conn_key),
-                    cell(&mut c.ssh_hosts, &host_key),
-                )
-            };
-            let host = host_cell
-                .get_or_try_init(|| async {
-                    let conn = conn_cell
-                        .get_or_try_init(|| async {
-                            SshConnection::open(settings, &opts).await.map(Arc::new)
-                        })
-                        .await?
-                        .clone();
-                    Ok::<_, HostError>(Arc::new(SshHost::new(name, conn, settings, &opts)))
-                })
-                .await?;
-            Ok(host.clone())
+                c.connections.remove(&conn_key);
+                c.ssh_hosts.retain(|_, h| {
+                    h.get()
+                        .is_none_or(|h| !Arc::ptr_eq(h.connection(), &host.connection().clone()))
+                });
+            }
+            Err(HostError::unreachable(format!(
+                "Failed to connect to the host via ssh: {} (the connection keeps closing)",
+                settings.host
+            )))
         }
         other => Err(HostError::unreachable(format!(
             "the connection type '{other}' is not available in this version of herd"

@@ -330,6 +330,49 @@ impl client::Handler for Client {
 pub struct SshConnection {
     handle: client::Handle<Client>,
     what: String,
+    /// Exec channels open at once for the channel-per-command fallback:
+    /// sshd allows 10 sessions per connection (MaxSessions), and the
+    /// persistent shells need some of them.
+    channels: tokio::sync::Semaphore,
+}
+
+const FALLBACK_CHANNELS: usize = 6;
+
+/// Handshakes in flight per server.
+const HANDSHAKES_PER_SERVER: usize = 8;
+
+type Gates = StdMutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>;
+
+fn handshake_gate(address: &str, port: u16) -> Arc<tokio::sync::Semaphore> {
+    static GATES: std::sync::OnceLock<Gates> = std::sync::OnceLock::new();
+    let gates = GATES.get_or_init(Default::default);
+    match gates.lock() {
+        Ok(mut g) => g
+            .entry(format!("{address}:{port}"))
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(HANDSHAKES_PER_SERVER)))
+            .clone(),
+        // A poisoned map only loses the sharing, not correctness.
+        Err(_) => Arc::new(tokio::sync::Semaphore::new(HANDSHAKES_PER_SERVER)),
+    }
+}
+
+/// Raises the soft open-file limit to the hard one: a run keeps a
+/// socket per host open.
+fn raise_nofile_limit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    });
 }
 
 impl SshConnection {
@@ -391,50 +434,89 @@ impl SshConnection {
             None if !options.host_key_checking => UnknownKey::Accept,
             None => UnknownKey::Refuse,
         };
-        let refusal = Arc::new(StdMutex::new(None));
-        let handler = Client {
-            host: address.clone(),
-            port,
-            files,
-            unknown,
-            refusal: refusal.clone(),
-        };
         let config = Arc::new(client::Config {
             nodelay: true,
             keepalive_interval: Some(Duration::from_secs(15)),
             keepalive_max: 3,
             ..client::Config::default()
         });
-        let attempt = async {
-            let tcp = TcpStream::connect((address.as_str(), port))
-                .await
-                .map_err(|e| {
-                    HostError::unreachable(format!(
-                        "Failed to connect to the host via ssh: {what}: {e}"
-                    ))
-                })?;
-            let _ = tcp.set_nodelay(true);
-            let mut handle = client::connect_stream(config, QuickAck(tcp), handler)
-                .await
-                .map_err(|e| {
-                    let why = refusal.lock().ok().and_then(|r| r.clone());
-                    HostError::unreachable(match why {
-                        Some(why) => format!("Host key verification failed for {what}: {why}"),
-                        None => format!("Failed to connect to the host via ssh: {what}: {e}"),
-                    })
-                })?;
-            authenticate(&mut handle, &user, settings, &cfg, &what).await?;
-            Ok::<_, HostError>(handle)
-        };
-        let handle = match tokio::time::timeout(Duration::from_secs(secs), attempt).await {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(HostError::unreachable(format!(
-                    "Failed to connect to the host via ssh: {what}: timed out after {secs}s"
-                )))
+        raise_nofile_limit();
+        // sshd drops unauthenticated connections beyond MaxStartups
+        // (10 by default): few handshakes at a time per server, and a
+        // dropped one is retried after a pause.
+        let gate = handshake_gate(&address, port);
+        let permit = gate.acquire().await.map_err(|_| {
+            HostError::unreachable(format!("Failed to connect to the host via ssh: {what}"))
+        })?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        let mut pause = Duration::from_millis(100);
+        let handle = loop {
+            let refusal = Arc::new(StdMutex::new(None));
+            let handler = Client {
+                host: address.clone(),
+                port,
+                files: files.clone(),
+                unknown,
+                refusal: refusal.clone(),
+            };
+            let attempt = async {
+                let tcp = TcpStream::connect((address.as_str(), port))
+                    .await
+                    .map_err(|e| {
+                        (
+                            HostError::unreachable(format!(
+                                "Failed to connect to the host via ssh: {what}: {e}"
+                            )),
+                            false,
+                        )
+                    })?;
+                let _ = tcp.set_nodelay(true);
+                let mut handle = client::connect_stream(config.clone(), QuickAck(tcp), handler)
+                    .await
+                    .map_err(|e| {
+                        let why = refusal.lock().ok().and_then(|r| r.clone());
+                        match why {
+                            Some(why) => (
+                                HostError::unreachable(format!(
+                                    "Host key verification failed for {what}: {why}"
+                                )),
+                                false,
+                            ),
+                            None => (
+                                HostError::unreachable(format!(
+                                    "Failed to connect to the host via ssh: {what}: {e}"
+                                )),
+                                true,
+                            ),
+                        }
+                    })?;
+                authenticate(&mut handle, &user, settings, &cfg, &what)
+                    .await
+                    .map_err(|e| (e, false))?;
+                Ok::<_, (HostError, bool)>(handle)
+            };
+            match tokio::time::timeout_at(deadline, attempt).await {
+                Ok(Ok(h)) => break h,
+                Ok(Err((e, retry))) => {
+                    if !retry || tokio::time::Instant::now() + pause >= deadline {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                Err(_) => {
+                    return Err(HostError::unreachable(format!(
+                        "Failed to connect to the host via ssh: {what}: timed out after {secs}s"
+                    )))
+                }
             }
         };
-        Ok(SshConnection { handle, what })
+        drop(permit);
+        Ok(SshConnection {
+            handle,
+            what,
+            channels: tokio::sync::Semaphore::new(FALLBACK_CHANNELS),
+        })
     }
 
     /// Opens an exec channel running `line`, its output pumped into
@@ -479,6 +561,11 @@ impl SshConnection {
             let _ = tx.send(Event::Closed);
         });
         Ok((Box::new(write.make_writer()), rx))
+    }
+
+    /// Whether the connection has ended (the server went away).
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
     }
 
     async fn close(&self) {
@@ -723,6 +810,9 @@ impl SshHost {
         opts: &ExecOptions,
     ) -> Result<ExecResult, HostError> {
         let script = shell::exec_script(command, opts)?;
+        let _slot = self.conn.channels.acquire().await.map_err(|_| {
+            HostError::unreachable(format!("the connection to {} was closed", self.conn.what))
+        })?;
         let ready = format!("herd-ready-{}", shell::nonce());
         let prompt = format!("[herd sudo password {}]: ", shell::nonce());
         let timeout_mark = format!("herd-timed-out-{}", shell::nonce());
