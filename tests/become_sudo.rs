@@ -149,14 +149,3 @@ async fn local_become_uses_the_same_shell() {
     std::fs::remove_file(&p).unwrap();
     h.close().await;
 }
-
-#[tokio::test]
-async fn su_is_refused_clearly() {
-    let sshd = Sshd::start();
-    let mut s = sshd.settings();
-    s.become_ = true;
-    s.become_method = "su".into();
-    let h = host(&s).await;
-    let e = h.exec("id -un", &ExecOptions::default()).await.unwrap_err();
-    assert!(e.message.contains("su"), "{e}");
-}

@@ -4,8 +4,10 @@
 //!
 //! sudo runs with `-S` (password on stdin) and a random `-p` prompt, so
 //! the password is sent only once that exact prompt shows up on stderr
-//! and never appears in a process's arguments. `su` needs a terminal to
-//! read a password; it is not supported yet and fails clearly.
+//! and never appears in a process's arguments. `su` reads its password
+//! from a terminal: it runs on a pty, used only to authenticate (the
+//! shell behind it switches the pty to raw mode, without echo, and keeps
+//! stderr apart through a file).
 
 use herd_modules::api::{shell_quote, HostError};
 
@@ -81,14 +83,54 @@ impl Become {
                 line.push_str(&shell_quote(inner));
                 Ok(line)
             }
-            "su" => Err(HostError::failed(
-                "the become method 'su' needs a terminal and is not supported by herd yet; use sudo",
-            )),
+            "su" => {
+                let mut line = String::from(self.exe.as_deref().unwrap_or("su"));
+                for f in self.flags.as_deref().unwrap_or("").split_whitespace() {
+                    line.push(' ');
+                    line.push_str(f);
+                }
+                line.push(' ');
+                line.push_str(&shell_quote(&self.user));
+                // The user's login shell runs this: hand over to /bin/sh.
+                line.push_str(" -c ");
+                line.push_str(&shell_quote(&format!(
+                    "exec /bin/sh -c {}",
+                    shell_quote(inner)
+                )));
+                Ok(line)
+            }
             other => Err(HostError::failed(format!(
                 "the become method '{other}' is not supported by herd (supported: sudo)"
             ))),
         }
     }
+}
+
+impl Become {
+    /// Whether this method needs a terminal (to read its password).
+    pub fn needs_pty(&self) -> bool {
+        self.method == "su"
+    }
+}
+
+/// Judges su's terminal output during the handshake.
+pub fn judge_su(output: &[u8], sent: bool) -> PromptState {
+    let text = String::from_utf8_lossy(output);
+    let lower = text.to_lowercase();
+    if lower.contains("authentication failure")
+        || lower.contains("incorrect password")
+        || lower.contains("sorry")
+    {
+        return PromptState::Failed("Incorrect su password".into());
+    }
+    if lower.contains("must be run from a terminal") {
+        return PromptState::Failed("su needs a terminal to read the password".into());
+    }
+    let tail = text.trim_end();
+    if !sent && lower.contains("password") && (tail.ends_with(':') || tail.ends_with('：')) {
+        return PromptState::Prompted;
+    }
+    PromptState::Waiting
 }
 
 /// What the become handshake saw on stderr, judged.
@@ -173,9 +215,16 @@ mod tests {
     }
 
     #[test]
-    fn su_is_refused_clearly() {
+    fn su_lines_and_prompts() {
         let mut b = sudo(None);
         b.method = "su".into();
-        assert!(b.wrap("id", "P").unwrap_err().message.contains("su"));
+        b.user = "app".into();
+        assert_eq!(b.wrap("id", "P").unwrap(), "su app -c 'exec /bin/sh -c id'");
+        assert!(b.needs_pty());
+        assert_eq!(judge_su(b"Password: ", false), PromptState::Prompted);
+        assert!(matches!(
+            judge_su(b"Password: \r\nsu: Authentication failure\r\n", true),
+            PromptState::Failed(_)
+        ));
     }
 }

@@ -27,7 +27,7 @@ use rand::Rng;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::become_::{judge_stderr, Become, PromptState};
+use super::become_::{judge_stderr, judge_su, Become, PromptState};
 
 /// Output of the shell's transport.
 #[derive(Debug)]
@@ -62,8 +62,20 @@ const LINE_MODE_MAX: usize = 64 * 1024;
 /// fork, no exec: the cheapest way to isolate cd/export/exit); with a
 /// timeout it runs under `setsid` so its whole process group can be
 /// killed.
-fn driver(ready: &str, shell: &str) -> String {
+fn driver(ready: &str, shell: &str, merged: bool) -> String {
     let sh = shell_quote(shell);
+    // On a pty (su) stdout and stderr are one stream: the command's
+    // stderr goes to a file, sent after the stdout marker; the pty is
+    // made raw first so bytes pass unchanged and nothing is echoed.
+    let (pre, err, flush) = if merged {
+        (
+            "stty raw -echo 2>/dev/null; ",
+            " 2>\"$D/e\"",
+            "cat \"$D/e\" 2>/dev/null; : >\"$D/e\"; printf '%s\\n' \"$k\"; ",
+        )
+    } else {
+        ("", "", "printf '%s\\n' \"$k\" >&2; ")
+    };
     let posix = matches!(shell, "/bin/sh" | "sh");
     let plain = if posix {
         // The driver's own variables are dropped first, so the command
@@ -73,7 +85,7 @@ fn driver(ready: &str, shell: &str) -> String {
         format!("{sh} -c \"$s\"")
     };
     format!(
-        "D=$(mktemp -d \"${{TMPDIR:-/tmp}}/.herd-XXXXXXXX\") || exit 97; \
+        "{pre}D=$(mktemp -d \"${{TMPDIR:-/tmp}}/.herd-XXXXXXXX\") || exit 97; \
          export HERD_TMPDIR=\"$D\"; trap 'rm -rf \"$D\"' EXIT; trap 'exit 1' HUP TERM; \
          command -v setsid >/dev/null 2>&1 || setsid() {{ \"$@\"; }}; \
          NL=$(printf '\\n_'); NL=${{NL%_}}; \
@@ -85,13 +97,13 @@ fn driver(ready: &str, shell: &str) -> String {
          i=/dev/null; if [ \"$m\" -ge 0 ]; then head -c \"$m\" >\"$D/i\"; i=\"$D/i\"; fi; \
          x=0; \
          if [ \"$t\" -gt 0 ]; then \
-         if [ -n \"$s\" ]; then setsid {sh} -c \"$s\" <\"$i\" & p=$!; else setsid {sh} \"$D/s\" <\"$i\" & p=$!; fi; \
+         if [ -n \"$s\" ]; then setsid {sh} -c \"$s\" <\"$i\"{err} & p=$!; else setsid {sh} \"$D/s\" <\"$i\"{err} & p=$!; fi; \
          ( trap 'kill $z 2>/dev/null; exit 0' TERM; sleep \"$t\" & z=$!; wait $z; kill -9 -$p 2>/dev/null; exit 124 ) & w=$!; \
          wait $p; r=$?; kill $w 2>/dev/null; wait $w; x=$?; \
-         elif [ -n \"$s\" ]; then {plain} <\"$i\"; r=$?; \
-         else {sh} \"$D/s\" <\"$i\"; r=$?; fi; \
+         elif [ -n \"$s\" ]; then {plain} <\"$i\"{err}; r=$?; \
+         else {sh} \"$D/s\" <\"$i\"{err}; r=$?; fi; \
          [ \"$m\" -ge 0 ] && rm -f \"$D/i\"; \
-         printf '%s %s %s\\n' \"$k\" \"$r\" \"$x\"; printf '%s\\n' \"$k\" >&2; \
+         printf '%s %s %s\\n' \"$k\" \"$r\" \"$x\"; {flush}\
          done"
     )
 }
@@ -104,7 +116,8 @@ pub fn start_line(
 ) -> Result<(String, String, String), HostError> {
     let ready = format!("herd-ready-{}", nonce());
     let prompt = format!("[herd sudo password {}]: ", nonce());
-    let inner = driver(&ready, shell);
+    let merged = become_.is_some_and(|b| b.needs_pty());
+    let inner = driver(&ready, shell, merged);
     let line = match become_ {
         Some(b) => format!("exec {}", b.wrap(&inner, &prompt)?),
         // `exec /bin/sh` first: the login shell may not be POSIX.
@@ -121,6 +134,9 @@ pub struct Shell {
     stderr: Vec<u8>,
     closed: bool,
     what: String,
+    /// stdout and stderr share one stream (a pty): stderr follows the
+    /// stdout marker.
+    merged: bool,
 }
 
 /// How a command ended.
@@ -149,6 +165,7 @@ impl Shell {
             stderr: Vec::new(),
             closed: false,
             what: what.to_string(),
+            merged: become_.is_some_and(|b| b.needs_pty()),
         };
         let marker = format!("{ready}\n");
         let password = become_.and_then(|b| b.password.clone());
@@ -161,7 +178,12 @@ impl Shell {
                     return Ok(());
                 }
                 if become_.is_some() {
-                    match judge_stderr(&shell.stderr, prompt, sent, password.is_some()) {
+                    let verdict = if shell.merged {
+                        judge_su(&shell.stdout, sent)
+                    } else {
+                        judge_stderr(&shell.stderr, prompt, sent, password.is_some())
+                    };
+                    match verdict {
                         PromptState::Waiting => {}
                         PromptState::Failed(msg) => return Err(HostError::failed(msg)),
                         PromptState::Prompted => match &password {
@@ -169,17 +191,26 @@ impl Shell {
                                 let line = format!("{pw}\n");
                                 shell.send(line.as_bytes()).await?;
                                 sent = true;
+                                if shell.merged {
+                                    // Judge only what su says after the password.
+                                    shell.stdout.clear();
+                                }
                             }
                             None => {
                                 return Err(HostError::failed(
-                                    "Missing sudo password: sudo asked for a password (set ansible_become_password)",
+                                    "Missing become password: sudo asked for a password (set ansible_become_password)",
                                 ))
                             }
                         },
                     }
                 }
                 if !shell.pump().await {
-                    let err = String::from_utf8_lossy(&shell.stderr).trim().to_string();
+                    let seen = if shell.merged {
+                        &shell.stdout
+                    } else {
+                        &shell.stderr
+                    };
+                    let err = String::from_utf8_lossy(seen).trim().to_string();
                     return Err(if become_.is_some() {
                         HostError::failed(format!(
                             "privilege escalation failed on {what}: {}",
@@ -310,7 +341,19 @@ impl Shell {
                 }
             }
             if err_at.is_none() {
-                if let Some(pos) = find(&self.stderr, err_mark.as_bytes(), err_scan) {
+                if self.merged {
+                    // stderr travels on stdout after the stdout marker.
+                    if let Some((_, nl)) = out_at {
+                        if let Some(pos) = find(&self.stdout, err_mark.as_bytes(), nl + 1) {
+                            let err = self.stdout[nl + 1..pos].to_vec();
+                            self.stdout.truncate(pos + err_mark.len());
+                            self.stderr.truncate(0);
+                            self.stderr.extend_from_slice(&err);
+                            self.stderr.extend_from_slice(err_mark.as_bytes());
+                            err_at = Some(err.len());
+                        }
+                    }
+                } else if let Some(pos) = find(&self.stderr, err_mark.as_bytes(), err_scan) {
                     err_at = Some(pos);
                 } else {
                     err_scan = self.stderr.len().saturating_sub(err_mark.len());

@@ -524,6 +524,7 @@ impl SshConnection {
     async fn start(
         &self,
         line: &str,
+        pty: bool,
     ) -> Result<
         (
             Box<dyn AsyncWrite + Send + Unpin>,
@@ -535,6 +536,14 @@ impl SshConnection {
             HostError::unreachable(format!("ssh channel to {} failed: {e}", self.what))
         };
         let channel = self.handle.channel_open_session().await.map_err(lost)?;
+        if pty {
+            // Only for a become method that reads a password from a
+            // terminal (su); echo off from the start.
+            channel
+                .request_pty(true, "dumb", 200, 50, 0, 0, &[(russh::Pty::ECHO, 0)])
+                .await
+                .map_err(lost)?;
+        }
         channel.exec(true, line).await.map_err(lost)?;
         let (mut read, write) = channel.split();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -781,7 +790,8 @@ impl SshHost {
 
     async fn start_shell(&self) -> Result<Shell, HostError> {
         let (line, prompt, ready) = shell::start_line(self.become_.as_ref(), &self.shell_exe)?;
-        let (input, events) = self.conn.start(&line).await?;
+        let pty = self.become_.as_ref().is_some_and(|b| b.needs_pty());
+        let (input, events) = self.conn.start(&line, pty).await?;
         Shell::handshake(
             input,
             events,
@@ -849,7 +859,7 @@ impl SshHost {
             Some(b) => b.wrap(&inner, &prompt)?,
             None => format!("exec /bin/sh -c {}", shell_quote(&inner)),
         };
-        let (mut input, events) = self.conn.start(&line).await?;
+        let (mut input, events) = self.conn.start(&line, false).await?;
         // Everything before the ready line belongs to the become
         // handshake; what follows is the command's own output.
         let mut rx = events;
@@ -983,7 +993,9 @@ impl Host for SshHost {
     }
 
     async fn exec(&self, command: &str, opts: &ExecOptions) -> Result<ExecResult, HostError> {
-        if !self.persistent {
+        // A become method that needs a terminal always uses the
+        // persistent shell, where the pty serves only to authenticate.
+        if !self.persistent && !self.become_.as_ref().is_some_and(|b| b.needs_pty()) {
             return self.exec_channel(command, opts).await;
         }
         on_shell!(self, s => s.exec(command, opts))
