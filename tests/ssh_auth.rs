@@ -1,5 +1,6 @@
 //! Logging in over ssh against a real sshd: each key type, an encrypted
-//! key, the agent, a password; host key checking; unreachable hosts.
+//! key, a password; host key checking; unreachable hosts (the agent:
+//! ssh_agent.rs).
 
 mod support;
 
@@ -56,42 +57,6 @@ async fn encrypted_key_needs_its_passphrase() {
     assert!(e.message.contains("encrypted"), "{e}");
     s.password = Some(support::PASSPHRASE.into());
     assert_eq!(whoami(&sshd, &s, &Options::default()).await, support::USER);
-}
-
-#[tokio::test]
-async fn agent_keys_log_in() {
-    let sshd = Sshd::start();
-    let sock = sshd.dir().join("agent.sock");
-    let mut agent = std::process::Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&sock)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("ssh-agent (package openssh-client)");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !sock.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let added = std::process::Command::new("ssh-add")
-        .arg(sshd.key_path("ecdsa"))
-        .env("SSH_AUTH_SOCK", &sock)
-        .output()
-        .expect("ssh-add");
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
-    // SAFETY of set_var: this test binary's other tests do not read
-    // SSH_AUTH_SOCK (they name their key files, which skips the agent).
-    std::env::set_var("SSH_AUTH_SOCK", &sock);
-    let mut s = sshd.settings();
-    s.private_key_file = None;
-    let who = whoami(&sshd, &s, &Options::default()).await;
-    let _ = agent.kill();
-    let _ = agent.wait();
-    assert_eq!(who, support::USER);
 }
 
 #[tokio::test]

@@ -98,8 +98,8 @@ fn driver(ready: &str, shell: &str, merged: bool) -> String {
          x=0; \
          if [ \"$t\" -gt 0 ]; then \
          if [ -n \"$s\" ]; then setsid {sh} -c \"$s\" <\"$i\"{err} & p=$!; else setsid {sh} \"$D/s\" <\"$i\"{err} & p=$!; fi; \
-         ( trap 'kill $z 2>/dev/null; exit 0' TERM; sleep \"$t\" & z=$!; wait $z; kill -9 -$p 2>/dev/null; exit 124 ) & w=$!; \
-         wait $p; r=$?; kill $w 2>/dev/null; wait $w; x=$?; \
+         ( trap 'kill $z 2>/dev/null; exit 0' TERM; sleep \"$t\" & z=$!; wait $z; : >\"$D/t\"; kill -9 -$p 2>/dev/null ) & w=$!; \
+         wait $p; r=$?; kill $w 2>/dev/null; wait $w; [ -e \"$D/t\" ] && {{ x=124; rm -f \"$D/t\"; }}; \
          elif [ -n \"$s\" ]; then {plain} <\"$i\"{err}; r=$?; \
          else {sh} \"$D/s\" <\"$i\"{err}; r=$?; fi; \
          [ \"$m\" -ge 0 ] && rm -f \"$D/i\"; \

@@ -851,8 +851,9 @@ impl SshHost {
             // from the command's own exit code.
             Some(secs) => format!(
                 "printf '%s\\n' {ready}; {prepare}command -v setsid >/dev/null 2>&1 || setsid() {{ \"$@\"; }}; \
-                 setsid {cmd} <&0 & p=$!; ( sleep {secs}; kill -9 -$p ) >/dev/null 2>&1 & w=$!; \
-                 wait $p; r=$?; {cleanup}kill $w 2>/dev/null || printf %s {timeout_mark}; exit $r"
+                 setsid {cmd} <&0 & p=$!; \
+                 ( sleep {secs} 3>&-; printf %s {timeout_mark} >&3; kill -9 -$p ) 3>&1 >/dev/null 2>&1 & w=$!; \
+                 wait $p; r=$?; {cleanup}kill $w 2>/dev/null; exit $r"
             ),
         };
         let line = match &self.become_ {
@@ -961,7 +962,11 @@ impl SshHost {
         };
         let result = run.await?;
         if let Some(secs) = opts.timeout {
-            if result.stdout.ends_with(timeout_mark.as_bytes()) {
+            if result
+                .stdout
+                .windows(timeout_mark.len())
+                .any(|w| w == timeout_mark.as_bytes())
+            {
                 return Err(HostError::failed(format!(
                     "The command timed out after {secs} seconds"
                 )));
