@@ -86,7 +86,11 @@ async fn unknown_host_keys_are_refused_unless_allowed() {
     let empty = sshd.dir().join("empty_known_hosts");
     let mut s = sshd.settings();
     s.ssh_common_args = Some(format!("-o UserKnownHostsFile={}", empty.display()));
-    let e = SshConnection::open(&s, &Options::default())
+    let checking = Options {
+        host_key_checking: true,
+        ..Options::default()
+    };
+    let e = SshConnection::open(&s, &checking)
         .await
         .err()
         .expect("refused");
@@ -136,7 +140,10 @@ async fn changed_host_keys_are_always_refused() {
     let mut s = sshd.settings();
     s.ssh_common_args = Some(format!("-o UserKnownHostsFile={}", file.display()));
     for options in [
-        Options::default(),
+        Options {
+            host_key_checking: true,
+            ..Options::default()
+        },
         Options {
             host_key_checking: false,
             ..Options::default()

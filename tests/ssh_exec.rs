@@ -149,6 +149,18 @@ async fn large_stdin_and_output() {
         .unwrap();
     assert_eq!(r.stdout.len(), data.len());
     assert!(r.stdout == data);
+
+    // A bigger file both ways.
+    let big: Vec<u8> = (0..20_000_000u32).map(|i| (i % 251) as u8).collect();
+    let p = format!("/tmp/herd-big-{}", std::process::id());
+    let t = std::time::Instant::now();
+    h.write_file(&p, &big, None).await.unwrap();
+    let back = h.read_file(&p).await.unwrap().unwrap();
+    eprintln!("20 MB written and read in {:?}", t.elapsed());
+    assert!(back == big);
+    h.exec(&format!("rm -f {p}"), &ExecOptions::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

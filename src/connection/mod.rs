@@ -55,9 +55,14 @@ pub struct Options {
 }
 
 impl Default for Options {
+    /// Host key checking on unless `ANSIBLE_HOST_KEY_CHECKING` says
+    /// otherwise, so a run that never calls [`configure`] still honours it.
     fn default() -> Options {
         Options {
-            host_key_checking: true,
+            host_key_checking: std::env::var("ANSIBLE_HOST_KEY_CHECKING")
+                .ok()
+                .and_then(|v| crate::config::parse_bool(&v))
+                .unwrap_or(true),
             persistent_shell: true,
             ssh_config_file: None,
         }

@@ -365,9 +365,12 @@ impl Shell {
                 let mut parts = tail.split_whitespace();
                 let rc: i32 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(-1);
                 let timed_out = parts.next() == Some("124");
-                let mut stdout: Vec<u8> = self.stdout.drain(..nl + 1).collect();
+                // Split, not copy: a read file can be large.
+                let mut stdout = std::mem::take(&mut self.stdout);
+                self.stdout = stdout.split_off(nl + 1);
                 stdout.truncate(pos);
-                let mut stderr: Vec<u8> = self.stderr.drain(..epos + err_mark.len()).collect();
+                let mut stderr = std::mem::take(&mut self.stderr);
+                self.stderr = stderr.split_off(epos + err_mark.len());
                 stderr.truncate(epos);
                 return Ok(Finished {
                     result: ExecResult { rc, stdout, stderr },
