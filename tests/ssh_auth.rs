@@ -246,3 +246,13 @@ async fn sshd_killed_mid_run_is_unreachable_without_hanging() {
         .unwrap_err();
     assert!(e.unreachable, "{e}");
 }
+
+#[tokio::test]
+async fn keyboard_interactive_answers_with_the_password() {
+    let sshd = Sshd::start_keyboard_interactive();
+    let s = sshd.password_settings();
+    assert_eq!(
+        whoami(&sshd, &s, &Options::default()).await,
+        support::PASSWORD_USER
+    );
+}

@@ -119,6 +119,19 @@ impl Sshd {
     /// Starts an sshd for [`USER`] (and [`PASSWORD_USER`]), with
     /// password authentication on.
     pub fn start() -> Sshd {
+        Sshd::start_with("UsePAM no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n")
+    }
+
+    /// Starts an sshd whose only password method is
+    /// keyboard-interactive (through PAM).
+    pub fn start_keyboard_interactive() -> Sshd {
+        Sshd::start_with(
+            "UsePAM yes\nPasswordAuthentication no\nKbdInteractiveAuthentication yes\n",
+        )
+    }
+
+    /// Starts an sshd with these authentication settings.
+    pub fn start_with(auth: &str) -> Sshd {
         require_environment();
         let dir = tempfile::Builder::new()
             .prefix("herd-sshd-")
@@ -144,8 +157,8 @@ impl Sshd {
         let port = free_port();
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
-             AuthorizedKeysFile {d}/authorized_keys\nUsePAM no\nStrictModes no\n\
-             PubkeyAuthentication yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n\
+             AuthorizedKeysFile {d}/authorized_keys\n{auth}StrictModes no\n\
+             PubkeyAuthentication yes\n\
              PermitRootLogin no\nAllowUsers {USER} {PASSWORD_USER}\nMaxStartups 200:30:400\n\
              MaxSessions 64\nLogLevel ERROR\nPrintMotd no\n",
             d = d.display()
