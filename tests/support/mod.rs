@@ -254,6 +254,19 @@ impl Sshd {
         }
     }
 
+    /// Host variables for an INI inventory line that points a host at
+    /// this sshd (understood by herd and by ansible-playbook alike).
+    pub fn inventory_vars(&self) -> String {
+        format!(
+            "ansible_host=127.0.0.1 ansible_port={} ansible_user={USER} \
+             ansible_ssh_private_key_file={} \
+             ansible_ssh_common_args='-o UserKnownHostsFile={}'",
+            self.port,
+            self.client_key_path().display(),
+            self.known_hosts_path().display()
+        )
+    }
+
     /// Settings for [`PASSWORD_USER`] with password login and no key.
     pub fn password_settings(&self) -> ConnectionSettings {
         ensure_password_user();
