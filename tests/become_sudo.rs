@@ -149,3 +149,31 @@ async fn local_become_uses_the_same_shell() {
     std::fs::remove_file(&p).unwrap();
     h.close().await;
 }
+
+#[tokio::test]
+async fn sudo_with_requiretty_authenticates_on_a_pty() {
+    let sshd = Sshd::start();
+    let mut s = sshd.tty_settings();
+    s.become_ = true;
+    for persistent in [true, false] {
+        let opts = Options {
+            persistent_shell: persistent,
+            ..Options::default()
+        };
+        let conn = SshConnection::open(&s, &opts).await.unwrap();
+        let h = SshHost::new("t", Arc::new(conn), &s, &opts);
+        let r = h
+            .exec(
+                "id -un; echo e >&2; cat",
+                &ExecOptions {
+                    stdin: Some(b"a\nb".to_vec()),
+                    ..ExecOptions::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.stdout_text(), "root\na\nb");
+        assert_eq!(r.stderr_text(), "e\n");
+        h.close().await;
+    }
+}

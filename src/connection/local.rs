@@ -41,7 +41,9 @@ impl LocalHost {
     }
 
     async fn start_shell(&self) -> Result<Shell, HostError> {
-        let (line, prompt, ready) = shell::start_line(self.become_.as_ref(), &self.shell)?;
+        // No pty here: su works where it needs no password (as root).
+        let merged = self.become_.as_ref().is_some_and(|b| b.needs_pty());
+        let (line, prompt, ready) = shell::start_line(self.become_.as_ref(), &self.shell, merged)?;
         let mut child = tokio::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(&line)
@@ -86,6 +88,7 @@ impl LocalHost {
             &ready,
             limit,
             &self.name,
+            merged,
         )
         .await
     }

@@ -113,11 +113,11 @@ fn driver(ready: &str, shell: &str, merged: bool) -> String {
 pub fn start_line(
     become_: Option<&Become>,
     shell: &str,
+    pty: bool,
 ) -> Result<(String, String, String), HostError> {
     let ready = format!("herd-ready-{}", nonce());
     let prompt = format!("[herd sudo password {}]: ", nonce());
-    let merged = become_.is_some_and(|b| b.needs_pty());
-    let inner = driver(&ready, shell, merged);
+    let inner = driver(&ready, shell, pty);
     let line = match become_ {
         Some(b) => format!("exec {}", b.wrap(&inner, &prompt)?),
         // `exec /bin/sh` first: the login shell may not be POSIX.
@@ -148,7 +148,9 @@ pub struct Finished {
 impl Shell {
     /// Waits for a freshly started driver to report ready, typing the
     /// become password when its prompt appears. `what` names the host in
-    /// errors; `limit` bounds the wait.
+    /// errors; `limit` bounds the wait; `pty` says the transport is a
+    /// terminal (stdout and stderr merged).
+    #[allow(clippy::too_many_arguments)] // each is a distinct part of starting a shell
     pub async fn handshake(
         input: Box<dyn AsyncWrite + Send + Unpin>,
         events: mpsc::UnboundedReceiver<Event>,
@@ -157,6 +159,7 @@ impl Shell {
         ready: &str,
         limit: Duration,
         what: &str,
+        pty: bool,
     ) -> Result<Shell, HostError> {
         let mut shell = Shell {
             input,
@@ -165,7 +168,7 @@ impl Shell {
             stderr: Vec::new(),
             closed: false,
             what: what.to_string(),
-            merged: become_.is_some_and(|b| b.needs_pty()),
+            merged: pty,
         };
         let marker = format!("{ready}\n");
         let password = become_.and_then(|b| b.password.clone());
@@ -178,10 +181,15 @@ impl Shell {
                     return Ok(());
                 }
                 if become_.is_some() {
-                    let verdict = if shell.merged {
-                        judge_su(&shell.stdout, sent)
+                    let seen = if shell.merged {
+                        &shell.stdout
                     } else {
-                        judge_stderr(&shell.stderr, prompt, sent, password.is_some())
+                        &shell.stderr
+                    };
+                    let verdict = if become_.is_some_and(|b| b.method == "su") {
+                        judge_su(seen, sent)
+                    } else {
+                        judge_stderr(seen, prompt, sent, password.is_some())
                     };
                     match verdict {
                         PromptState::Waiting => {}
@@ -192,7 +200,7 @@ impl Shell {
                                 shell.send(line.as_bytes()).await?;
                                 sent = true;
                                 if shell.merged {
-                                    // Judge only what su says after the password.
+                                    // Judge only what comes after the password.
                                     shell.stdout.clear();
                                 }
                             }

@@ -789,8 +789,19 @@ impl SshHost {
     }
 
     async fn start_shell(&self) -> Result<Shell, HostError> {
-        let (line, prompt, ready) = shell::start_line(self.become_.as_ref(), &self.shell_exe)?;
         let pty = self.become_.as_ref().is_some_and(|b| b.needs_pty());
+        match self.start_shell_with(pty).await {
+            // sudo with `requiretty`: the same again on a pty, used only
+            // to authenticate (made raw, stderr kept apart).
+            Err(e) if !pty && self.become_.is_some() && e.message.contains("must have a tty") => {
+                self.start_shell_with(true).await
+            }
+            other => other,
+        }
+    }
+
+    async fn start_shell_with(&self, pty: bool) -> Result<Shell, HostError> {
+        let (line, prompt, ready) = shell::start_line(self.become_.as_ref(), &self.shell_exe, pty)?;
         let (input, events) = self.conn.start(&line, pty).await?;
         Shell::handshake(
             input,
@@ -800,6 +811,7 @@ impl SshHost {
             &ready,
             self.handshake_limit,
             &self.conn.what,
+            pty,
         )
         .await
     }
@@ -1001,7 +1013,11 @@ impl Host for SshHost {
         // A become method that needs a terminal always uses the
         // persistent shell, where the pty serves only to authenticate.
         if !self.persistent && !self.become_.as_ref().is_some_and(|b| b.needs_pty()) {
-            return self.exec_channel(command, opts).await;
+            match self.exec_channel(command, opts).await {
+                // sudo with `requiretty`: only the shell path has a pty.
+                Err(e) if e.message.contains("must have a tty") => {}
+                other => return other,
+            }
         }
         on_shell!(self, s => s.exec(command, opts))
     }

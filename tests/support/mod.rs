@@ -22,6 +22,9 @@ pub const USER: &str = "herdtest";
 pub const PASSWORD_USER: &str = "herdpass";
 /// That user's login and sudo password.
 pub const PASSWORD: &str = "herd-Test-pw 1";
+/// A third test user the harness creates: logs in with the client keys,
+/// and its sudo (passwordless) has `requiretty`.
+pub const TTY_USER: &str = "herdtty";
 /// The passphrase of the encrypted client key.
 pub const PASSPHRASE: &str = "herd key passphrase";
 
@@ -105,6 +108,32 @@ pub fn ensure_password_user() {
     });
 }
 
+/// Creates (once) [`TTY_USER`]: key login, sudo with `requiretty`.
+pub fn ensure_tty_user() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let exists = Command::new("id")
+            .arg(TTY_USER)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !exists {
+            run(Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", TTY_USER]));
+        }
+        // '*': no password, but key logins are allowed (unlike '!').
+        run(Command::new("usermod").args(["-p", "*", TTY_USER]));
+        let path = format!("/etc/sudoers.d/{TTY_USER}");
+        std::fs::write(
+            &path,
+            format!("Defaults:{TTY_USER} requiretty\n{TTY_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n"),
+        )
+        .expect("write sudoers rule");
+        let _ = Command::new("chmod").args(["0440", &path]).status();
+    });
+}
+
 /// A running sshd.
 pub struct Sshd {
     dir: tempfile::TempDir,
@@ -159,7 +188,7 @@ impl Sshd {
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\n{auth}StrictModes no\n\
              PubkeyAuthentication yes\n\
-             PermitRootLogin no\nAllowUsers {USER} {PASSWORD_USER}\nMaxStartups 200:30:400\n\
+             PermitRootLogin no\nAllowUsers {USER} {PASSWORD_USER} {TTY_USER}\nMaxStartups 200:30:400\n\
              MaxSessions 64\nLogLevel ERROR\nPrintMotd no\n",
             d = d.display()
         );
@@ -251,6 +280,15 @@ impl Sshd {
             become_method: "sudo".into(),
             become_user: "root".into(),
             ..ConnectionSettings::default()
+        }
+    }
+
+    /// Settings for [`TTY_USER`] (key login; sudo needs a tty).
+    pub fn tty_settings(&self) -> ConnectionSettings {
+        ensure_tty_user();
+        ConnectionSettings {
+            remote_user: Some(TTY_USER.into()),
+            ..self.settings()
         }
     }
 
