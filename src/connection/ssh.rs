@@ -9,6 +9,18 @@
 //! patterns, `HostName`, `User`, `Port`, `IdentityFile`,
 //! `StrictHostKeyChecking`, `UserKnownHostsFile`, `ConnectTimeout`.
 //! `ProxyJump` and `ProxyCommand` are not supported and fail clearly.
+//!
+//! Login, in OpenSSH's order: ssh-agent keys (when no key file is
+//! named), the key files (`ansible_private_key_file`, `IdentityFile`,
+//! `-i`, else `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`; RSA signs with
+//! rsa-sha2-512/256), then the password and keyboard-interactive with
+//! it. An encrypted key is opened with `ansible_password` as its
+//! passphrase (there is no separate passphrase setting yet).
+//!
+//! Host keys are checked by `known_hosts.rs`: an unknown key is refused
+//! unless host_key_checking is off or StrictHostKeyChecking is
+//! `accept-new`/`no` (which record it); a changed or revoked key is
+//! always refused.
 
 use std::path::PathBuf;
 use std::pin::Pin;
