@@ -482,11 +482,18 @@ impl Shell {
     pub async fn stat(&mut self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
         let p = shell_quote(path);
         let l = if follow { "-L " } else { "" };
-        // GNU and BusyBox stat both know these formats; the link target
-        // comes last because it may hold any byte but NUL.
+        // GNU and BusyBox stat both know these formats; without a stat
+        // command, `ls -ld` gives the same but the modification time.
+        // The link target comes last because it may hold any byte but NUL.
         let script = format!(
             "[ -e {p} ] || [ -L {p} ] || exit 44\n\
+             if command -v stat >/dev/null 2>&1; then\n\
              stat {l}-c '%f|%u|%g|%U|%G|%s|%Y' -- {p} || exit 1\n\
+             else\n\
+             set -- $(LC_ALL=C ls -ldn {l}-- {p}) || exit 1; n=\"$3|$4\"; z=$5\n\
+             set -- $(LC_ALL=C ls -ld {l}-- {p}) || exit 1\n\
+             printf 'ls:%s|%s|%s|%s|%s|0\\n' \"$1\" \"$n\" \"$3\" \"$4\" \"$z\"\n\
+             fi\n\
              if [ -z '{l}' ] && [ -L {p} ]; then readlink -- {p}; fi\n"
         );
         let done = self.run(&script, None, None).await?.result;
@@ -508,7 +515,10 @@ impl Shell {
                 "could not stat {path}: unexpected output {first:?}"
             )));
         }
-        let raw = u32::from_str_radix(f[0], 16).unwrap_or(0);
+        let raw = match f[0].strip_prefix("ls:") {
+            Some(perms) => mode_from_ls(perms),
+            None => u32::from_str_radix(f[0], 16).unwrap_or(0),
+        };
         let kind = match raw & 0o170000 {
             0o140000 => "socket",
             0o120000 => "link",
@@ -568,6 +578,41 @@ pub fn exec_script(command: &str, opts: &ExecOptions) -> Result<String, HostErro
     Ok(script)
 }
 
+/// The mode bits (type included) of an `ls -l` permission string such
+/// as `drwxr-sr-t`.
+fn mode_from_ls(perms: &str) -> u32 {
+    let b = perms.as_bytes();
+    if b.len() < 10 {
+        return 0;
+    }
+    let mut mode = match b[0] {
+        b'd' => 0o040000,
+        b'l' => 0o120000,
+        b'c' => 0o020000,
+        b'b' => 0o060000,
+        b'p' => 0o010000,
+        b's' => 0o140000,
+        _ => 0o100000,
+    };
+    for (i, &c) in b[1..10].iter().enumerate() {
+        let bit = 1 << (8 - i);
+        let exec_slot = i % 3 == 2;
+        match c {
+            b'r' | b'w' | b'x' => mode |= bit,
+            b's' | b't' if exec_slot => mode |= bit,
+            _ => {}
+        }
+        if exec_slot && matches!(c, b's' | b'S' | b't' | b'T') {
+            mode |= match i {
+                2 => 0o4000,
+                5 => 0o2000,
+                _ => 0o1000,
+            };
+        }
+    }
+    mode
+}
+
 /// The position of `needle` in `hay` at or after `from`.
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() || hay.len() < needle.len() || from > hay.len() - needle.len() {
@@ -588,6 +633,14 @@ mod tests {
         assert_eq!(find(b"abcabc", b"bc", 0), Some(1));
         assert_eq!(find(b"abcabc", b"bc", 2), Some(4));
         assert_eq!(find(b"ab", b"abc", 0), None);
+    }
+
+    #[test]
+    fn ls_permission_strings() {
+        assert_eq!(mode_from_ls("-rw-r--r--"), 0o100644);
+        assert_eq!(mode_from_ls("drwxrwsr-t"), 0o043775);
+        assert_eq!(mode_from_ls("-rwSr--r--"), 0o104644);
+        assert_eq!(mode_from_ls("lrwxrwxrwx"), 0o120777);
     }
 
     #[test]
