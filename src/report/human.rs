@@ -332,6 +332,10 @@ impl<W: Write + Send> HumanSink<W> {
     ) {
         let label = host_label(host, delegated_to, result);
         let mut r = result.clone();
+        // The status is the event's; Ansible leaves these keys out of what
+        // callbacks see.
+        r.remove("failed");
+        r.remove("skipped");
         let changed = status == Status::Changed || r.get("changed") == Some(&Value::Bool(true));
         if let Some(item) = item {
             if let Some(t) = &mut self.task {

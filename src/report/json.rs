@@ -97,6 +97,10 @@ impl<W: Write> JsonSink<W> {
 
     fn record(&mut self, host: &str, status: Status, result: &Map<String, Value>, no_log: bool) {
         let mut r = result.clone();
+        // As Ansible's callbacks see a result: the status keys come from
+        // the event.
+        r.remove("failed");
+        r.remove("skipped");
         match status {
             Status::Failed => {
                 r.insert("failed".into(), Value::Bool(true));
