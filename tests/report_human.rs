@@ -496,3 +496,49 @@ fn no_log_items_are_censored() {
         "{out}"
     );
 }
+
+#[test]
+fn live_line_leaves_the_output_alone_off_a_terminal() {
+    let sink = HumanSink::new(Vec::new(), false, 0, Settings::default());
+    let mut live = herd::report::LiveSink::new(sink);
+    for e in basic_events() {
+        live.event(&e);
+    }
+    let out = live
+        .into_inner()
+        .map(HumanSink::into_inner)
+        .unwrap_or_default();
+    same(
+        &String::from_utf8(out).expect("utf-8"),
+        &fixture("basic.txt"),
+    );
+}
+
+#[test]
+fn failures_to_stderr_when_asked() {
+    let settings = Settings {
+        display_failed_stderr: true,
+        ..Settings::default()
+    };
+    let (out, err) = run(&fail_events(), false, 0, settings);
+    assert!(!out.contains("fatal:"), "{out}");
+    assert!(err.starts_with("fatal: [web1]: FAILED! => {"), "{err}");
+}
+
+#[test]
+fn banners_count_wide_characters_twice_and_no_hosts_left() {
+    let events = vec![
+        Event::PlayStart {
+            name: "配置".into(),
+            hosts: vec![],
+        },
+        Event::NoHostsRemaining,
+    ];
+    let out = human(&events, false);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[1], format!("PLAY [配置] {}", "*".repeat(79 - 11)));
+    assert_eq!(
+        lines[3],
+        format!("NO MORE HOSTS LEFT {}", "*".repeat(79 - 18))
+    );
+}

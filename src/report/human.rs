@@ -189,7 +189,9 @@ impl<W: Write + Send> HumanSink<W> {
     /// A header line padded with stars to 80 columns.
     fn banner(&mut self, msg: &str) {
         let msg = msg.trim();
-        let stars = 79usize.saturating_sub(msg.chars().count()).max(3);
+        // Columns as the terminal shows them (wide characters count two).
+        let width = unicode_width::UnicodeWidthStr::width(msg);
+        let stars = 79usize.saturating_sub(width).max(3);
         let line = format!("\n{msg} {}", "*".repeat(stars));
         self.display(&line, None);
     }
@@ -370,7 +372,8 @@ impl<W: Write + Send> HumanSink<W> {
                     self.warnings(&r);
                     self.clean(&mut r);
                     let msg = format!("failed: [{label}] (item={item}) => {}", self.dump(&r));
-                    self.display(&msg, Some(Color::Error));
+                    let to_err = self.settings.display_failed_stderr;
+                    self.display_to(&msg, Some(Color::Error), to_err);
                 }
                 Status::Skipped => {
                     if !self.settings.display_skipped_hosts {
@@ -424,7 +427,8 @@ impl<W: Write + Send> HumanSink<W> {
                 self.clean(&mut r);
                 if !is_loop {
                     let msg = format!("fatal: [{label}]: FAILED! => {}", self.dump(&r));
-                    self.display(&msg, Some(Color::Error));
+                    let to_err = self.settings.display_failed_stderr;
+                    self.display_to(&msg, Some(Color::Error), to_err);
                 }
                 if ignored {
                     self.display("...ignoring", Some(Color::Skip));
@@ -434,7 +438,8 @@ impl<W: Write + Send> HumanSink<W> {
                 self.task_banner();
                 self.warnings(&r);
                 let msg = format!("fatal: [{label}]: UNREACHABLE! => {}", self.dump(&r));
-                self.display(&msg, Some(Color::Unreachable));
+                let to_err = self.settings.display_failed_stderr;
+                self.display_to(&msg, Some(Color::Unreachable), to_err);
                 if ignored {
                     self.display("...ignoring", Some(Color::Skip));
                 }
@@ -520,6 +525,7 @@ impl<W: Write + Send> Sink for HumanSink<W> {
                 }
             }
             Event::NoHostsMatched => self.display("skipping: no hosts matched", Some(Color::Skip)),
+            Event::NoHostsRemaining => self.banner("NO MORE HOSTS LEFT"),
             Event::TaskStart {
                 title,
                 is_handler,

@@ -12,7 +12,8 @@ use super::{Event, Sink};
 
 /// Wraps the human output with the live line.
 pub struct LiveSink<S: Sink> {
-    inner: S,
+    /// Always set until `into_inner` takes it.
+    inner: Option<S>,
     bar: Option<ProgressBar>,
     hosts: Vec<String>,
     done: HashSet<String>,
@@ -22,12 +23,18 @@ pub struct LiveSink<S: Sink> {
 impl<S: Sink> LiveSink<S> {
     pub fn new(inner: S) -> LiveSink<S> {
         LiveSink {
-            inner,
+            inner: Some(inner),
             bar: None,
             hosts: Vec::new(),
             done: HashSet::new(),
             title: String::new(),
         }
+    }
+
+    /// The wrapped output.
+    pub fn into_inner(mut self) -> Option<S> {
+        self.clear();
+        self.inner.take()
     }
 
     fn clear(&mut self) {
@@ -76,9 +83,11 @@ impl<S: Sink> Sink for LiveSink<S> {
             Event::PlaybookEnd => self.clear(),
             _ => {}
         }
-        match &self.bar {
-            Some(bar) => bar.suspend(|| self.inner.event(event)),
-            None => self.inner.event(event),
+        if let Some(inner) = &mut self.inner {
+            match &self.bar {
+                Some(bar) => bar.suspend(|| inner.event(event)),
+                None => inner.event(event),
+            }
         }
         match event {
             Event::TaskStart { title, .. } | Event::HandlerStart { title, .. } => self.start(title),

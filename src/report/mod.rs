@@ -46,6 +46,9 @@ pub enum Event {
     PlayStart { name: String, hosts: Vec<String> },
     /// No host matched the play's pattern.
     NoHostsMatched,
+    /// Every host of the play failed or became unreachable before its end
+    /// (`any_errors_fatal`, `max_fail_percentage`): `NO MORE HOSTS LEFT`.
+    NoHostsRemaining,
     /// A task starts. `title` is `role : name` or the action.
     TaskStart {
         title: String,

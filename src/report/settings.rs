@@ -29,8 +29,10 @@ pub struct Settings {
     /// `json_indent` of the JSON callback (Ansible's default 4; 0 or less
     /// writes one line).
     pub json_indent: Option<usize>,
-    /// `check_mode_markers`: `[CHECK MODE]` after banners.
+    /// `check_mode_markers`: `[CHECK MODE]` after task banners.
     pub check_mode_markers: bool,
+    /// `display_failed_stderr`: failure lines go to stderr.
+    pub display_failed_stderr: bool,
     /// Colours on stdout: a terminal, unless `NO_COLOR`/`ANSIBLE_NOCOLOR`;
     /// `ANSIBLE_FORCE_COLOR` forces them.
     pub color: bool,
@@ -46,6 +48,7 @@ impl Default for Settings {
             json_callback: false,
             json_indent: Some(4),
             check_mode_markers: false,
+            display_failed_stderr: false,
             color: false,
         }
     }
@@ -73,6 +76,11 @@ impl Settings {
             ),
             display_ok_hosts: flag("display_ok_hosts", "ANSIBLE_DISPLAY_OK_HOSTS", true),
             check_mode_markers: flag("check_mode_markers", "ANSIBLE_CHECK_MODE_MARKERS", false),
+            display_failed_stderr: flag(
+                "display_failed_stderr",
+                "ANSIBLE_DISPLAY_FAILED_STDERR",
+                false,
+            ),
             ..Settings::default()
         };
         if let Some(f) = get("callback_result_format", "ANSIBLE_CALLBACK_RESULT_FORMAT") {
