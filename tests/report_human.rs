@@ -542,3 +542,80 @@ fn banners_count_wide_characters_twice_and_no_hosts_left() {
         format!("NO MORE HOSTS LEFT {}", "*".repeat(79 - 18))
     );
 }
+
+fn loop_events() -> Vec<Event> {
+    let w = "web1";
+    let debug_item = |i: &str| {
+        res(serde_json::json!({
+            "msg": format!("item {i}"), "changed": false, "failed": false,
+            "ansible_loop_var": "item", "item": i, "_ansible_verbose_always": true,
+            "_ansible_item_label": i,
+        }))
+    };
+    let skip_item = res(serde_json::json!({
+        "ansible_loop_var": "item", "changed": false, "false_condition": false, "item": "a",
+        "skip_reason": "Conditional result was False", "skipped": true,
+    }));
+    vec![
+        Event::PlayStart {
+            name: "Loops".into(),
+            hosts: vec![w.into()],
+        },
+        task("Debug loop", "debug"),
+        item(w, Status::Ok, "a", debug_item("a")),
+        item(w, Status::Ok, "b", debug_item("b")),
+        result(
+            w,
+            Status::Ok,
+            res(
+                serde_json::json!({"changed": false, "msg": "All items completed",
+                "results": [debug_item("a"), debug_item("b")]}),
+            ),
+        ),
+        task("Skip loop", "command"),
+        item(w, Status::Skipped, "a", skip_item.clone()),
+        result(
+            w,
+            Status::Skipped,
+            res(
+                serde_json::json!({"changed": false, "msg": "All items skipped",
+                "results": [skip_item], "skipped": true}),
+            ),
+        ),
+        task("Long failure message", "fail"),
+        ignored(result(
+            w,
+            Status::Failed,
+            res(serde_json::json!({"changed": false, "failed": true,
+                "msg": "This is a rather long failure message that goes well past the eighty column limit of PyYAML's emitter, to see folding"})),
+        )),
+        task("Nested", "set_fact"),
+        result(
+            w,
+            Status::Ok,
+            res(serde_json::json!({"changed": false, "ansible_facts": {
+                "nested": {"a": {"b": [1, {"c": "x y"}]}, "key with: colon": "v"}}})),
+        ),
+        Event::PlaybookEnd,
+    ]
+}
+
+#[test]
+fn loops_verbose_as_ansible() {
+    let (out, _) = run(&loop_events(), false, 1, Settings::default());
+    let want = fixture("loop.v.txt");
+    assert!(
+        out.starts_with(&want),
+        "--- got ---\n{out}\n--- want ---\n{want}"
+    );
+}
+
+#[test]
+fn loops_and_folded_lines_in_yaml_as_ansible() {
+    let settings = Settings {
+        result_format: ResultFormat::Yaml,
+        ..Settings::default()
+    };
+    let (out, _) = run(&loop_events(), false, 0, settings);
+    same(&out, &fixture("loop.yaml.txt"));
+}

@@ -18,7 +18,7 @@ pub fn dump(v: &Value) -> String {
         Value::Object(m) if !m.is_empty() => mapping(m, 0, &mut out),
         Value::Array(a) if !a.is_empty() => sequence(a, 0, &mut out),
         other => {
-            out.push_str(&scalar(other, 0));
+            out.push_str(&scalar(other, 0, Some(0)));
             out.push('\n');
         }
     }
@@ -39,8 +39,10 @@ fn mapping(m: &Map<String, Value>, ind: usize, out: &mut String) {
     for k in keys {
         let v = &m[k];
         out.push_str(&" ".repeat(ind));
-        out.push_str(&string(k, ind));
+        let key = string(k, ind, None);
+        out.push_str(&key);
         out.push(':');
+        let col = ind + key.chars().count() + 2;
         match v {
             Value::Object(inner) if !inner.is_empty() => {
                 out.push('\n');
@@ -53,7 +55,7 @@ fn mapping(m: &Map<String, Value>, ind: usize, out: &mut String) {
             }
             other => {
                 out.push(' ');
-                out.push_str(&scalar(other, ind + INDENT));
+                out.push_str(&scalar(other, ind + INDENT, Some(col)));
                 out.push('\n');
             }
         }
@@ -76,15 +78,16 @@ fn sequence(items: &[Value], ind: usize, out: &mut String) {
             out.push_str(inner.trim_start_matches(' '));
         } else {
             out.push_str("- ");
-            out.push_str(&scalar(v, ind + INDENT));
+            out.push_str(&scalar(v, ind + INDENT, Some(ind + 2)));
             out.push('\n');
         }
     }
 }
 
-/// A scalar (or empty collection); `ind` is where a literal block's lines
-/// go.
-fn scalar(v: &Value, ind: usize) -> String {
+/// A scalar (or empty collection); `ind` is where a literal block's or a
+/// folded line's continuation goes, `col` the column it starts at (None for
+/// a key, which is never folded).
+fn scalar(v: &Value, ind: usize, col: Option<usize>) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => if *b { "true" } else { "false" }.into(),
@@ -98,13 +101,13 @@ fn scalar(v: &Value, ind: usize) -> String {
             },
             _ => n.to_string(),
         },
-        Value::String(s) => string(s, ind),
+        Value::String(s) => string(s, ind, col),
         Value::Array(_) => "[]".into(),
         Value::Object(_) => "{}".into(),
     }
 }
 
-fn string(s: &str, ind: usize) -> String {
+fn string(s: &str, ind: usize, col: Option<usize>) -> String {
     if s.contains(['\n', '\u{85}', '\u{2028}', '\u{2029}']) {
         return literal(s, ind);
     }
@@ -112,10 +115,62 @@ fn string(s: &str, ind: usize) -> String {
         return double_quoted(s);
     }
     if plain_ok(s) {
-        s.to_string()
+        match col {
+            Some(col) => fold(s, col, ind, false),
+            None => s.to_string(),
+        }
     } else {
-        format!("'{}'", s.replace('\'', "''"))
+        match col {
+            Some(col) => format!("'{}'", fold(s, col + 1, ind, true)),
+            None => format!("'{}'", s.replace('\'', "''")),
+        }
     }
+}
+
+/// PyYAML's line width: a single space past this column becomes a line
+/// break.
+const BEST_WIDTH: usize = 80;
+
+/// PyYAML's `write_plain` / `write_single_quoted` folding: text starting
+/// at `col`; a lone space reached past [`BEST_WIDTH`] becomes a newline
+/// and `ind` spaces. Quoted text doubles its quotes and never breaks at
+/// its first or last character.
+fn fold(text: &str, col: usize, ind: usize, quoted: bool) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut column = col;
+    let mut start = 0;
+    let mut spaces = false;
+    for end in 0..=chars.len() {
+        let ch = chars.get(end).copied();
+        if spaces {
+            if ch != Some(' ') {
+                let edge_ok = !quoted || (start != 0 && end != chars.len());
+                if start + 1 == end && column > BEST_WIDTH && edge_ok {
+                    out.push('\n');
+                    out.push_str(&" ".repeat(ind));
+                    column = ind;
+                } else {
+                    out.extend(&chars[start..end]);
+                    column += end - start;
+                }
+                start = end;
+            }
+        } else if (ch.is_none() || ch == Some(' ') || (quoted && ch == Some('\''))) && start < end {
+            out.extend(&chars[start..end]);
+            column += end - start;
+            start = end;
+        }
+        if quoted && ch == Some('\'') {
+            out.push_str("''");
+            column += 2;
+            start = end + 1;
+        }
+        if let Some(c) = ch {
+            spaces = c == ' ';
+        }
+    }
+    out
 }
 
 /// Ansible's lossy literal block: trailing space, tabs and characters
@@ -260,5 +315,14 @@ mod tests {
              e: []\nf: {}\ng: 'yes'\nh: '0644'\ni: null\nj: 1.5\nk: ''\nl:\n-   - 1\n    - 2\n\
              -   - 3\nm: |-\n    one\n    two\nn: '0:00:00.1'\n"
         );
+    }
+
+    #[test]
+    fn long_lines_fold_as_pyyaml() {
+        let t = "word ".repeat(25);
+        let v = serde_json::json!({"k": [t, {"x": t}], "q": format!("{t}yes: no")});
+        // PyYAML 6 `yaml.dump(v, indent=4, default_flow_style=False)`.
+        let want = "k:\n- 'word word word word word word word word word word word word word word word word\n    word word word word word word word word word '\n-   x: 'word word word word word word word word word word word word word word word\n        word word word word word word word word word word '\nq: 'word word word word word word word word word word word word word word word word\n    word word word word word word word word word yes: no'\n";
+        assert_eq!(dump(&v), want);
     }
 }
