@@ -132,3 +132,11 @@ fn recap_lines_aligned_as_ansible() {
         Some("\x1b[0;31mweb1\x1b[0m                       : ok=0    changed=0    unreachable=0    \x1b[0;31mfailed=1   \x1b[0m skipped=0    rescued=0    ignored=0   ")
     );
 }
+
+#[test]
+fn output_keeps_the_recap_beside_the_boxed_sinks() {
+    let mut out = herd::report::Output::new(Box::new(herd::report::Tee(Vec::new())));
+    use herd::report::Sink;
+    out.event(&hr("a", Status::Unreachable, None, false));
+    assert_eq!(out.exit_code(), 4);
+}

@@ -114,6 +114,35 @@ pub struct HostStats {
     pub ignored: u32,
 }
 
+/// The outputs of a run with its recap beside them, so the caller that
+/// boxed the outputs still has the exit status at the end.
+pub struct Output {
+    pub sink: Box<dyn Sink>,
+    pub recap: Recap,
+}
+
+impl Output {
+    pub fn new(sink: Box<dyn Sink>) -> Output {
+        Output {
+            sink,
+            recap: Recap::new(),
+        }
+    }
+
+    /// ansible-playbook's exit status for what was seen (see
+    /// [`Recap::exit_code`]).
+    pub fn exit_code(&self) -> i32 {
+        self.recap.exit_code()
+    }
+}
+
+impl Sink for Output {
+    fn event(&mut self, event: &Event) {
+        self.recap.record(event);
+        self.sink.event(event);
+    }
+}
+
 /// Every sink of a run fed with the same events (screen and log file).
 pub struct Tee(pub Vec<Box<dyn Sink>>);
 
