@@ -619,3 +619,21 @@ fn loops_and_folded_lines_in_yaml_as_ansible() {
     let (out, _) = run(&loop_events(), false, 0, settings);
     same(&out, &fixture("loop.yaml.txt"));
 }
+
+#[test]
+fn diffs_as_difflib_writes_them() {
+    let path = format!(
+        "{}/tests/fixtures/report/diffs.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+    for case in cases {
+        let d = serde_json::json!({
+            "before": case["before"], "after": case["after"],
+            "before_header": "/f", "after_header": "/f",
+        });
+        let want = case["want"].as_str().unwrap_or_default();
+        same(&herd::report::render_diff(&d), want);
+    }
+}

@@ -392,9 +392,10 @@ impl<W: Write + Send> HumanSink<W> {
             }
             return;
         }
-        let is_loop = matches!(r.get("results"), Some(Value::Array(_)))
-            && (status == Status::Skipped
-                || self.task.as_ref().is_some_and(|t| t.looped.contains(host)));
+        // A loop's own result follows its items (a loop over nothing has
+        // only the skipped result, with empty `results`).
+        let is_loop = self.task.as_ref().is_some_and(|t| t.looped.contains(host))
+            || (status == Status::Skipped && matches!(r.get("results"), Some(Value::Array(_))));
         if is_loop {
             // The items were shown; the loop's own result is not.
             r.remove("results");
