@@ -637,3 +637,55 @@ fn diffs_as_difflib_writes_them() {
         same(&herd::report::render_diff(&d), want);
     }
 }
+
+#[test]
+fn includes_as_ansible() {
+    let w = "web1";
+    let skipped_item = |i: &str| {
+        item(
+            LONG,
+            Status::Skipped,
+            i,
+            res(serde_json::json!({"changed": false, "skipped": true})),
+        )
+    };
+    let events = vec![
+        Event::PlayStart {
+            name: "Includes".into(),
+            hosts: vec![LONG.into(), w.into()],
+        },
+        task("Include", "include_tasks"),
+        Event::Included {
+            file: "/tmp/rep/inc.yml".into(),
+            hosts: vec![w.into(), LONG.into()],
+            item: None,
+        },
+        task("debug", "debug"),
+        result(w, Status::Ok, debug_msg("in 1")),
+        result(LONG, Status::Ok, debug_msg("in 1")),
+        task("Include loop", "include_tasks"),
+        skipped_item("1"),
+        skipped_item("2"),
+        result(
+            LONG,
+            Status::Skipped,
+            res(serde_json::json!({"changed": false, "skipped": true, "results": []})),
+        ),
+        Event::Included {
+            file: "/tmp/rep/inc.yml".into(),
+            hosts: vec![w.into()],
+            item: Some("1".into()),
+        },
+        Event::Included {
+            file: "/tmp/rep/inc.yml".into(),
+            hosts: vec![w.into()],
+            item: Some("2".into()),
+        },
+        task("debug", "debug"),
+        result(w, Status::Ok, debug_msg("in 1")),
+        task("debug", "debug"),
+        result(w, Status::Ok, debug_msg("in 2")),
+        Event::PlaybookEnd,
+    ];
+    same(&human(&events, true), &fixture("include.color.txt"));
+}

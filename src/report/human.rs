@@ -560,6 +560,13 @@ impl<W: Write + Send> Sink for HumanSink<W> {
                 *ignored,
                 *no_log,
             ),
+            Event::Included { file, hosts, item } => {
+                let mut msg = format!("included: {file} for {}", hosts.join(", "));
+                if let Some(item) = item {
+                    msg.push_str(&format!(" => (item={item})"));
+                }
+                self.display(&msg, Some(Color::Skip));
+            }
             Event::Rescued { .. } => {}
             Event::Retrying {
                 host,

@@ -76,6 +76,14 @@ pub enum Event {
         /// The task had `no_log`.
         no_log: bool,
     },
+    /// `include_tasks`/`include_role` read `file` for `hosts` (once per loop
+    /// item, with its label): `included: FILE for h1, h2`. Counts as `ok`
+    /// for each host; the include task itself sends no `HostResult`.
+    Included {
+        file: String,
+        hosts: Vec<String>,
+        item: Option<String>,
+    },
     /// A host's failure in a `block:` was handled by its `rescue:`
     /// (counted as `rescued` in the recap).
     Rescued { host: String },

@@ -86,6 +86,11 @@ impl Recap {
                     Status::Unreachable => s.unreachable += 1,
                 }
             }
+            Event::Included { hosts, .. } => {
+                for h in hosts {
+                    self.hosts.entry(h.clone()).or_default().ok += 1;
+                }
+            }
             Event::Rescued { host } => {
                 // The failure was counted when it came; it is a rescue now.
                 let s = self.hosts.entry(host.clone()).or_default();
