@@ -1,0 +1,107 @@
+//! The built-in modules by short name. The engine strips any
+//! `ansible.builtin.` / `ansible.legacy.` prefix before asking.
+
+use crate::api::Module;
+use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
+use crate::utilities::ping::Ping;
+
+struct Entry {
+    name: &'static str,
+    module: &'static dyn Module,
+    /// The module's source, whose leading `//!` comment is its doc.
+    source: &'static str,
+}
+
+static ENTRIES: &[Entry] = &[
+    Entry {
+        name: "command",
+        module: &Command,
+        source: include_str!("commands/command.rs"),
+    },
+    Entry {
+        name: "ping",
+        module: &Ping,
+        source: include_str!("utilities/ping.rs"),
+    },
+    Entry {
+        name: "raw",
+        module: &Raw,
+        source: include_str!("commands/raw.rs"),
+    },
+    Entry {
+        name: "script",
+        module: &Script,
+        source: include_str!("commands/script.rs"),
+    },
+    Entry {
+        name: "shell",
+        module: &Shell,
+        source: include_str!("commands/shell.rs"),
+    },
+];
+
+static NAMES: &[&str] = &["command", "ping", "raw", "script", "shell"];
+
+/// The module called `name` (short name), if herd has it.
+pub fn get(name: &str) -> Option<&'static dyn Module> {
+    ENTRIES.iter().find(|e| e.name == name).map(|e| e.module)
+}
+
+/// The short names of every built-in module, sorted.
+pub fn names() -> &'static [&'static str] {
+    NAMES
+}
+
+/// The documentation of a module (`herd doc NAME`): the leading `//!`
+/// comment of its source file.
+pub fn doc(name: &str) -> Option<String> {
+    let e = ENTRIES.iter().find(|e| e.name == name)?;
+    let lines: Vec<&str> = e
+        .source
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| {
+            let l = &l[3..];
+            l.strip_prefix(' ').unwrap_or(l)
+        })
+        .collect();
+    Some(lines.join("\n") + "\n")
+}
+
+/// docs/modules.md as generated from the modules' docs.
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Modules\n\n\
+         The modules herd runs itself, on any host with a POSIX `sh`. Each is called\n\
+         by its short name or its `ansible.builtin.` name, with Ansible's arguments.\n\
+         `herd doc NAME` prints the same text. This page is generated from the\n\
+         modules' sources (`modules/src/`).\n",
+    );
+    for name in names() {
+        if let Some(doc) = doc(name) {
+            out.push_str(&format!("\n## {name}\n\n```text\n{doc}```\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_entries() {
+        let mut sorted = NAMES.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, NAMES);
+        assert_eq!(NAMES.len(), ENTRIES.len());
+        for n in NAMES {
+            let m = get(n).expect(n);
+            assert_eq!(m.name(), *n);
+            assert!(crate::lookup(n).is_some(), "{n} is not in the catalogue");
+            let d = doc(n).unwrap_or_default();
+            assert!(d.starts_with(&format!("{n} — ")), "{n}: {d}");
+        }
+        assert!(get("nope").is_none());
+    }
+}
