@@ -3,6 +3,7 @@
 
 use crate::api::Module;
 use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
+use crate::files::{file::File, stat::Stat};
 use crate::utilities::ping::Ping;
 
 struct Entry {
@@ -17,6 +18,11 @@ static ENTRIES: &[Entry] = &[
         name: "command",
         module: &Command,
         source: include_str!("commands/command.rs"),
+    },
+    Entry {
+        name: "file",
+        module: &File,
+        source: include_str!("files/file.rs"),
     },
     Entry {
         name: "ping",
@@ -38,9 +44,14 @@ static ENTRIES: &[Entry] = &[
         module: &Shell,
         source: include_str!("commands/shell.rs"),
     },
+    Entry {
+        name: "stat",
+        module: &Stat,
+        source: include_str!("files/stat.rs"),
+    },
 ];
 
-static NAMES: &[&str] = &["command", "ping", "raw", "script", "shell"];
+static NAMES: &[&str] = &["command", "file", "ping", "raw", "script", "shell", "stat"];
 
 /// The module called `name` (short name), if herd has it.
 pub fn get(name: &str) -> Option<&'static dyn Module> {

@@ -1,1 +1,5 @@
-//! Modules that manage files.
+//! Modules that manage files, and what they share.
+
+pub mod common;
+pub mod file;
+pub mod stat;
