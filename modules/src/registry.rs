@@ -3,7 +3,7 @@
 
 use crate::api::Module;
 use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
-use crate::files::{file::File, stat::Stat};
+use crate::files::{copy::Copy, file::File, stat::Stat};
 use crate::utilities::ping::Ping;
 
 struct Entry {
@@ -18,6 +18,11 @@ static ENTRIES: &[Entry] = &[
         name: "command",
         module: &Command,
         source: include_str!("commands/command.rs"),
+    },
+    Entry {
+        name: "copy",
+        module: &Copy,
+        source: include_str!("files/copy.rs"),
     },
     Entry {
         name: "file",
@@ -51,7 +56,9 @@ static ENTRIES: &[Entry] = &[
     },
 ];
 
-static NAMES: &[&str] = &["command", "file", "ping", "raw", "script", "shell", "stat"];
+static NAMES: &[&str] = &[
+    "command", "copy", "file", "ping", "raw", "script", "shell", "stat",
+];
 
 /// The module called `name` (short name), if herd has it.
 pub fn get(name: &str) -> Option<&'static dyn Module> {

@@ -182,6 +182,63 @@ pub fn stat_values(st: &FileStat) -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// A mode as chmod takes it.
+pub fn mode_text(m: &Mode) -> Option<String> {
+    match m {
+        Mode::Octal(o) => Some(format!("{o:04o}")),
+        Mode::Symbolic(s) => Some(s.clone()),
+        Mode::Preserve => None,
+    }
+}
+
+/// Attribute commands for a path that is being created (its current mode
+/// is not known yet, so a symbolic mode goes to chmod as written).
+pub fn new_path_commands(path: &str, attrs: &Attrs) -> Vec<String> {
+    let q = shell_quote(path);
+    let mut cmds = Vec::new();
+    if let Some(o) = &attrs.owner {
+        cmds.push(format!("chown -h {} {q}", shell_quote(o)));
+    }
+    if let Some(g) = &attrs.group {
+        cmds.push(format!("chgrp -h {} {q}", shell_quote(g)));
+    }
+    if let Some(m) = attrs.mode.as_ref().and_then(mode_text) {
+        cmds.push(format!("chmod {} {q}", shell_quote(&m)));
+    }
+    cmds
+}
+
+/// The directories `mkdir -p` would create for `path`, outermost first.
+pub fn ancestors(path: &str) -> Vec<String> {
+    let abs = path.starts_with('/');
+    let mut cur = String::new();
+    let mut out = Vec::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        if abs || !cur.is_empty() {
+            cur.push('/');
+        }
+        cur.push_str(part);
+        out.push(cur.clone());
+    }
+    out
+}
+
+/// One shell command creating `path` and its missing parents, giving each
+/// directory it creates the attributes `attrs`.
+pub fn mkdirs_command(path: &str, attrs: &Attrs) -> String {
+    let mut script = Vec::new();
+    for d in ancestors(path) {
+        let mut cmds = vec![format!("mkdir -- {}", shell_quote(&d))];
+        cmds.extend(new_path_commands(&d, attrs));
+        script.push(format!(
+            "if [ ! -e {q} ]; then {} || exit 1; fi",
+            cmds.join(" && "),
+            q = shell_quote(&d)
+        ));
+    }
+    format!("( {} )", script.join("; "))
+}
+
 /// The parent directory of a path (`.` for a bare name).
 pub fn parent(path: &str) -> String {
     let trimmed = path.trim_end_matches('/');

@@ -26,12 +26,13 @@
 use async_trait::async_trait;
 
 use super::common::{
-    attr_change, attr_commands, dict_diff, diff_attrs, run_all, stat_values, AttrChange, Attrs,
+    attr_change, attr_commands, dict_diff, diff_attrs, mkdirs_command, mode_text,
+    new_path_commands, run_all, stat_values, AttrChange, Attrs,
 };
 use crate::api::{
     shell_quote, ExecOptions, FileStat, HostError, Module, ModuleContext, Outcome, Value,
 };
-use crate::args::{Mode, Param, Spec};
+use crate::args::{Param, Spec};
 use crate::file_spec;
 
 pub struct File;
@@ -99,46 +100,6 @@ pub struct Plan {
     pub after: Value,
 }
 
-fn mode_text(m: &Mode) -> Option<String> {
-    match m {
-        Mode::Octal(o) => Some(format!("{o:04o}")),
-        Mode::Symbolic(s) => Some(s.clone()),
-        Mode::Preserve => None,
-    }
-}
-
-/// Attribute commands for a path that is being created (its current mode
-/// is not known yet, so a symbolic mode goes to chmod as written).
-fn new_path_commands(path: &str, attrs: &Attrs) -> Vec<String> {
-    let q = shell_quote(path);
-    let mut cmds = Vec::new();
-    if let Some(o) = &attrs.owner {
-        cmds.push(format!("chown -h {} {q}", shell_quote(o)));
-    }
-    if let Some(g) = &attrs.group {
-        cmds.push(format!("chgrp -h {} {q}", shell_quote(g)));
-    }
-    if let Some(m) = attrs.mode.as_ref().and_then(mode_text) {
-        cmds.push(format!("chmod {} {q}", shell_quote(&m)));
-    }
-    cmds
-}
-
-/// The directories `mkdir -p` would create for `path`, outermost first.
-fn ancestors(path: &str) -> Vec<String> {
-    let abs = path.starts_with('/');
-    let mut cur = String::new();
-    let mut out = Vec::new();
-    for part in path.split('/').filter(|p| !p.is_empty()) {
-        if abs || !cur.is_empty() {
-            cur.push('/');
-        }
-        cur.push_str(part);
-        out.push(cur.clone());
-    }
-    out
-}
-
 /// Decides, from the arguments and the observed state, what to run; pure.
 pub fn plan(a: &FileArgs, f: &Facts) -> Result<Plan, String> {
     let prev_state = super::common::state_of(f.prev.as_ref()).to_string();
@@ -193,17 +154,7 @@ pub fn plan(a: &FileArgs, f: &Facts) -> Result<Plan, String> {
                 match st {
                     None => {
                         p.changed = true;
-                        let mut script = Vec::new();
-                        for d in ancestors(&path) {
-                            let mut cmds = vec![format!("mkdir -- {}", shell_quote(&d))];
-                            cmds.extend(new_path_commands(&d, &a.attrs));
-                            script.push(format!(
-                                "if [ ! -e {q} ]; then {} || exit 1; fi",
-                                cmds.join(" && "),
-                                q = shell_quote(&d)
-                            ));
-                        }
-                        p.commands.push(format!("( {} )", script.join("; ")));
+                        p.commands.push(mkdirs_command(&path, &a.attrs));
                     }
                     Some(st) if st.kind == "directory" => {
                         apply_attrs(&mut p, &path, &st, a.follow)?;
@@ -557,6 +508,7 @@ impl Module for File {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::args::Mode;
 
     fn st(kind: &str, mode: u32) -> FileStat {
         FileStat {
