@@ -3,7 +3,7 @@
 
 use crate::api::Module;
 use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
-use crate::files::{copy::Copy, file::File, stat::Stat};
+use crate::files::{copy::Copy, file::File, lineinfile::LineInFile, stat::Stat};
 use crate::utilities::ping::Ping;
 
 struct Entry {
@@ -28,6 +28,11 @@ static ENTRIES: &[Entry] = &[
         name: "file",
         module: &File,
         source: include_str!("files/file.rs"),
+    },
+    Entry {
+        name: "lineinfile",
+        module: &LineInFile,
+        source: include_str!("files/lineinfile.rs"),
     },
     Entry {
         name: "ping",
@@ -57,7 +62,15 @@ static ENTRIES: &[Entry] = &[
 ];
 
 static NAMES: &[&str] = &[
-    "command", "copy", "file", "ping", "raw", "script", "shell", "stat",
+    "command",
+    "copy",
+    "file",
+    "lineinfile",
+    "ping",
+    "raw",
+    "script",
+    "shell",
+    "stat",
 ];
 
 /// The module called `name` (short name), if herd has it.

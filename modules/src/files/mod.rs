@@ -2,5 +2,8 @@
 
 pub mod common;
 pub mod copy;
+pub mod edit;
 pub mod file;
+pub mod lineinfile;
+pub mod pyre;
 pub mod stat;
