@@ -3,7 +3,9 @@
 
 use crate::api::Module;
 use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
-use crate::files::{copy::Copy, file::File, lineinfile::LineInFile, stat::Stat};
+use crate::files::{
+    copy::Copy, file::File, lineinfile::LineInFile, stat::Stat, template::Template,
+};
 use crate::utilities::ping::Ping;
 
 struct Entry {
@@ -58,6 +60,11 @@ static ENTRIES: &[Entry] = &[
         name: "stat",
         module: &Stat,
         source: include_str!("files/stat.rs"),
+    },
+    Entry {
+        name: "template",
+        module: &Template,
+        source: include_str!("files/template.rs"),
     },
 ];
 

@@ -7,3 +7,4 @@ pub mod file;
 pub mod lineinfile;
 pub mod pyre;
 pub mod stat;
+pub mod template;
