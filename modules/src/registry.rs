@@ -4,7 +4,8 @@
 use crate::api::Module;
 use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
 use crate::files::{
-    copy::Copy, file::File, lineinfile::LineInFile, stat::Stat, template::Template,
+    blockinfile::BlockInFile, copy::Copy, file::File, lineinfile::LineInFile, replace::Replace,
+    slurp::Slurp, stat::Stat, tempfile::TempFile, template::Template,
 };
 use crate::utilities::ping::Ping;
 
@@ -16,6 +17,11 @@ struct Entry {
 }
 
 static ENTRIES: &[Entry] = &[
+    Entry {
+        name: "blockinfile",
+        module: &BlockInFile,
+        source: include_str!("files/blockinfile.rs"),
+    },
     Entry {
         name: "command",
         module: &Command,
@@ -47,6 +53,11 @@ static ENTRIES: &[Entry] = &[
         source: include_str!("commands/raw.rs"),
     },
     Entry {
+        name: "replace",
+        module: &Replace,
+        source: include_str!("files/replace.rs"),
+    },
+    Entry {
         name: "script",
         module: &Script,
         source: include_str!("commands/script.rs"),
@@ -57,9 +68,19 @@ static ENTRIES: &[Entry] = &[
         source: include_str!("commands/shell.rs"),
     },
     Entry {
+        name: "slurp",
+        module: &Slurp,
+        source: include_str!("files/slurp.rs"),
+    },
+    Entry {
         name: "stat",
         module: &Stat,
         source: include_str!("files/stat.rs"),
+    },
+    Entry {
+        name: "tempfile",
+        module: &TempFile,
+        source: include_str!("files/tempfile.rs"),
     },
     Entry {
         name: "template",
