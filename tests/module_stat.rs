@@ -79,3 +79,14 @@ async fn bad_args() {
         .unwrap()
         .contains("value of checksum_algorithm must be one of"));
 }
+
+#[tokio::test]
+async fn tilde_is_the_remote_home() {
+    let env = Env::new();
+    let o = env
+        .run("stat", json!({"path": "~", "get_mime": false}))
+        .await;
+    let home = std::env::var("HOME").unwrap();
+    assert_eq!(o.values["stat"]["path"], home.as_str());
+    assert_eq!(o.values["stat"]["isdir"], true);
+}

@@ -10,6 +10,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::api::{ExecOptions, Host, HostError, ModuleContext, Outcome};
+
 /// The type of one parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -124,9 +126,40 @@ pub enum Arg {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Args {
     values: Vec<(&'static str, Arg)>,
+    /// Names of the `path` arguments, whose `~` is the remote user's home.
+    paths: Vec<&'static str>,
 }
 
 impl Args {
+    /// Expands a leading `~` (`~`, `~/x`) of path arguments to the home
+    /// directory of the user on the host, as Ansible's `type='path'`
+    /// does there. Costs a round trip only when some path starts with `~`.
+    pub async fn expand_user(&mut self, host: &dyn Host) -> Result<(), HostError> {
+        let needs = |v: &Arg| matches!(v, Arg::Str(s) if s == "~" || s.starts_with("~/"));
+        if !self
+            .values
+            .iter()
+            .any(|(n, v)| self.paths.contains(n) && needs(v))
+        {
+            return Ok(());
+        }
+        let r = host
+            .exec("printf %s \"$HOME\"", &ExecOptions::default())
+            .await?;
+        let home = r.stdout_text();
+        if home.is_empty() {
+            return Ok(());
+        }
+        for (n, v) in self.values.iter_mut() {
+            if let Arg::Str(s) = v {
+                if self.paths.contains(n) && (s == "~" || s.starts_with("~/")) {
+                    *s = format!("{home}{}", &s[1..]);
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn get(&self, name: &str) -> Option<&Arg> {
         self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
@@ -376,6 +409,18 @@ pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) ->
 }
 
 impl Spec {
+    /// Validates the task's arguments and expands `~` in paths: what every
+    /// module does first. An invalid argument is a failed outcome.
+    pub async fn parse(&self, ctx: &ModuleContext<'_>) -> Result<Result<Args, Outcome>, HostError> {
+        match self.validate(ctx.args) {
+            Ok(mut a) => {
+                a.expand_user(ctx.host).await?;
+                Ok(Ok(a))
+            }
+            Err(e) => Ok(Err(Outcome::failed(e))),
+        }
+    }
+
     fn fqcn(&self) -> String {
         format!("ansible.builtin.{}", self.module)
     }
@@ -460,6 +505,9 @@ impl Spec {
                         p.choices.join(", ")
                     ));
                 }
+            }
+            if p.kind == Kind::Path {
+                args.paths.push(p.name);
             }
             args.values.push((p.name, arg));
         }

@@ -99,9 +99,9 @@ pub(crate) async fn run_command(
     spec: &Spec,
     uses_shell: bool,
 ) -> Result<Outcome, HostError> {
-    let a = match spec.validate(ctx.args) {
+    let a = match spec.parse(ctx).await? {
         Ok(a) => a,
-        Err(e) => return Ok(Outcome::failed(e)),
+        Err(o) => return Ok(o),
     };
     let uses_shell = uses_shell || a.bool_or("_uses_shell", false);
     let raw = a.str("_raw_params").filter(|s| !s.trim().is_empty());

@@ -35,9 +35,9 @@ impl Module for Raw {
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
-        let a = match SPEC.validate(ctx.args) {
+        let a = match SPEC.parse(ctx).await? {
             Ok(a) => a,
-            Err(e) => return Ok(Outcome::failed(e)),
+            Err(o) => return Ok(o),
         };
         if ctx.check_mode {
             return Ok(Outcome {

@@ -46,7 +46,7 @@ static SPEC: Spec = file_spec!(
     "copy",
     [
         Param::path("dest").required(),
-        Param::path("src"),
+        Param::str("src"),
         Param::raw("content"),
         Param::bool("remote_src"),
         Param::bool("force").aliases(&["thirsty"]),
@@ -367,9 +367,9 @@ impl Module for Copy {
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
-        let a = match SPEC.validate(ctx.args) {
+        let a = match SPEC.parse(ctx).await? {
             Ok(a) => a,
-            Err(e) => return Ok(Outcome::failed(e)),
+            Err(o) => return Ok(o),
         };
         let dest = a.str_or("dest", "");
         if let Some(content) = a.raw("content") {

@@ -364,9 +364,9 @@ impl Module for File {
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
-        let a = match SPEC.validate(ctx.args) {
+        let a = match SPEC.parse(ctx).await? {
             Ok(a) => a,
-            Err(e) => return Ok(Outcome::failed(e)),
+            Err(o) => return Ok(o),
         };
         let mut args = FileArgs {
             path: a.str_or("path", ""),

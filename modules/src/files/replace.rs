@@ -92,9 +92,9 @@ impl Module for Replace {
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
-        let a = match SPEC.validate(ctx.args) {
+        let a = match SPEC.parse(ctx).await? {
             Ok(a) => a,
-            Err(e) => return Ok(Outcome::failed(e)),
+            Err(o) => return Ok(o),
         };
         let path = a.str_or("path", "");
         let enc = a.str_or("encoding", "utf-8").to_ascii_lowercase();

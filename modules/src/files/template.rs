@@ -34,7 +34,7 @@ pub struct Template;
 static SPEC: Spec = file_spec!(
     "template",
     [
-        Param::path("src").required(),
+        Param::str("src").required(),
         Param::path("dest").required(),
         Param::bool("backup"),
         Param::bool("force"),
@@ -75,9 +75,9 @@ impl Module for Template {
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
-        let a = match SPEC.validate(ctx.args) {
+        let a = match SPEC.parse(ctx).await? {
             Ok(a) => a,
-            Err(e) => return Ok(Outcome::failed(e)),
+            Err(o) => return Ok(o),
         };
         let src = a.str_or("src", "");
         let Some(local) = ctx.controller.find_file("templates", &src) else {

@@ -27,9 +27,9 @@ impl Module for Ping {
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
-        let a = match SPEC.validate(ctx.args) {
+        let a = match SPEC.parse(ctx).await? {
             Ok(a) => a,
-            Err(e) => return Ok(Outcome::failed(e)),
+            Err(o) => return Ok(o),
         };
         let data = a.str_or("data", "pong");
         if data == "crash" {
