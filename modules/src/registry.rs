@@ -4,8 +4,8 @@
 use crate::api::Module;
 use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
 use crate::files::{
-    blockinfile::BlockInFile, copy::Copy, file::File, lineinfile::LineInFile, replace::Replace,
-    slurp::Slurp, stat::Stat, tempfile::TempFile, template::Template,
+    blockinfile::BlockInFile, copy::Copy, file::File, find::Find, lineinfile::LineInFile,
+    replace::Replace, slurp::Slurp, stat::Stat, tempfile::TempFile, template::Template,
 };
 use crate::utilities::ping::Ping;
 
@@ -36,6 +36,11 @@ static ENTRIES: &[Entry] = &[
         name: "file",
         module: &File,
         source: include_str!("files/file.rs"),
+    },
+    Entry {
+        name: "find",
+        module: &Find,
+        source: include_str!("files/find.rs"),
     },
     Entry {
         name: "lineinfile",

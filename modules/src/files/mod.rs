@@ -5,6 +5,7 @@ pub mod common;
 pub mod copy;
 pub mod edit;
 pub mod file;
+pub mod find;
 pub mod lineinfile;
 pub mod pyre;
 pub mod replace;
