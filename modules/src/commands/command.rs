@@ -99,6 +99,22 @@ pub(crate) async fn run_command(
     spec: &Spec,
     uses_shell: bool,
 ) -> Result<Outcome, HostError> {
+    let mut out = run_command_inner(ctx, spec, uses_shell).await?;
+    // As Ansible adds them to any result with output.
+    for k in ["stdout", "stderr"] {
+        if let Some(Value::String(s)) = out.values.get(k) {
+            let lines = Value::Array(super::split_lines(s));
+            out.values.insert(format!("{k}_lines"), lines);
+        }
+    }
+    Ok(out)
+}
+
+async fn run_command_inner(
+    ctx: &ModuleContext<'_>,
+    spec: &Spec,
+    uses_shell: bool,
+) -> Result<Outcome, HostError> {
     let a = match spec.parse(ctx).await? {
         Ok(a) => a,
         Err(o) => return Ok(o),

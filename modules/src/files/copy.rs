@@ -157,7 +157,8 @@ pub async fn put_file(
         }
     }
     let dir = parent(&dest);
-    let dir_missing = host.stat(&dir, true).await?.is_none();
+    // An existing dest has its directory; otherwise it may need creating.
+    let dir_missing = st.is_none() && host.stat(&dir, true).await?.is_none();
     if dir_missing {
         if ctx.check_mode {
             out.changed = true;
@@ -262,10 +263,16 @@ pub async fn put_file(
             None => host.write_file(&dest, content, new_mode).await?,
         }
     }
-    let Some(now) = host.stat(&dest, false).await? else {
-        return Ok(Outcome::failed(format!(
-            "{dest} is missing after it was written"
-        )));
+    let now = match (&st, differs) {
+        (Some(s), false) => s.clone(),
+        _ => match host.stat(&dest, false).await? {
+            Some(s) => s,
+            None => {
+                return Ok(Outcome::failed(format!(
+                    "{dest} is missing after it was written"
+                )))
+            }
+        },
     };
     let c = match attr_change(&p.attrs, &now) {
         Ok(c) => c,
@@ -286,6 +293,12 @@ pub async fn put_file(
         for (k, v) in stat_values(&now) {
             out.values.insert(k.into(), v);
         }
+    }
+    if !out.changed {
+        // Unchanged, Ansible reports the file as the file module does.
+        out.values.shift_remove("src");
+        out.values.shift_remove("md5sum");
+        out.values.insert("path".into(), dest.into());
     }
     Ok(out)
 }

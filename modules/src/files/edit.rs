@@ -75,10 +75,16 @@ pub async fn write_back(
         out.msg = Some(msg);
         return Ok(out);
     }
+    let attrs = Attrs::from_args(a);
+    if !content_changed && attrs == Attrs::default() {
+        // Nothing to write and no attributes to compare: no more round trips.
+        out.msg = Some(msg);
+        return Ok(out);
+    }
     let p = PutFile {
         dest: path.to_string(),
         src_label: path.to_string(),
-        attrs: Attrs::from_args(a),
+        attrs,
         backup: a.bool_or("backup", false),
         force: true,
         follow: true,

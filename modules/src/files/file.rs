@@ -466,7 +466,7 @@ impl Module for File {
         } else {
             Outcome::ok()
         };
-        if ctx.diff || ctx.check_mode {
+        if ctx.diff {
             out.diff.push(dict_diff(&plan.before, &plan.after));
         }
         if !ctx.check_mode && !plan.commands.is_empty() {
