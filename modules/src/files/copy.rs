@@ -34,6 +34,7 @@ use sha1::{Digest, Sha1};
 use super::common::{
     attr_change, attr_commands, basename, mkdirs_command, parent, run_all, stat_values, Attrs,
 };
+use crate::api::FileStat;
 use crate::api::{
     shell_quote, Diff, ExecOptions, HostError, Module, ModuleContext, Outcome, Value,
 };
@@ -76,6 +77,8 @@ pub struct PutFile {
     pub validate: Option<String>,
     /// Mode of directories created on the way.
     pub directory_mode: Option<Mode>,
+    /// What is at dest (not following links), when the caller knows.
+    pub known: Option<Option<FileStat>>,
 }
 
 /// sha1 as hex, the checksum Ansible reports.
@@ -118,7 +121,10 @@ pub async fn put_file(
 ) -> Result<Outcome, HostError> {
     let host = ctx.host;
     let mut dest = p.dest.clone();
-    let mut st = host.stat(&dest, false).await?;
+    let mut st = match &p.known {
+        Some(st) => st.clone(),
+        None => host.stat(&dest, false).await?,
+    };
     if p.follow && st.as_ref().is_some_and(|s| s.kind == "link") {
         let r = host
             .exec(
@@ -304,24 +310,30 @@ pub async fn put_file(
 }
 
 /// Where a single source file goes: inside dest when dest ends in `/`
-/// or is a directory.
+/// or is a directory. Also what is at the returned path when that is
+/// already known (saving [`put_file`] a round trip).
 pub async fn resolve_dest(
     ctx: &ModuleContext<'_>,
     dest: &str,
     name: &str,
-) -> Result<String, HostError> {
+) -> Result<(String, Option<Option<FileStat>>), HostError> {
     if dest.ends_with('/') {
-        return Ok(format!("{dest}{name}"));
+        return Ok((format!("{dest}{name}"), None));
     }
-    let is_dir = ctx
-        .host
-        .stat(dest, true)
-        .await?
-        .is_some_and(|s| s.kind == "directory");
+    let st = ctx.host.stat(dest, false).await?;
+    let is_dir = match &st {
+        Some(s) if s.kind == "link" => ctx
+            .host
+            .stat(dest, true)
+            .await?
+            .is_some_and(|s| s.kind == "directory"),
+        Some(s) => s.kind == "directory",
+        None => false,
+    };
     Ok(if is_dir {
-        format!("{dest}/{name}")
+        (format!("{dest}/{name}"), None)
     } else {
-        dest.to_string()
+        (dest.to_string(), Some(st))
     })
 }
 
@@ -362,6 +374,7 @@ fn put_file_args(a: &Args, dest: String, src_label: String) -> PutFile {
         follow: a.bool_or("follow", false),
         validate: a.str("validate"),
         directory_mode: a.mode("directory_mode"),
+        known: None,
     }
 }
 
@@ -394,13 +407,14 @@ impl Module for Copy {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let dest = resolve_dest(
+            let (dest, known) = resolve_dest(
                 ctx,
                 &dest,
                 a.str("_original_basename").as_deref().unwrap_or("content"),
             )
             .await?;
             let mut p = put_file_args(&a, dest, "dynamically generated".into());
+            p.known = known;
             if p.attrs.mode == Some(Mode::Preserve) {
                 p.attrs.mode = None;
             }
@@ -433,8 +447,9 @@ impl Module for Copy {
                 .with("expected_checksum", want));
             }
         }
-        let dest = resolve_dest(ctx, &dest, basename(&src)).await?;
+        let (dest, known) = resolve_dest(ctx, &dest, basename(&src)).await?;
         let mut p = put_file_args(&a, dest, local.display().to_string());
+        p.known = known;
         if p.attrs.mode == Some(Mode::Preserve) {
             p.attrs.mode = local_mode(&local).map(Mode::Octal);
         }
@@ -551,8 +566,9 @@ async fn remote_copy(
     let Some(data) = ctx.host.read_file(src).await? else {
         return Ok(Outcome::failed(format!("Source {src} not found")));
     };
-    let dest = resolve_dest(ctx, dest, basename(src)).await?;
+    let (dest, known) = resolve_dest(ctx, dest, basename(src)).await?;
     let mut p = put_file_args(a, dest, src.to_string());
+    p.known = known;
     if p.attrs.mode == Some(Mode::Preserve) {
         p.attrs.mode = Some(Mode::Octal(st.mode));
     }

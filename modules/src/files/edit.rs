@@ -90,6 +90,7 @@ pub async fn write_back(
         follow: true,
         validate: a.str("validate"),
         directory_mode: None,
+        known: None,
     };
     // The writer reports its own diff; the editor's is the one above.
     let quiet = ModuleContext {

@@ -123,7 +123,7 @@ impl Module for Template {
                 "cannot write the template in output_encoding {encoding}"
             )));
         };
-        let dest = resolve_dest(ctx, &a.str_or("dest", ""), basename(&src)).await?;
+        let (dest, known) = resolve_dest(ctx, &a.str_or("dest", ""), basename(&src)).await?;
         let mut attrs = Attrs::from_args(&a);
         if attrs.mode == Some(Mode::Preserve) {
             use std::os::unix::fs::PermissionsExt;
@@ -140,6 +140,7 @@ impl Module for Template {
             follow: a.bool_or("follow", false),
             validate: a.str("validate"),
             directory_mode: None,
+            known,
         };
         put_file(ctx, &p, &bytes).await
     }
