@@ -211,3 +211,87 @@ async fn bad_args() {
         .await;
     assert!(o.msg.unwrap().ends_with("is a directory !"));
 }
+
+#[tokio::test]
+async fn matches_ansible_edge_cases() {
+    let cases: &[(&str, Value, &str, bool, &str)] = &[
+        (
+            "a\nb\n",
+            json!({"regexp": "^zz", "line": "x", "insertbefore": "BOF"}),
+            "x\na\nb\n",
+            true,
+            "line added",
+        ),
+        (
+            "a=1\na=2\n",
+            json!({"regexp": "^a=", "line": "a=9", "firstmatch": true}),
+            "a=9\na=2\n",
+            true,
+            "line replaced",
+        ),
+        (
+            "a=1\na=2\n",
+            json!({"regexp": "^a=", "line": "a=9"}),
+            "a=1\na=9\n",
+            true,
+            "line replaced",
+        ),
+        (
+            "a\nb\n",
+            json!({"regexp": "^zz", "line": "\\1", "backrefs": true}),
+            "a\nb\n",
+            false,
+            "",
+        ),
+        (
+            "x\nb\nx\n",
+            json!({"line": "x", "insertafter": "^b"}),
+            "x\nb\nx\n",
+            false,
+            "",
+        ),
+        (
+            "a\r\nb\r\n",
+            json!({"line": "b"}),
+            "a\r\nb\n",
+            true,
+            "line replaced",
+        ),
+        (
+            "a\nb\n",
+            json!({"line": "new", "insertafter": "^zz"}),
+            "a\nb\nnew\n",
+            true,
+            "line added",
+        ),
+        (
+            "",
+            json!({"line": "new", "insertbefore": "^zz"}),
+            "new\n",
+            true,
+            "line added",
+        ),
+        (
+            "a\n\n",
+            json!({"line": "a", "state": "absent"}),
+            "\n",
+            true,
+            "1 line(s) removed",
+        ),
+        (
+            "one two\n",
+            json!({"regexp": "(\\w+) (\\w+)", "line": "\\g<2> \\1", "backrefs": true}),
+            "two one\n",
+            true,
+            "line replaced",
+        ),
+    ];
+    for (start, args, want, changed, msg) in cases {
+        let got = case(start, args.clone()).await;
+        assert_eq!(
+            got,
+            (want.to_string(), *changed, msg.to_string()),
+            "{start:?} {args}"
+        );
+    }
+}

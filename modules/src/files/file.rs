@@ -100,6 +100,21 @@ pub struct Plan {
     pub after: Value,
 }
 
+/// Where a symbolic link's relative `src` points, as Ansible checks it:
+/// relative to the link's directory (or to `path` itself when that is a
+/// directory).
+pub fn link_source(path: &str, src: &str, prev: Option<&FileStat>) -> String {
+    if src.starts_with('/') {
+        return src.to_string();
+    }
+    let base = if prev.is_some_and(|s| s.kind == "directory") {
+        path.trim_end_matches('/').to_string()
+    } else {
+        super::common::parent(path)
+    };
+    format!("{}/{src}", base.trim_end_matches('/'))
+}
+
 /// Decides, from the arguments and the observed state, what to run; pure.
 pub fn plan(a: &FileArgs, f: &Facts) -> Result<Plan, String> {
     let prev_state = super::common::state_of(f.prev.as_ref()).to_string();
@@ -239,10 +254,11 @@ pub fn plan(a: &FileArgs, f: &Facts) -> Result<Plan, String> {
             };
             if !a.force && !f.src_exists {
                 return Err(if hard {
-                    format!("src does not exist: {src}")
+                    "src does not exist".to_string()
                 } else {
                     format!(
-                        "src file does not exist, use 'force=yes' if you really want to create the link: {src}"
+                        "src file does not exist, use 'force=yes' if you really want to create the link: {}",
+                        link_source(&a.path, src, f.prev.as_ref())
                     )
                 });
             }
@@ -432,10 +448,10 @@ impl Module for File {
             facts.real = Some((real, st));
         }
         if let Some(src) = &args.src {
-            let full = if src.starts_with('/') || args.state == "hard" {
+            let full = if args.state == "hard" {
                 src.clone()
             } else {
-                format!("{}/{src}", super::common::parent(&args.path))
+                link_source(&args.path, src, prev.as_ref())
             };
             let out = shell_facts(
                 ctx,
@@ -474,7 +490,7 @@ impl Module for File {
                 return fail(e, &args.path);
             }
         }
-        let key = if args.state == "touch" {
+        let key = if matches!(args.state.as_str(), "touch" | "link" | "hard") {
             "dest"
         } else {
             "path"
@@ -496,6 +512,12 @@ impl Module for File {
             if st.kind == "link" {
                 if let Some(t) = &st.link_target {
                     out.values.insert("src".into(), t.clone().into());
+                }
+            }
+            if args.state == "hard" {
+                out.values.insert("state".into(), "hard".into());
+                if let Some(src) = &args.src {
+                    out.values.insert("src".into(), src.clone().into());
                 }
             }
         } else {
