@@ -245,3 +245,65 @@ async fn bad_args_name_the_argument_and_module() {
         .await;
     assert!(o.msg.unwrap().contains("strip_empty_ends"));
 }
+
+#[tokio::test]
+async fn awkward_words_reach_the_command_unchanged() {
+    let env = Env::new();
+    let o = env
+        .run(
+            "command",
+            json!({"argv": ["printf", "%s|", NASTY, "", "*"]}),
+        )
+        .await;
+    assert_eq!(o.values["stdout"], format!("{NASTY}||*|"));
+    let o = env
+        .run(
+            "command",
+            json!({"cmd": format!("printf %s '{}'", "a;b $(x) `y`")}),
+        )
+        .await;
+    assert_eq!(o.values["stdout"], "a;b $(x) `y`");
+    assert!(!std::path::Path::new("pwned").exists());
+}
+
+#[tokio::test]
+async fn script_options() {
+    let env = Env::new();
+    env.local_file("files/s.py", "print('hi from python')\n");
+    env.local_file("files/pwd.sh", "pwd\n");
+    let dir = env.path(NASTY);
+    std::fs::create_dir(&dir).unwrap();
+    let o = env
+        .run(
+            "script",
+            json!({"cmd": "pwd.sh", "chdir": dir, "executable": "/bin/sh"}),
+        )
+        .await;
+    assert!(!o.failed, "{o:?}");
+    let real = std::fs::canonicalize(&dir).unwrap();
+    assert_eq!(o.values["stdout"], format!("{}\n", real.display()));
+    let o = env
+        .run(
+            "script",
+            json!({"cmd": "pwd.sh", "removes": env.path("nothing")}),
+        )
+        .await;
+    assert!(o.skipped);
+    assert!(o
+        .msg
+        .unwrap()
+        .contains("does not exist, matching removes option"));
+    let o = env
+        .run("script", json!({"cmd": "pwd.sh", "chdir": "relative"}))
+        .await;
+    assert!(o.failed && o.msg.unwrap().contains("absolute path"));
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        let o = env
+            .run(
+                "script",
+                json!({"cmd": "s.py", "executable": "/usr/bin/python3"}),
+            )
+            .await;
+        assert_eq!(o.values["stdout"], "hi from python\n");
+    }
+}

@@ -64,8 +64,14 @@ impl Env {
             vars: Map::new(),
         };
         std::fs::create_dir_all(&controller.root).unwrap();
+        // HERD_TEST_SHELL runs the host side under another shell (e.g.
+        // BusyBox's sh, with its applets first on PATH).
+        let settings = ConnectionSettings {
+            shell_executable: std::env::var("HERD_TEST_SHELL").ok(),
+            ..ConnectionSettings::default()
+        };
         Env {
-            host: LocalHost::new("localhost", &ConnectionSettings::default()).unwrap(),
+            host: LocalHost::new("localhost", &settings).unwrap(),
             controller,
             dir,
         }

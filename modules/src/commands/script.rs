@@ -153,15 +153,22 @@ impl Module for Script {
                 Some(exe) => format!("{} {}{}", shell_quote(&exe), shell_quote(&tmp), rest),
                 None => format!("{}{}", shell_quote(&tmp), rest),
             };
-            ctx.host
-                .exec(
-                    &command,
-                    &ExecOptions {
-                        chdir,
-                        ..ExecOptions::default()
-                    },
-                )
-                .await
+            let opts = ExecOptions {
+                chdir,
+                ..ExecOptions::default()
+            };
+            let mut r = ctx.host.exec(&command, &opts).await?;
+            // A file just written can be briefly "busy" for exec(2) when a
+            // process forked meanwhile still holds the writer's descriptor
+            // (seen with the local connection); it clears within moments,
+            // so the host waits a second and tries again.
+            for _ in 0..3 {
+                if !(r.rc == 126 && r.stderr_text().contains("Text file busy")) {
+                    break;
+                }
+                r = ctx.host.exec(&format!("sleep 1; {command}"), &opts).await?;
+            }
+            Ok::<_, HostError>(r)
         }
         .await;
         let _ = ctx
