@@ -234,3 +234,39 @@ async fn bad_args() {
         Some("can not use content with a dir as dest")
     );
 }
+
+#[tokio::test]
+async fn content_into_a_directory_is_refused() {
+    let env = Env::new();
+    let d = env.path("d");
+    std::fs::create_dir(&d).unwrap();
+    let o = env.run("copy", json!({"content": "x", "dest": d})).await;
+    assert_eq!(
+        o.msg.as_deref(),
+        Some("can not use content with a dir as dest")
+    );
+    // A link at dest is replaced by the file (follow: false), as Ansible does.
+    let target = env.path("target");
+    std::fs::write(&target, "old").unwrap();
+    let l = env.path("link");
+    std::os::unix::fs::symlink(&target, &l).unwrap();
+    let o = env.run("copy", json!({"content": "new", "dest": l})).await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    assert!(!std::fs::symlink_metadata(&l)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
+    // With follow, the link's target is written.
+    std::fs::remove_file(&l).unwrap();
+    std::os::unix::fs::symlink(&target, &l).unwrap();
+    let o = env
+        .run("copy", json!({"content": "new", "dest": l, "follow": true}))
+        .await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    assert!(std::fs::symlink_metadata(&l)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+}

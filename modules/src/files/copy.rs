@@ -407,12 +407,26 @@ impl Module for Copy {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let (dest, known) = resolve_dest(
-                ctx,
-                &dest,
-                a.str("_original_basename").as_deref().unwrap_or("content"),
-            )
-            .await?;
+            // Content has no name to give a file inside a directory.
+            let (dest, known) = match a.str("_original_basename") {
+                Some(name) => resolve_dest(ctx, &dest, &name).await?,
+                None => {
+                    let lst = ctx.host.stat(&dest, false).await?;
+                    let is_dir = match &lst {
+                        Some(s) if s.kind == "link" => ctx
+                            .host
+                            .stat(&dest, true)
+                            .await?
+                            .is_some_and(|s| s.kind == "directory"),
+                        Some(s) => s.kind == "directory",
+                        None => false,
+                    };
+                    if is_dir {
+                        return Ok(Outcome::failed("can not use content with a dir as dest"));
+                    }
+                    (dest, Some(lst))
+                }
+            };
             let mut p = put_file_args(&a, dest, "dynamically generated".into());
             p.known = known;
             if p.attrs.mode == Some(Mode::Preserve) {
