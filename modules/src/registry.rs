@@ -125,10 +125,26 @@ pub fn doc(name: &str) -> Option<String> {
 pub fn markdown() -> String {
     let mut out = String::from(
         "# Modules\n\n\
-         The modules herd runs itself, on any host with a POSIX `sh`. Each is called\n\
-         by its short name or its `ansible.builtin.` name, with Ansible's arguments.\n\
-         `herd doc NAME` prints the same text. This page is generated from the\n\
-         modules' sources (`modules/src/`).\n",
+         The modules herd runs itself, on any host with a POSIX `sh` and the usual\n\
+         tools (GNU or BusyBox); nothing is installed there. Each is called by its\n\
+         short name or its `ansible.builtin.` name, with Ansible's arguments and\n\
+         aliases. `herd doc NAME` prints the same text. This page is generated\n\
+         from the modules' sources (`modules/src/`); `HERD_WRITE_DOCS=1 cargo test\n\
+         --test module_docs` rewrites it.\n\n\
+         Common to all of them:\n\n\
+         - Arguments are checked before the host is touched: an unknown name fails\n\
+           with Ansible's message (`Unsupported parameters for\n\
+           (ansible.builtin.copy) module: contnet. Supported parameters include:\n\
+           …`) and a \"did you mean\"; so do missing required arguments, values\n\
+           outside `choices`, and values of the wrong type. Booleans take\n\
+           yes/no, true/false, on/off, y/n, t/f, 1/0; lists take a comma-separated\n\
+           string; modes take `'0644'`, `0644` (YAML octal) or `u+x,g-w`.\n\
+         - `~` at the start of a path argument is the remote user's home.\n\
+         - Check mode (`--check`) decides and reports `changed` without touching\n\
+           anything; `--diff` returns before/after content (or state) where\n\
+           Ansible does.\n\
+         - File content is computed on the controller and written atomically,\n\
+           keeping the mode and owner of the file it replaces.\n",
     );
     for name in names() {
         if let Some(doc) = doc(name) {
