@@ -257,4 +257,42 @@ mod tests {
             "a\n# BEGIN\nx\n# END\n\nb\n"
         );
     }
+
+    #[test]
+    fn never_panics() {
+        let texts = [
+            "",
+            "\n",
+            "a",
+            "# BEGIN\n",
+            "# END\n# BEGIN\nx",
+            "a\n# BEGIN\n# END",
+        ];
+        let places = [
+            None,
+            Some("BOF"),
+            Some("EOF"),
+            Some("^a"),
+            Some("(?m)^a$"),
+            Some("zz"),
+        ];
+        for text in texts {
+            for after in places {
+                for before in places {
+                    for block in ["", "x", "x\n"] {
+                        for (present, pre, app) in [(true, true, true), (false, false, false)] {
+                            let mut s = spec(block);
+                            s.insertafter = after.map(str::to_string);
+                            s.insertbefore = before.map(str::to_string);
+                            s.present = present;
+                            s.prepend_newline = pre;
+                            s.append_newline = app;
+                            let _ = apply(Some(text), &s);
+                            let _ = apply(None, &s);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -78,6 +78,11 @@ fn split_keep(text: &str) -> Vec<String> {
     text.split_inclusive('\n').map(str::to_string).collect()
 }
 
+/// Whether line `i` exists and is `line` (ending aside); never panics.
+fn same(lines: &[String], i: usize, line: &str) -> bool {
+    lines.get(i).is_some_and(|l| strip_eol(l) == line)
+}
+
 fn strip_eol(l: &str) -> &str {
     l.trim_end_matches(['\r', '\n'])
 }
@@ -169,22 +174,22 @@ pub fn present(text: &str, s: &LineSpec) -> Result<(String, String), String> {
                         last.push('\n');
                     }
                 }
-                let i1 = i1 as usize;
+                let i1 = i1.max(0) as usize;
                 if lines.len() == i1 {
-                    if strip_eol(&lines[i1 - 1]) != line {
+                    if !same(&lines, i1.saturating_sub(1), line) {
                         lines.push(format!("{line}\n"));
                         msg = "line added".into();
                     }
-                } else if strip_eol(&lines[i1]) != line {
+                } else if !same(&lines, i1, line) {
                     msg = added(&mut lines, i1);
                 }
             } else if s.insertbefore.as_deref().is_some_and(|b| b != "BOF") {
                 if i1 <= 0 {
                     let at = i1.max(0) as usize;
-                    if strip_eol(&lines[at]) != line {
+                    if !same(&lines, at, line) {
                         msg = added(&mut lines, at);
                     }
-                } else if strip_eol(&lines[i1 as usize - 1]) != line {
+                } else if !same(&lines, (i1 as usize).saturating_sub(1), line) {
                     msg = added(&mut lines, i1 as usize);
                 }
             }
@@ -207,11 +212,11 @@ pub fn present(text: &str, s: &LineSpec) -> Result<(String, String), String> {
     } else if s.insertafter.is_some() {
         let i1 = index[1] as usize;
         if lines.len() == i1 {
-            if strip_eol(&lines[i1 - 1]) != line {
+            if !same(&lines, i1.saturating_sub(1), line) {
                 lines.push(format!("{line}\n"));
                 msg = "line added".into();
             }
-        } else if strip_eol(&lines[i1]) != line {
+        } else if !same(&lines, i1, line) {
             msg = added(&mut lines, i1);
         }
     } else {
@@ -403,5 +408,35 @@ mod tests {
         s.regexp = Some(pyre::compile("^#", false, false).unwrap());
         assert_eq!(absent("#a\nb\n#c\n", &s, false), ("b\n".into(), 2));
         assert_eq!(absent("a\nb\n", &spec("b"), true), ("a\n".into(), 1));
+    }
+
+    #[test]
+    fn never_panics() {
+        let texts = ["", "\n", "a", "a\n", "x\nx", "\n\n", "a\r\nb"];
+        let places = [
+            None,
+            Some("BOF"),
+            Some("EOF"),
+            Some("^a"),
+            Some("^zz"),
+            Some("x"),
+        ];
+        for text in texts {
+            for after in places {
+                for before in places {
+                    for re in [None, Some("^a"), Some("zz"), Some("")] {
+                        for backrefs in [false, true] {
+                            let mut s = spec("x");
+                            s.insertafter = after.map(str::to_string);
+                            s.insertbefore = before.map(str::to_string);
+                            s.regexp = re.map(|r| pyre::compile(r, false, false).unwrap());
+                            s.backrefs = backrefs;
+                            let _ = present(text, &s);
+                            let _ = absent(text, &s, true);
+                        }
+                    }
+                }
+            }
+        }
     }
 }
