@@ -112,6 +112,28 @@ pub fn content_diff(dest: &str, src_label: &str, old: Option<&[u8]>, new: &[u8])
     }
 }
 
+/// What to do with a destination file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// It exists and `force` is off: leave it, whatever it holds.
+    KeepExisting,
+    /// It already holds the content (attributes are decided separately).
+    Unchanged,
+    /// Write the content: it is missing, differs, or is a link to replace.
+    Write,
+}
+
+/// Decides from what is at dest (`st`, and `old`, its content when it is
+/// a regular file) whether `new` must be written; pure.
+pub fn decide(st: Option<&FileStat>, old: Option<&[u8]>, new: &[u8], force: bool) -> Verdict {
+    match st {
+        Some(_) if !force => Verdict::KeepExisting,
+        Some(s) if s.kind == "link" => Verdict::Write,
+        Some(_) if old == Some(new) => Verdict::Unchanged,
+        _ => Verdict::Write,
+    }
+}
+
 /// Writes `content` to `p.dest` when it differs, then sets attributes.
 /// `dest` must already name the file (not a directory).
 pub async fn put_file(
@@ -145,7 +167,7 @@ pub async fn put_file(
     if st.as_ref().is_some_and(|s| s.kind == "directory") {
         return Ok(Outcome::failed(format!("dest {dest} is a directory")).with("dest", dest));
     }
-    if st.is_some() && !p.force {
+    if decide(st.as_ref(), None, content, p.force) == Verdict::KeepExisting {
         out.msg = Some("file already exists".into());
         return Ok(out);
     }
@@ -154,7 +176,7 @@ pub async fn put_file(
         Some(s) if s.kind == "file" => host.read_file(&dest).await?,
         _ => None,
     };
-    let differs = is_link || old.as_deref() != Some(content);
+    let differs = decide(st.as_ref(), old.as_deref(), content, p.force) == Verdict::Write;
     if differs {
         out.changed = true;
         if ctx.diff {
@@ -592,6 +614,30 @@ async fn remote_copy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verdicts() {
+        let file = FileStat {
+            kind: "file".into(),
+            ..FileStat::default()
+        };
+        let link = FileStat {
+            kind: "link".into(),
+            ..FileStat::default()
+        };
+        assert_eq!(decide(None, None, b"x", true), Verdict::Write);
+        assert_eq!(decide(None, None, b"x", false), Verdict::Write);
+        assert_eq!(
+            decide(Some(&file), Some(b"x"), b"x", true),
+            Verdict::Unchanged
+        );
+        assert_eq!(decide(Some(&file), Some(b"y"), b"x", true), Verdict::Write);
+        assert_eq!(
+            decide(Some(&file), Some(b"y"), b"x", false),
+            Verdict::KeepExisting
+        );
+        assert_eq!(decide(Some(&link), None, b"x", true), Verdict::Write);
+    }
 
     #[test]
     fn checksums_and_diffs() {
