@@ -270,3 +270,20 @@ async fn content_into_a_directory_is_refused() {
         .is_symlink());
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
 }
+
+#[tokio::test]
+async fn large_files_compare_by_checksum() {
+    let env = Env::new();
+    let dest = env.path("big");
+    let big = "0123456789abcdef".repeat(10_000);
+    let o = env.run("copy", json!({"content": big, "dest": dest})).await;
+    assert!(o.changed);
+    let o = env.run("copy", json!({"content": big, "dest": dest})).await;
+    assert!(!o.changed, "{o:?}");
+    let other = big.replace('0', "1");
+    let o = env
+        .run("copy", json!({"content": other, "dest": dest}))
+        .await;
+    assert!(o.changed);
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), other);
+}

@@ -112,6 +112,9 @@ pub fn content_diff(dest: &str, src_label: &str, old: Option<&[u8]>, new: &[u8])
     }
 }
 
+/// Above this size, an existing file is compared by checksum on the host.
+const LARGE_FILE: usize = 64 * 1024;
+
 /// What to do with a destination file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -172,11 +175,32 @@ pub async fn put_file(
         return Ok(out);
     }
     let is_link = st.as_ref().is_some_and(|s| s.kind == "link");
-    let old = match &st {
-        Some(s) if s.kind == "file" => host.read_file(&dest).await?,
-        _ => None,
-    };
-    let differs = decide(st.as_ref(), old.as_deref(), content, p.force) == Verdict::Write;
+    // Without --diff the old content itself is not needed: a size that
+    // differs settles it, and a large file is compared by checksum on the
+    // host rather than sent back.
+    let mut old = None;
+    let mut differs = None;
+    if let Some(s) = st.as_ref().filter(|s| s.kind == "file") {
+        if !ctx.diff && s.size != content.len() as u64 {
+            differs = Some(true);
+        } else if !ctx.diff && content.len() > LARGE_FILE {
+            let r = host
+                .exec(
+                    &format!("sha1sum < {}", shell_quote(&dest)),
+                    &ExecOptions::default(),
+                )
+                .await?;
+            let theirs = r.stdout_text();
+            if r.rc == 0 && theirs.len() >= 40 {
+                differs = Some(theirs[..40] != checksum);
+            }
+        }
+        if differs.is_none() {
+            old = host.read_file(&dest).await?;
+        }
+    }
+    let differs = differs
+        .unwrap_or_else(|| decide(st.as_ref(), old.as_deref(), content, p.force) == Verdict::Write);
     if differs {
         out.changed = true;
         if ctx.diff {
