@@ -307,3 +307,24 @@ async fn script_options() {
         assert_eq!(o.values["stdout"], "hi from python\n");
     }
 }
+
+#[tokio::test]
+async fn missing_program_fails_as_ansible() {
+    let env = Env::new();
+    let o = env
+        .run("command", json!({"cmd": "no_such_program_xyz arg"}))
+        .await;
+    assert!(o.failed);
+    assert_eq!(o.values["rc"], 2);
+    assert_eq!(
+        o.msg.as_deref(),
+        Some(
+            "Error executing command: [Errno 2] No such file or directory: b'no_such_program_xyz'"
+        )
+    );
+    // A program that exists but exits 2 is an ordinary failure.
+    let o = env
+        .run("command", json!({"argv": ["sh", "-c", "exit 2"]}))
+        .await;
+    assert_eq!(o.msg.as_deref(), Some("non-zero return code"));
+}

@@ -45,6 +45,9 @@ pub(crate) static SPEC: Spec = Spec {
     required_one_of: &[],
 };
 
+/// What the host prints when the program of a `command` is not found.
+const NOT_FOUND: &str = "herd: command not found";
+
 /// One word of a command, quoted so that `$NAME`, `${NAME}` and a leading
 /// `~` expand on the host as Python's `expandvars`/`expanduser` would: an
 /// unset variable stays as written, everything else is literal.
@@ -126,6 +129,7 @@ async fn run_command_inner(
     let mut out = Outcome::ok();
     let command_text;
     let cmd_value: Value;
+    let mut missing_program = None;
     match (raw, argv) {
         (None, None) => return fail("no command given"),
         (Some(_), Some(_)) => return fail("only command or argv can be given, not both"),
@@ -169,8 +173,18 @@ async fn run_command_inner(
                     None => line,
                 }
             } else {
-                quoted.join(" ")
+                match quoted.first() {
+                    // A program that cannot be found fails as Ansible's
+                    // exec does (rc 2), not as a shell reports it (127).
+                    Some(program) => format!(
+                        "if command -v -- {program} >/dev/null 2>&1; then {}; else printf %s {} >&2; exit 2; fi",
+                        quoted.join(" "),
+                        shell_quote(NOT_FOUND)
+                    ),
+                    None => String::new(),
+                }
             };
+            missing_program = words.first().cloned();
             cmd_value = Value::Array(words.into_iter().map(Value::String).collect());
         }
     }
@@ -247,8 +261,18 @@ async fn run_command_inner(
             },
         )
         .await?;
-    out.changed = true;
     clock.finish(&mut out);
+    if let (2, Some(program)) = (r.rc, &missing_program) {
+        if r.stderr == NOT_FOUND.as_bytes() {
+            out.failed = true;
+            out.msg = Some(format!(
+                "Error executing command: [Errno 2] No such file or directory: b'{program}'"
+            ));
+            out.values.insert("rc".into(), 2.into());
+            return Ok(out);
+        }
+    }
+    out.changed = true;
     add_output(&mut out, &r, a.bool_or("strip_empty_ends", true));
     Ok(out)
 }
