@@ -90,3 +90,29 @@ async fn tilde_is_the_remote_home() {
     assert_eq!(o.values["stat"]["path"], home.as_str());
     assert_eq!(o.values["stat"]["isdir"], true);
 }
+
+#[tokio::test]
+async fn attributes_and_mime() {
+    let env = Env::new();
+    let p = env.path("f");
+    std::fs::write(&p, "text\n").unwrap();
+    let o = env.run("stat", json!({"path": p})).await;
+    let s = &o.values["stat"];
+    assert!(s["mimetype"].is_string() && s["charset"].is_string());
+    let lsattr_works = std::process::Command::new("lsattr")
+        .args(["-vd", &p])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if lsattr_works {
+        assert!(s["attributes"].is_array(), "{s}");
+        assert!(s["version"].is_string());
+    }
+    let o = env
+        .run(
+            "stat",
+            json!({"path": p, "get_attributes": false, "get_mime": false}),
+        )
+        .await;
+    assert!(o.values["stat"].get("attributes").is_none());
+    assert!(o.values["stat"].get("mimetype").is_none());
+}

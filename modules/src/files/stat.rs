@@ -9,14 +9,16 @@
 //!   get_mime (mime, mime_type, mime-type)
 //!                         mimetype and charset, with file(1) (default true)
 //!   get_attributes (attr, attributes)
-//!                         accepted; attributes are not read
+//!                         attributes, attr_flags and version, with
+//!                         lsattr(1) where present (default true)
 //!
 //! Returns `stat`: exists, and for an existing path path, mode ('0644'),
 //! isdir, isreg, islnk, ischr, isblk, isfifo, issock, uid, gid, pw_name,
 //! gr_name, size, mtime, atime, ctime, inode, dev, nlink, blocks,
 //! block_size, device_type, wusr/rusr/xusr, wgrp/rgrp/xgrp, woth/roth/xoth,
 //! isuid, isgid, readable, writeable, executable, checksum, lnk_source and
-//! lnk_target (links), mimetype and charset. Never changes anything.
+//! lnk_target (links), mimetype and charset, attributes, attr_flags and
+//! version. Never changes anything.
 
 use async_trait::async_trait;
 
@@ -84,12 +86,14 @@ pub fn stat_dict(path: &str, st: &FileStat) -> Map<String, Value> {
 }
 
 /// A shell script printing NUL-separated `key=value` fields for what the
-/// metadata lacks: times, inode, link count, access, checksum, mime type.
+/// metadata lacks: times, inode, link count, access, checksum, mime type,
+/// file attributes.
 fn extras_script(
     path: &str,
     follow: bool,
     algo: Option<&str>,
     mime: bool,
+    attrs: bool,
     is_link: bool,
 ) -> String {
     let p = shell_quote(path);
@@ -107,6 +111,11 @@ fn extras_script(
             "[ -f \"$p\" ] && [ -r \"$p\" ] && printf 'sum=%s\\0' \"$({a}sum < \"$p\" | cut -d' ' -f1)\"; "
         ));
     }
+    if attrs {
+        s.push_str(
+            "command -v lsattr >/dev/null 2>&1 && printf 'lsattr=%s\\0' \"$(lsattr -vd -- \"$p\" 2>/dev/null | cut -d' ' -f1,2)\"; ",
+        );
+    }
     if mime {
         s.push_str(
             "command -v file >/dev/null 2>&1 && printf 'mime=%s\\0charset=%s\\0' \
@@ -115,6 +124,33 @@ fn extras_script(
     }
     s.push_str("true");
     s
+}
+
+/// The name Ansible gives a chattr(1) flag.
+fn attribute_name(flag: char) -> Option<&'static str> {
+    Some(match flag {
+        'A' => "noatime",
+        'a' => "append",
+        'c' => "compressed",
+        'C' => "nocow",
+        'd' => "nodump",
+        'D' => "dirsync",
+        'e' => "extents",
+        'E' => "encrypted",
+        'h' => "blocksize",
+        'i' => "immutable",
+        'I' => "indexed",
+        'j' => "journalled",
+        'N' => "inline",
+        's' => "zero",
+        'S' => "synchronous",
+        't' => "notail",
+        'T' => "blockroot",
+        'u' => "undelete",
+        'X' => "compressedraw",
+        'Z' => "compresseddirty",
+        _ => return None,
+    })
 }
 
 /// Adds the extra fields from the script's output; pure.
@@ -156,6 +192,19 @@ pub fn add_extras(m: &mut Map<String, Value>, output: &[u8]) {
             "charset" if !v.is_empty() => {
                 m.insert("charset".into(), v.into());
             }
+            "lsattr" => {
+                if let Some((version, flags)) = v.split_once(' ') {
+                    let flags: String = flags.chars().filter(|c| *c != '-').collect();
+                    let names: Vec<Value> = flags
+                        .chars()
+                        .filter_map(attribute_name)
+                        .map(Value::from)
+                        .collect();
+                    m.insert("version".into(), version.into());
+                    m.insert("attr_flags".into(), flags.into());
+                    m.insert("attributes".into(), names.into());
+                }
+            }
             _ => {}
         }
     }
@@ -190,10 +239,17 @@ impl Module for Stat {
             follow,
             algo,
             a.bool_or("get_mime", true),
+            a.bool_or("get_attributes", true),
             st.kind == "link",
         );
         let r = ctx.host.exec(&script, &ExecOptions::default()).await?;
         add_extras(&mut m, &r.stdout);
+        if a.bool_or("get_mime", true) {
+            // As Ansible reports when file(1) cannot tell.
+            for k in ["mimetype", "charset"] {
+                m.entry(k).or_insert("unknown".into());
+            }
+        }
         Ok(Outcome::ok().with("stat", m))
     }
 }
