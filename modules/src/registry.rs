@@ -94,9 +94,14 @@ static ENTRIES: &[Entry] = &[
     },
 ];
 
-/// The module called `name` (short name), if herd has it.
+/// The module called `name` (short name), if herd has it. The
+/// `ansible.builtin.` and `ansible.legacy.` spellings are accepted too.
 pub fn get(name: &str) -> Option<&'static dyn Module> {
-    ENTRIES.iter().find(|e| e.name == name).map(|e| e.module)
+    let short = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name);
+    ENTRIES.iter().find(|e| e.name == short).map(|e| e.module)
 }
 
 /// The short names of every built-in module, sorted.
@@ -171,5 +176,8 @@ mod tests {
             assert!(d.starts_with(&format!("{n} — ")), "{n}: {d}");
         }
         assert!(get("nope").is_none());
+        assert_eq!(get("ansible.builtin.copy").map(|m| m.name()), Some("copy"));
+        assert_eq!(get("ansible.legacy.shell").map(|m| m.name()), Some("shell"));
+        assert!(get("community.general.copy").is_none());
     }
 }
