@@ -98,3 +98,29 @@ async fn errors() {
         .await;
     assert!(o.msg.unwrap().contains("Did you mean 'trim_blocks'"));
 }
+
+#[tokio::test]
+async fn newline_sequence_spellings() {
+    let env = env_with_vars();
+    env.local_file("templates/n.j2", "a\nb\n");
+    let dest = env.path("n");
+    // As YAML's '\r\n' (backslashes kept) and as the characters.
+    for spelling in ["\\r\\n", "\r\n"] {
+        let _ = std::fs::remove_file(&dest);
+        let o = env
+            .run(
+                "template",
+                json!({"src": "n.j2", "dest": dest, "newline_sequence": spelling}),
+            )
+            .await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "a\r\nb\r\n");
+    }
+    let o = env
+        .run(
+            "template",
+            json!({"src": "n.j2", "dest": dest, "newline_sequence": "x"}),
+        )
+        .await;
+    assert!(o.failed && o.msg.unwrap().contains("newline_sequence"));
+}

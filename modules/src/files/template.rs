@@ -40,7 +40,7 @@ static SPEC: Spec = file_spec!(
         Param::bool("force"),
         Param::bool("follow"),
         Param::str("validate"),
-        Param::str("newline_sequence").choices(&["\n", "\r", "\r\n"]),
+        Param::str("newline_sequence"),
         Param::bool("trim_blocks"),
         Param::bool("lstrip_blocks"),
         Param::str("block_start_string"),
@@ -101,10 +101,21 @@ impl Module for Template {
             }
         };
         let d = TemplateOptions::default();
+        // Written escaped in YAML ('\r\n') or as the characters themselves.
+        let newline = match a.str("newline_sequence").as_deref() {
+            None | Some("\n") | Some("\\n") => "\n",
+            Some("\r") | Some("\\r") => "\r",
+            Some("\r\n") | Some("\\r\\n") => "\r\n",
+            Some(other) => {
+                return Ok(Outcome::failed(format!(
+                    "newline_sequence needs to be one of: \\n, \\r or \\r\\n, got {other:?}"
+                )))
+            }
+        };
         let opts = TemplateOptions {
             trim_blocks: a.bool_or("trim_blocks", d.trim_blocks),
             lstrip_blocks: a.bool_or("lstrip_blocks", d.lstrip_blocks),
-            newline_sequence: a.str_or("newline_sequence", &d.newline_sequence),
+            newline_sequence: newline.to_string(),
             block_start_string: a.str_or("block_start_string", &d.block_start_string),
             block_end_string: a.str_or("block_end_string", &d.block_end_string),
             variable_start_string: a.str_or("variable_start_string", &d.variable_start_string),
