@@ -8,7 +8,12 @@
 //! time, as ansible-playbook does.
 
 pub mod api;
+pub mod args;
 mod catalogue;
+pub mod commands;
+pub mod files;
+pub mod registry;
+pub mod utilities;
 
 pub use catalogue::CATALOGUE;
 

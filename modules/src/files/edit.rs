@@ -1,0 +1,127 @@
+//! What the in-place editors (lineinfile, blockinfile, replace) share:
+//! reading the file, and writing the new content back through the one
+//! file writer with Ansible's messages and diff headers.
+
+use super::common::Attrs;
+use super::copy::{put_file, PutFile};
+use crate::api::{Diff, HostError, ModuleContext, Outcome};
+use crate::args::Args;
+
+/// The file as read: `None` when it does not exist.
+pub struct Current {
+    pub text: Option<String>,
+}
+
+/// Reads `path`; a directory or a non-UTF-8 file is an error outcome.
+pub async fn read_current(
+    ctx: &ModuleContext<'_>,
+    path: &str,
+) -> Result<Result<Current, Outcome>, HostError> {
+    if let Some(st) = ctx.host.stat(path, true).await? {
+        if st.kind == "directory" {
+            return Ok(Err(Outcome::failed(format!(
+                "Path {path} is a directory !"
+            ))
+            .with("rc", 256)));
+        }
+    }
+    let data = ctx.host.read_file(path).await?;
+    Ok(Ok(Current {
+        text: match data {
+            None => None,
+            Some(d) => match String::from_utf8(d) {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    return Ok(Err(Outcome::failed(format!(
+                        "{path} is not UTF-8 text; herd edits text files only"
+                    ))))
+                }
+            },
+        },
+    }))
+}
+
+/// Writes `new` (if it differs from `old`) and the attributes, reporting
+/// as the editors do: `msg` for the content change, with " and ownership,
+/// perms or SE linux context changed" when attributes changed too, and the
+/// backup under `backup_key`.
+#[allow(clippy::too_many_arguments)]
+pub async fn write_back(
+    ctx: &ModuleContext<'_>,
+    a: &Args,
+    path: &str,
+    old: Option<&str>,
+    new: &str,
+    msg: &str,
+    header: &str,
+    backup_key: &str,
+) -> Result<Outcome, HostError> {
+    let content_changed = old != Some(new);
+    let mut out = if content_changed {
+        Outcome::changed()
+    } else {
+        Outcome::ok()
+    };
+    if ctx.diff {
+        out.diff.push(Diff {
+            before: old.unwrap_or("").to_string(),
+            after: new.to_string(),
+            before_header: Some(header.to_string()),
+            after_header: Some(header.to_string()),
+        });
+    }
+    let mut msg = msg.to_string();
+    if old.is_none() && ctx.check_mode {
+        out.msg = Some(msg);
+        return Ok(out);
+    }
+    let attrs = Attrs::from_args(a);
+    if !content_changed && attrs == Attrs::default() {
+        // Nothing to write and no attributes to compare: no more round trips.
+        out.msg = Some(msg);
+        return Ok(out);
+    }
+    let p = PutFile {
+        dest: path.to_string(),
+        src_label: path.to_string(),
+        attrs,
+        backup: a.bool_or("backup", false),
+        force: true,
+        follow: true,
+        validate: a.str("validate"),
+        directory_mode: None,
+        known: None,
+    };
+    // The writer reports its own diff; the editor's is the one above.
+    let quiet = ModuleContext {
+        diff: false,
+        ..*ctx
+    };
+    let r = put_file(&quiet, &p, new.as_bytes()).await?;
+    if r.failed {
+        let mut f = Outcome::failed(match r.values.get("exit_status") {
+            Some(rc) => format!(
+                "failed to validate: rc:{rc} error:{}",
+                r.values
+                    .get("stderr")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+            ),
+            None => r.msg.unwrap_or_default(),
+        });
+        f.diff = out.diff;
+        return Ok(f);
+    }
+    if r.changed && !content_changed {
+        if !msg.is_empty() {
+            msg.push_str(" and ");
+        }
+        msg.push_str("ownership, perms or SE linux context changed");
+        out.changed = true;
+    }
+    if let Some(b) = r.values.get("backup_file") {
+        out.values.insert(backup_key.into(), b.clone());
+    }
+    out.msg = Some(msg);
+    Ok(out)
+}

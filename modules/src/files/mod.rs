@@ -1,0 +1,15 @@
+//! Modules that manage files, and what they share.
+
+pub mod blockinfile;
+pub mod common;
+pub mod copy;
+pub mod edit;
+pub mod file;
+pub mod find;
+pub mod lineinfile;
+pub mod pyre;
+pub mod replace;
+pub mod slurp;
+pub mod stat;
+pub mod tempfile;
+pub mod template;

@@ -1,0 +1,283 @@
+//! stat — facts about a path on the host.
+//!
+//! Arguments:
+//!   path (dest, name)     the path (required)
+//!   follow                follow a symbolic link (default false)
+//!   get_checksum          checksum a regular file (default true)
+//!   checksum_algorithm (checksum, checksum_algo)
+//!                         md5, sha1 (default), sha224, sha256, sha384, sha512
+//!   get_mime (mime, mime_type, mime-type)
+//!                         mimetype and charset, with file(1) (default true)
+//!   get_attributes (attr, attributes)
+//!                         attributes, attr_flags and version, with
+//!                         lsattr(1) where present (default true)
+//!
+//! Returns `stat`: exists, and for an existing path path, mode ('0644'),
+//! isdir, isreg, islnk, ischr, isblk, isfifo, issock, uid, gid, pw_name,
+//! gr_name, size, mtime, atime, ctime, inode, dev, nlink, blocks,
+//! block_size, device_type, wusr/rusr/xusr, wgrp/rgrp/xgrp, woth/roth/xoth,
+//! isuid, isgid, readable, writeable, executable, checksum, lnk_source and
+//! lnk_target (links), mimetype and charset, attributes, attr_flags and
+//! version. Never changes anything.
+
+use async_trait::async_trait;
+
+use crate::api::{
+    shell_quote, ExecOptions, FileStat, HostError, Map, Module, ModuleContext, Outcome, Value,
+};
+use crate::args::{Param, Spec};
+
+pub struct Stat;
+
+static SPEC: Spec = Spec {
+    module: "stat",
+    params: &[
+        Param::path("path").required().aliases(&["dest", "name"]),
+        Param::bool("follow"),
+        Param::bool("get_checksum"),
+        Param::str("checksum_algorithm")
+            .aliases(&["checksum", "checksum_algo"])
+            .choices(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]),
+        Param::bool("get_mime").aliases(&["mime", "mime_type", "mime-type"]),
+        Param::bool("get_attributes").aliases(&["attr", "attributes"]),
+        Param::bool("get_md5"),
+    ],
+    mutually_exclusive: &[],
+    required_one_of: &[],
+};
+
+/// The fields that come straight from the host's metadata; pure.
+pub fn stat_dict(path: &str, st: &FileStat) -> Map<String, Value> {
+    let mut m = Map::new();
+    let mode = st.mode;
+    let kind = st.kind.as_str();
+    let bit = |b: u32| Value::Bool(mode & b != 0);
+    m.insert("exists".into(), true.into());
+    m.insert("path".into(), path.into());
+    m.insert("mode".into(), format!("{mode:04o}").into());
+    m.insert("isdir".into(), (kind == "directory").into());
+    m.insert("ischr".into(), (kind == "char").into());
+    m.insert("isblk".into(), (kind == "block").into());
+    m.insert("isreg".into(), (kind == "file").into());
+    m.insert("isfifo".into(), (kind == "fifo").into());
+    m.insert("islnk".into(), (kind == "link").into());
+    m.insert("issock".into(), (kind == "socket").into());
+    m.insert("uid".into(), st.uid.into());
+    m.insert("gid".into(), st.gid.into());
+    m.insert("size".into(), st.size.into());
+    m.insert("mtime".into(), st.mtime.into());
+    m.insert("wusr".into(), bit(0o200));
+    m.insert("rusr".into(), bit(0o400));
+    m.insert("xusr".into(), bit(0o100));
+    m.insert("wgrp".into(), bit(0o020));
+    m.insert("rgrp".into(), bit(0o040));
+    m.insert("xgrp".into(), bit(0o010));
+    m.insert("woth".into(), bit(0o002));
+    m.insert("roth".into(), bit(0o004));
+    m.insert("xoth".into(), bit(0o001));
+    m.insert("isuid".into(), bit(0o4000));
+    m.insert("isgid".into(), bit(0o2000));
+    m.insert("pw_name".into(), st.owner.clone().into());
+    m.insert("gr_name".into(), st.group.clone().into());
+    if let Some(t) = &st.link_target {
+        m.insert("lnk_target".into(), t.clone().into());
+    }
+    m
+}
+
+/// A shell script printing NUL-separated `key=value` fields for what the
+/// metadata lacks: times, inode, link count, access, checksum, mime type,
+/// file attributes.
+fn extras_script(
+    path: &str,
+    follow: bool,
+    algo: Option<&str>,
+    mime: bool,
+    attrs: bool,
+    is_link: bool,
+) -> String {
+    let p = shell_quote(path);
+    let l = if follow { "-L " } else { "" };
+    let mut s = format!(
+        "p={p}; printf 'stat=%s\\0' \"$(stat {l}-c '%X %Z %i %d %h %b %B %t %T' -- \"$p\" 2>/dev/null)\"; \
+         [ -r \"$p\" ] && printf 'readable=1\\0'; [ -w \"$p\" ] && printf 'writeable=1\\0'; \
+         [ -x \"$p\" ] && printf 'executable=1\\0'; "
+    );
+    if is_link {
+        s.push_str("printf 'real=%s\\0' \"$(readlink -f -- \"$p\")\"; ");
+    }
+    if let Some(a) = algo {
+        s.push_str(&format!(
+            "[ -f \"$p\" ] && [ -r \"$p\" ] && printf 'sum=%s\\0' \"$({a}sum < \"$p\" | cut -d' ' -f1)\"; "
+        ));
+    }
+    if attrs {
+        s.push_str(
+            "command -v lsattr >/dev/null 2>&1 && printf 'lsattr=%s\\0' \"$(lsattr -vd -- \"$p\" 2>/dev/null | cut -d' ' -f1,2)\"; ",
+        );
+    }
+    if mime {
+        s.push_str(
+            "command -v file >/dev/null 2>&1 && printf 'mime=%s\\0charset=%s\\0' \
+             \"$(file -b --mime-type -- \"$p\" 2>/dev/null)\" \"$(file -b --mime-encoding -- \"$p\" 2>/dev/null)\"; ",
+        );
+    }
+    s.push_str("true");
+    s
+}
+
+/// The name Ansible gives a chattr(1) flag.
+fn attribute_name(flag: char) -> Option<&'static str> {
+    Some(match flag {
+        'A' => "noatime",
+        'a' => "append",
+        'c' => "compressed",
+        'C' => "nocow",
+        'd' => "nodump",
+        'D' => "dirsync",
+        'e' => "extents",
+        'E' => "encrypted",
+        'h' => "blocksize",
+        'i' => "immutable",
+        'I' => "indexed",
+        'j' => "journalled",
+        'N' => "inline",
+        's' => "zero",
+        'S' => "synchronous",
+        't' => "notail",
+        'T' => "blockroot",
+        'u' => "undelete",
+        'X' => "compressedraw",
+        'Z' => "compresseddirty",
+        _ => return None,
+    })
+}
+
+/// Adds the extra fields from the script's output; pure.
+pub fn add_extras(m: &mut Map<String, Value>, output: &[u8]) {
+    for field in output.split(|b| *b == 0) {
+        let field = String::from_utf8_lossy(field);
+        let Some((k, v)) = field.split_once('=') else {
+            continue;
+        };
+        match k {
+            "stat" => {
+                let n: Vec<&str> = v.split_whitespace().collect();
+                if n.len() == 9 {
+                    let num = |s: &str| s.parse::<u64>().unwrap_or(0);
+                    m.insert("atime".into(), (num(n[0]) as f64).into());
+                    m.insert("ctime".into(), (num(n[1]) as f64).into());
+                    m.insert("inode".into(), num(n[2]).into());
+                    m.insert("dev".into(), num(n[3]).into());
+                    m.insert("nlink".into(), num(n[4]).into());
+                    m.insert("blocks".into(), num(n[5]).into());
+                    m.insert("block_size".into(), num(n[6]).into());
+                    let major = u64::from_str_radix(n[7], 16).unwrap_or(0);
+                    let minor = u64::from_str_radix(n[8], 16).unwrap_or(0);
+                    m.insert("device_type".into(), ((major << 8) | minor).into());
+                }
+            }
+            "readable" | "writeable" | "executable" => {
+                m.insert(k.into(), true.into());
+            }
+            "real" => {
+                m.insert("lnk_source".into(), v.into());
+            }
+            "sum" if !v.is_empty() => {
+                m.insert("checksum".into(), v.into());
+            }
+            "mime" if !v.is_empty() => {
+                m.insert("mimetype".into(), v.into());
+            }
+            "charset" if !v.is_empty() => {
+                m.insert("charset".into(), v.into());
+            }
+            "lsattr" => {
+                if let Some((version, flags)) = v.split_once(' ') {
+                    let flags: String = flags.chars().filter(|c| *c != '-').collect();
+                    let names: Vec<Value> = flags
+                        .chars()
+                        .filter_map(attribute_name)
+                        .map(Value::from)
+                        .collect();
+                    m.insert("version".into(), version.into());
+                    m.insert("attr_flags".into(), flags.into());
+                    m.insert("attributes".into(), names.into());
+                }
+            }
+            _ => {}
+        }
+    }
+    for k in ["readable", "writeable", "executable"] {
+        m.entry(k).or_insert(false.into());
+    }
+}
+
+#[async_trait]
+impl Module for Stat {
+    fn name(&self) -> &'static str {
+        "stat"
+    }
+
+    async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
+        let a = match SPEC.parse(ctx).await? {
+            Ok(a) => a,
+            Err(o) => return Ok(o),
+        };
+        let path = a.str_or("path", "");
+        let follow = a.bool_or("follow", false);
+        let Some(st) = ctx.host.stat(&path, follow).await? else {
+            let mut m = Map::new();
+            m.insert("exists".into(), false.into());
+            return Ok(Outcome::ok().with("stat", m));
+        };
+        let mut m = stat_dict(&path, &st);
+        let algo = a.str_or("checksum_algorithm", "sha1");
+        let algo = a.bool_or("get_checksum", true).then_some(algo.as_str());
+        let script = extras_script(
+            &path,
+            follow,
+            algo,
+            a.bool_or("get_mime", true),
+            a.bool_or("get_attributes", true),
+            st.kind == "link",
+        );
+        let r = ctx.host.exec(&script, &ExecOptions::default()).await?;
+        add_extras(&mut m, &r.stdout);
+        if a.bool_or("get_mime", true) {
+            // As Ansible reports when file(1) cannot tell.
+            for k in ["mimetype", "charset"] {
+                m.entry(k).or_insert("unknown".into());
+            }
+        }
+        Ok(Outcome::ok().with("stat", m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dict_from_metadata_and_extras() {
+        let st = FileStat {
+            kind: "file".into(),
+            mode: 0o4755,
+            owner: "root".into(),
+            ..FileStat::default()
+        };
+        let mut m = stat_dict("/x", &st);
+        assert_eq!(m["mode"], "4755");
+        assert_eq!(m["isuid"], true);
+        assert_eq!(m["woth"], false);
+        add_extras(
+            &mut m,
+            b"stat=1 2 3 4 5 6 4096 0 0\0readable=1\0sum=abc\0mime=text/plain\0charset=\0",
+        );
+        assert_eq!(m["inode"], 3);
+        assert_eq!(m["readable"], true);
+        assert_eq!(m["writeable"], false);
+        assert_eq!(m["checksum"], "abc");
+        assert!(!m.contains_key("charset"));
+    }
+}

@@ -1,0 +1,183 @@
+//! The built-in modules by short name. The engine strips any
+//! `ansible.builtin.` / `ansible.legacy.` prefix before asking.
+
+use crate::api::Module;
+use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
+use crate::files::{
+    blockinfile::BlockInFile, copy::Copy, file::File, find::Find, lineinfile::LineInFile,
+    replace::Replace, slurp::Slurp, stat::Stat, tempfile::TempFile, template::Template,
+};
+use crate::utilities::ping::Ping;
+
+struct Entry {
+    name: &'static str,
+    module: &'static dyn Module,
+    /// The module's source, whose leading `//!` comment is its doc.
+    source: &'static str,
+}
+
+static ENTRIES: &[Entry] = &[
+    Entry {
+        name: "blockinfile",
+        module: &BlockInFile,
+        source: include_str!("files/blockinfile.rs"),
+    },
+    Entry {
+        name: "command",
+        module: &Command,
+        source: include_str!("commands/command.rs"),
+    },
+    Entry {
+        name: "copy",
+        module: &Copy,
+        source: include_str!("files/copy.rs"),
+    },
+    Entry {
+        name: "file",
+        module: &File,
+        source: include_str!("files/file.rs"),
+    },
+    Entry {
+        name: "find",
+        module: &Find,
+        source: include_str!("files/find.rs"),
+    },
+    Entry {
+        name: "lineinfile",
+        module: &LineInFile,
+        source: include_str!("files/lineinfile.rs"),
+    },
+    Entry {
+        name: "ping",
+        module: &Ping,
+        source: include_str!("utilities/ping.rs"),
+    },
+    Entry {
+        name: "raw",
+        module: &Raw,
+        source: include_str!("commands/raw.rs"),
+    },
+    Entry {
+        name: "replace",
+        module: &Replace,
+        source: include_str!("files/replace.rs"),
+    },
+    Entry {
+        name: "script",
+        module: &Script,
+        source: include_str!("commands/script.rs"),
+    },
+    Entry {
+        name: "shell",
+        module: &Shell,
+        source: include_str!("commands/shell.rs"),
+    },
+    Entry {
+        name: "slurp",
+        module: &Slurp,
+        source: include_str!("files/slurp.rs"),
+    },
+    Entry {
+        name: "stat",
+        module: &Stat,
+        source: include_str!("files/stat.rs"),
+    },
+    Entry {
+        name: "tempfile",
+        module: &TempFile,
+        source: include_str!("files/tempfile.rs"),
+    },
+    Entry {
+        name: "template",
+        module: &Template,
+        source: include_str!("files/template.rs"),
+    },
+];
+
+/// The module called `name` (short name), if herd has it. The
+/// `ansible.builtin.` and `ansible.legacy.` spellings are accepted too.
+pub fn get(name: &str) -> Option<&'static dyn Module> {
+    let short = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name);
+    ENTRIES.iter().find(|e| e.name == short).map(|e| e.module)
+}
+
+/// The short names of every built-in module, sorted.
+pub fn names() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| ENTRIES.iter().map(|e| e.name).collect())
+}
+
+/// The documentation of a module (`herd doc NAME`): the leading `//!`
+/// comment of its source file.
+pub fn doc(name: &str) -> Option<String> {
+    let e = ENTRIES.iter().find(|e| e.name == name)?;
+    let lines: Vec<&str> = e
+        .source
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| {
+            let l = &l[3..];
+            l.strip_prefix(' ').unwrap_or(l)
+        })
+        .collect();
+    Some(lines.join("\n") + "\n")
+}
+
+/// docs/modules.md as generated from the modules' docs.
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Modules\n\n\
+         The modules herd runs itself, on any host with a POSIX `sh` and the usual\n\
+         tools (GNU or BusyBox); nothing is installed there. Each is called by its\n\
+         short name or its `ansible.builtin.` name, with Ansible's arguments and\n\
+         aliases. `herd doc NAME` prints the same text. This page is generated\n\
+         from the modules' sources (`modules/src/`); `HERD_WRITE_DOCS=1 cargo test\n\
+         --test module_docs` rewrites it.\n\n\
+         Common to all of them:\n\n\
+         - Arguments are checked before the host is touched: an unknown name fails\n\
+           with Ansible's message (`Unsupported parameters for\n\
+           (ansible.builtin.copy) module: contnet. Supported parameters include:\n\
+           …`) and a \"did you mean\"; so do missing required arguments, values\n\
+           outside `choices`, and values of the wrong type. Booleans take\n\
+           yes/no, true/false, on/off, y/n, t/f, 1/0; lists take a comma-separated\n\
+           string; modes take `'0644'`, `0644` (YAML octal) or `u+x,g-w`.\n\
+         - `~` at the start of a path argument is the remote user's home.\n\
+         - Check mode (`--check`) decides and reports `changed` without touching\n\
+           anything; `--diff` returns before/after content (or state) where\n\
+           Ansible does.\n\
+         - File content is computed on the controller and written atomically,\n\
+           keeping the mode and owner of the file it replaces.\n",
+    );
+    for name in names() {
+        if let Some(doc) = doc(name) {
+            out.push_str(&format!("\n## {name}\n\n```text\n{doc}```\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_entries() {
+        let mut sorted = names().to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, names(), "entries are kept in name order");
+        for n in names() {
+            let m = get(n).expect(n);
+            assert_eq!(m.name(), *n);
+            assert!(crate::lookup(n).is_some(), "{n} is not in the catalogue");
+            let d = doc(n).unwrap_or_default();
+            assert!(d.starts_with(&format!("{n} — ")), "{n}: {d}");
+        }
+        assert!(get("nope").is_none());
+        assert_eq!(get("ansible.builtin.copy").map(|m| m.name()), Some("copy"));
+        assert_eq!(get("ansible.legacy.shell").map(|m| m.name()), Some("shell"));
+        assert!(get("community.general.copy").is_none());
+    }
+}

@@ -1,0 +1,3 @@
+//! Utility modules.
+
+pub mod ping;
