@@ -22,8 +22,12 @@ use crate::vars::{self, HostScope};
 
 /// What `no_log: true` leaves of a result.
 pub fn censor(result: &Map<String, Value>) -> Map<String, Value> {
-    let _ = result;
     let mut m = Map::new();
+    // Ansible keeps `changed` beside the notice.
+    m.insert(
+        "changed".into(),
+        Value::Bool(result.get("changed").is_some_and(truthy)),
+    );
     m.insert(
         "censored".into(),
         Value::String(
@@ -86,7 +90,7 @@ pub(crate) fn title(task: &Task, vars: Option<&Vars>, runner: &Runner) -> String
             .map(|x| py_str(&x))
             .unwrap_or_else(|_| n.clone()),
         (Some(n), None) => n.clone(),
-        (None, _) => return task.action_written.clone(),
+        (None, _) => task.action_written.clone(),
     };
     match &task.role {
         Some(r) => format!("{} : {name}", r.name),
@@ -360,7 +364,7 @@ impl Runner {
                 return self.report(run, task, inherit, host, r, None, false, None);
             }
         };
-        let vars = vars.unwrap_or_default();
+        let mut vars = vars.unwrap_or_default();
         let no_log = inherit
             .keyword(task, "no_log")
             .map(|v| {
@@ -474,6 +478,13 @@ impl Runner {
                 }
             };
             self.apply_result(task, inherit, host, &r, delegate.as_deref());
+            // Facts set by one item are seen by the next (the
+            // `acc: "{{ acc + [item] }}"` idiom).
+            if let (Some(Value::Object(f)), false) = (r.get("ansible_facts"), flag(&r, "failed")) {
+                for (k, v) in f {
+                    vars.vars.insert(k.clone(), v.clone());
+                }
+            }
             r.insert(loop_var.clone(), item.clone());
             r.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
             if let Some(ix) = &lc.index_var {
