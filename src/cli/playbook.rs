@@ -431,7 +431,13 @@ impl crate::report::Sink for LineSink {
                         Status::Skipped => st.skipped += 1,
                         Status::Failed if *ignored => {
                             st.ok += 1;
-                            st.ignored += 1
+                            st.ignored += 1;
+                            if result
+                                .get("changed")
+                                .is_some_and(|c| c == &Value::Bool(true))
+                            {
+                                st.changed += 1;
+                            }
                         }
                         Status::Failed => st.failed += 1,
                         Status::Unreachable => st.unreachable += 1,

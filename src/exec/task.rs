@@ -616,7 +616,10 @@ impl Runner {
                 Status::Skipped => s.skipped += 1,
                 Status::Failed if ignored => {
                     s.ok += 1;
-                    s.ignored += 1
+                    s.ignored += 1;
+                    if result.get("changed").is_some_and(truthy) {
+                        s.changed += 1;
+                    }
                 }
                 Status::Failed => {
                     s.failed += 1;
