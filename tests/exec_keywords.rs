@@ -184,7 +184,9 @@ fn changed_when_failed_when_ignore_errors() {
     assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
     assert_eq!(r.msgs("h1"), vec!["False False True True"]);
     let s = r.stats("h1");
-    assert_eq!((s.ok, s.changed, s.ignored, s.failed), (4, 1, 1, 0));
+    // An ignored failure that changed something counts the change, as
+    // ansible-playbook does.
+    assert_eq!((s.ok, s.changed, s.ignored, s.failed), (4, 2, 1, 0));
     assert!(r
         .events
         .iter()
@@ -454,4 +456,55 @@ fn gathered_facts_are_variables() {
     assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
     assert_eq!(r.titles()[0], "Gathering Facts");
     assert_eq!(r.msgs("h1"), vec!["Linux Linux True True"]);
+}
+
+#[test]
+fn timeout_throttle_and_debug_verbosity() {
+    let r = run(r#"
+- hosts: web
+  gather_facts: false
+  tasks:
+    - command: sleep 5
+      timeout: 1
+      ignore_errors: true
+      register: t
+    - shell: "echo {{ inventory_hostname }} >> {{ dir }}/order"
+      throttle: 1
+    - debug:
+        msg: hidden
+        verbosity: 2
+    - debug: msg="{{ t.msg }}"
+"#);
+    assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
+    assert_eq!(r.msgs("h1"), vec!["Timed out after 1 second(s)."]);
+    let skipped = r
+        .results("h1")
+        .into_iter()
+        .filter(|x| x.1 == Status::Skipped)
+        .count();
+    assert_eq!(skipped, 1);
+    let order = std::fs::read_to_string(r.path("order")).unwrap();
+    assert_eq!(order.lines().count(), 2);
+}
+
+#[test]
+fn include_results_count_as_ok() {
+    let r = exec_support::run_with(
+        &[
+            (
+                "playbook.yml",
+                "- hosts: h1\n  gather_facts: false\n  tasks:\n    - include_tasks: inc.yml\n    - include_tasks: inc.yml\n      when: false\n",
+            ),
+            ("inc.yml", "- debug: msg=inc\n"),
+        ],
+        exec_support::LOCAL2,
+        |_| {},
+    );
+    let s = r.stats("h1");
+    // As ansible-playbook: the include is ok, the skipped one skipped.
+    assert_eq!((s.ok, s.skipped), (2, 1));
+    assert!(r.results("h1")[0].2["include"]
+        .as_str()
+        .unwrap()
+        .ends_with("inc.yml"));
 }

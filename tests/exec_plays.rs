@@ -35,10 +35,9 @@ fn serial_batches_and_max_fail_percentage() {
     - debug: msg=second-play
 "#;
     let r = run_with(&[("playbook.yml", pb)], LOCAL4, |_| {});
-    // 1 of 2 failed in the first batch: 50% > 49%, the play stops.
-    assert_eq!(play_starts(&r)[0], vec!["h1", "h2"]);
-    assert_eq!(play_starts(&r).len(), 2);
-    assert!(r.msgs("h3").is_empty() || r.msgs("h3") == vec!["second-play"]);
+    // 1 of 2 failed in the first batch: 50% > 49%, the playbook stops.
+    assert_eq!(play_starts(&r), vec![vec!["h1", "h2"]]);
+    assert!(r.msgs("h3").is_empty());
     assert!(!r.msgs("h2").contains(&"ok".to_string()));
     assert_eq!(r.result.exit_code, 2);
     // Without the limit every batch runs.
@@ -75,6 +74,22 @@ fn any_errors_fatal_stops_every_host() {
 "#);
     assert_eq!(r.result.exit_code, 2);
     assert!(r.msgs("h2").is_empty());
+}
+
+#[test]
+fn a_batch_where_every_host_failed_ends_the_playbook() {
+    let r = run(r#"
+- hosts: web
+  gather_facts: false
+  tasks:
+    - fail: msg=x
+- hosts: web
+  gather_facts: false
+  tasks:
+    - debug: msg=second-play
+"#);
+    assert_eq!(r.result.exit_code, 2);
+    assert_eq!(play_starts(&r).len(), 1);
 }
 
 #[test]

@@ -112,6 +112,8 @@ pub(crate) struct Runner {
     pub forks: tokio::sync::Semaphore,
     connections: tokio::sync::Mutex<HashMap<String, Arc<dyn Host>>>,
     pub interrupted: AtomicBool,
+    /// The playbook stopped early on failures (no more hosts left).
+    halted: AtomicBool,
     /// An error that stops the whole run (exit code 1).
     fatal: Mutex<Option<Diagnostic>>,
 }
@@ -337,6 +339,7 @@ impl Runner {
             hosts: Mutex::new(IndexMap::new()),
             connections: tokio::sync::Mutex::new(HashMap::new()),
             interrupted: AtomicBool::new(false),
+            halted: AtomicBool::new(false),
             fatal: Mutex::new(None),
         })
     }
@@ -381,6 +384,7 @@ impl Runner {
 
     fn stopped(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
+            || self.halted.load(Ordering::SeqCst)
             || self.fatal.lock().map(|f| f.is_some()).unwrap_or(true)
     }
 
@@ -553,16 +557,23 @@ impl Runner {
             }
             // A host that failed (and was not rescued) or was unreachable
             // leaves the rest of the run.
+            let mut lost = 0;
             for h in &batch {
                 self.with_host(h, |st| {
                     if st.failed || st.unreachable {
                         st.dead = true;
+                        lost += 1;
                     }
                 });
             }
-            if run.aborted.load(Ordering::SeqCst) {
-                // `any_errors_fatal`/`max_fail_percentage` end the whole play,
-                // later batches included.
+            if run.end_play.load(Ordering::SeqCst) {
+                return;
+            }
+            if run.aborted.load(Ordering::SeqCst) || lost == batch.len() {
+                // As ansible-playbook: `any_errors_fatal`, an exceeded
+                // `max_fail_percentage`, or a batch whose every host failed
+                // ends the playbook, later batches and plays included.
+                self.halted.store(true, Ordering::SeqCst);
                 return;
             }
         }

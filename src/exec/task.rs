@@ -973,10 +973,10 @@ impl Runner {
             Some(t) => match tokio::time::timeout(Duration::from_secs(t), module.run(&ctx)).await {
                 Ok(r) => r,
                 Err(_) => {
-                    return failed(format!(
-                        "The {} action failed to execute in the expected time frame ({t}) and was terminated",
-                        task.action
-                    ))
+                    let mut m = failed(format!("Timed out after {t} second(s)."));
+                    m.insert("changed".into(), Value::Bool(false));
+                    m.insert("timedout".into(), serde_json::json!({"period": t}));
+                    return m;
                 }
             },
             None => module.run(&ctx).await,
@@ -1322,6 +1322,22 @@ impl Runner {
                 }
             }
             let _ = any;
+        }
+        for g in &groups {
+            // `included: FILE for HOST`: an ok result carrying the file.
+            for h in &g.hosts {
+                let mut m = Map::new();
+                m.insert("changed".into(), Value::Bool(false));
+                let file = g.key.rsplit_once('#').map(|(k, _)| k).unwrap_or(&g.key);
+                m.insert(
+                    "include".into(),
+                    Value::String(file.strip_prefix("role:").unwrap_or(file).to_string()),
+                );
+                if let Some(p) = g.params.get(h).filter(|p| !p.is_empty()) {
+                    m.insert("include_args".into(), Value::Object(p.clone()));
+                }
+                self.report(run, task, inherit, h, m, None, false, None);
+            }
         }
         for g in groups {
             if !g.role_handlers.is_empty() {
