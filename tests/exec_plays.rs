@@ -375,3 +375,49 @@ fn roles_run_dependencies_first_with_params() {
     assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
     assert_eq!(r.msgs("h1"), vec!["pre", "base", "app 80", "task", "post"]);
 }
+
+#[test]
+fn groups_change_within_the_play_and_outer_rescue_sees_inner_failure() {
+    let r = run(r#"
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - group_by:
+        key: made
+    - debug: msg="{{ groups['made'] }}"
+    - block:
+        - block:
+            - name: inner
+              fail: msg=deep
+          always:
+            - debug: msg=inner-always
+      rescue:
+        - debug: msg="outer {{ ansible_failed_task.name }}"
+"#);
+    assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
+    assert_eq!(
+        r.msgs("h1"),
+        vec!["[\"h1\"]", "inner-always", "outer inner"]
+    );
+}
+
+#[test]
+fn delegate_facts_and_cacheable_facts() {
+    let r = run(r#"
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - set_fact:
+        where: here
+      delegate_to: h2
+      delegate_facts: true
+    - set_fact:
+        kept: yes
+        cacheable: true
+    - debug: msg="{{ hostvars['h2'].where }} {{ where | default('none') }} {{ ansible_facts.kept }}"
+    - meta: clear_facts
+    - debug: msg="{{ ansible_facts.kept | default('cleared') }}"
+"#);
+    assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
+    assert_eq!(r.msgs("h1"), vec!["here none True", "cleared"]);
+}

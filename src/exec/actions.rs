@@ -265,12 +265,31 @@ async fn pause(args: &Map<String, Value>) -> Map<String, Value> {
         .or_else(|| num("minutes").map(|m| m * 60.0))
         .unwrap_or(0.0);
     let start = std::time::Instant::now();
+    let mut input = String::new();
     if secs > 0.0 {
         tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    } else if num("seconds").is_none() && num("minutes").is_none() {
+        // Without a duration Ansible waits for Enter; with no terminal
+        // there is nobody to press it, so the pause is skipped.
+        // SAFETY: isatty only inspects the descriptor.
+        if unsafe { libc::isatty(0) } == 1 {
+            let prompt = args
+                .get("prompt")
+                .map(py_str)
+                .unwrap_or_else(|| "Press enter to continue, Ctrl+C to interrupt".into());
+            eprint!("[pause]\n{prompt}:\n");
+            input = tokio::task::spawn_blocking(|| {
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+                line.trim_end_matches(['\n', '\r']).to_string()
+            })
+            .await
+            .unwrap_or_default();
+        }
     }
     let mut m = ok();
     m.insert("delta".into(), Value::from(start.elapsed().as_secs()));
-    m.insert("user_input".into(), Value::String(String::new()));
+    m.insert("user_input".into(), Value::String(input));
     m.insert(
         "stdout".into(),
         Value::String(format!("Paused for {secs} seconds")),

@@ -114,6 +114,8 @@ pub(crate) struct Runner {
     pub interrupted: AtomicBool,
     /// The playbook stopped early on failures (no more hosts left).
     halted: AtomicBool,
+    /// Bumped by every inventory change (`add_host`, `group_by`).
+    pub inventory_generation: std::sync::atomic::AtomicUsize,
     /// An error that stops the whole run (exit code 1).
     fatal: Mutex<Option<Diagnostic>>,
 }
@@ -216,6 +218,8 @@ pub(crate) struct PlayRun<'a> {
     pub strategy_free: bool,
     /// Hosts that ran a `run_once` task of a free strategy, by task.
     pub run_once_done: Mutex<HashSet<String>>,
+    /// The inventory generation the play's `groups` was computed at.
+    pub inventory_generation: usize,
 }
 
 /// Runs a loaded playbook. Errors that stop the run before or between
@@ -340,6 +344,7 @@ impl Runner {
             connections: tokio::sync::Mutex::new(HashMap::new()),
             interrupted: AtomicBool::new(false),
             halted: AtomicBool::new(false),
+            inventory_generation: std::sync::atomic::AtomicUsize::new(0),
             fatal: Mutex::new(None),
         })
     }
@@ -360,6 +365,7 @@ impl Runner {
         let mut inv: Inventory = (**guard).clone();
         f(&mut inv);
         *guard = Arc::new(inv);
+        self.inventory_generation.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn event(&self, e: Event) {
@@ -522,6 +528,7 @@ impl Runner {
                 before_start: AtomicBool::new(self.opts.start_at_task.is_some()),
                 strategy_free,
                 run_once_done: Mutex::new(HashSet::new()),
+                inventory_generation: self.inventory_generation.load(Ordering::SeqCst),
             };
             self.event(Event::PlayStart {
                 name: run.play_vars.name.clone(),
@@ -721,10 +728,13 @@ impl Runner {
                 self.with_host(h, |st| st.failed = true);
             }
         }
+        // A host that is still failed keeps the error for an outer rescue.
         for h in &hosts {
             self.with_host(h, |st| {
-                st.special.remove("ansible_failed_task");
-                st.special.remove("ansible_failed_result");
+                if !st.failed {
+                    st.special.remove("ansible_failed_task");
+                    st.special.remove("ansible_failed_result");
+                }
             });
         }
     }

@@ -187,6 +187,10 @@ impl Runner {
             include_params: Some(&params),
         };
         let mut vars = vars::host_vars(&scope)?;
+        if self.inventory_generation.load(Ordering::SeqCst) != run.inventory_generation {
+            // add_host/group_by changed the groups since the play started.
+            vars.insert("groups".into(), Value::Object(inv.groups_var()));
+        }
         vars.extend(special);
         Ok(Vars {
             vars,
