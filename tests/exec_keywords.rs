@@ -508,3 +508,44 @@ fn include_results_count_as_ok() {
         .unwrap()
         .ends_with("inc.yml"));
 }
+
+#[test]
+fn fileglob_and_subelements_loops() {
+    let r = exec_support::run_with(
+        &[
+            (
+                "playbook.yml",
+                r#"
+- hosts: h1
+  gather_facts: false
+  vars:
+    users:
+      - name: a
+        keys: [k1, k2]
+      - name: b
+        keys: [k3]
+  tasks:
+    - set_fact:
+        globbed: "{{ (globbed | default([])) + [item | basename] }}"
+      with_fileglob: "{{ dir }}/files/*.txt"
+    - set_fact:
+        pairs: "{{ (pairs | default([])) + [item.0.name ~ item.1] }}"
+      with_subelements:
+        - "{{ users }}"
+        - keys
+    - debug: msg="{{ globbed | sort }} {{ pairs }}"
+"#,
+            ),
+            ("files/one.txt", "1"),
+            ("files/two.txt", "2"),
+            ("files/skip.md", "x"),
+        ],
+        exec_support::LOCAL2,
+        |_| {},
+    );
+    assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
+    assert_eq!(
+        r.msgs("h1"),
+        vec!["['one.txt', 'two.txt'] ['ak1', 'ak2', 'bk3']"]
+    );
+}

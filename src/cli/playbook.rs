@@ -335,6 +335,10 @@ fn run_plays(args: &PlaybookArgs, session: Session) -> Result<i32> {
     if let Some(d) = fatal {
         super::report(&d);
     }
+    if result.exit_code == exit::USER_INTERRUPT {
+        use std::io::Write;
+        let _ = writeln!(anstream::stderr(), "[ERROR]: User interrupted execution");
+    }
     Ok(result.exit_code)
 }
 

@@ -272,8 +272,7 @@ impl Runner {
                     *d = done;
                 }
             }
-            let all = self.active(run, &run.batch);
-            all.into_iter().take(1).collect()
+            hosts.iter().take(1).cloned().collect()
         } else {
             hosts.clone()
         };
