@@ -549,3 +549,26 @@ fn fileglob_and_subelements_loops() {
         vec!["['one.txt', 'two.txt'] ['ak1', 'ak2', 'bk3']"]
     );
 }
+
+#[test]
+fn break_when_and_no_log_labels() {
+    let r = run(r#"
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - command: "echo {{ item }}"
+      loop: [1, 2, 3, 4]
+      register: out
+      loop_control:
+        break_when:
+          - out.stdout == '2'
+    - debug: msg="{{ out.results | length }}"
+    - debug: msg="{{ item }}"
+      loop: [secret]
+      no_log: true
+"#);
+    assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
+    assert_eq!(r.msgs("h1"), vec!["2"]);
+    let labels: Vec<_> = r.results("h1").into_iter().filter_map(|x| x.3).collect();
+    assert_eq!(labels, vec!["1", "2", "(censored due to no_log)"]);
+}

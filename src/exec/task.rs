@@ -472,6 +472,12 @@ impl Runner {
                     .unwrap_or_else(|_| py_str(item)),
                 None => py_str(item),
             };
+            // The item itself may be the secret.
+            let label = if no_log {
+                "(censored due to no_log)".to_string()
+            } else {
+                label
+            };
             let mut r = match self.eval_when(&conds, &iv) {
                 Err(d) => failed(located(&d, task)),
                 Ok(Some(c)) => skipped(Some(&c)),
@@ -506,7 +512,19 @@ impl Runner {
                 ignored,
                 no_log,
             });
+            let stop = !lc.break_when.is_empty() && {
+                let mut bv = iv.clone();
+                if let Some(reg) = &task.register {
+                    bv.vars.insert(reg.clone(), Value::Object(r.clone()));
+                }
+                self.templar
+                    .eval_conditions(&lc.break_when, &bv)
+                    .unwrap_or(true)
+            };
             results.push(Value::Object(r));
+            if stop {
+                break;
+            }
         }
         let mut summary = Map::new();
         let any = |k: &str| results.iter().any(|r| r.get(k).is_some_and(truthy));
