@@ -11,14 +11,6 @@ pub mod api;
 mod catalogue;
 pub mod registry;
 
-/// A JSON value as text (strings bare).
-fn api_str(v: &api::Value) -> String {
-    match v {
-        api::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 pub use catalogue::CATALOGUE;
 
 /// How a name is carried out.

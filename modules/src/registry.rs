@@ -40,7 +40,7 @@ impl Module for Command {
             (Some(c), _, _) | (None, Some(c), _) => c,
             (None, None, Some(Value::Array(argv))) => argv
                 .iter()
-                .map(|a| crate::api::shell_quote(&crate::api_str(a)))
+                .map(|a| crate::api::shell_quote(&api_str(a)))
                 .collect::<Vec<_>>()
                 .join(" "),
             _ => return Ok(Outcome::failed("no command given")),
@@ -92,5 +92,13 @@ impl Module for Command {
             o.msg = Some("non-zero return code".into());
         }
         Ok(o)
+    }
+}
+
+/// A JSON value as text (strings bare).
+fn api_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }

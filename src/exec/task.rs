@@ -236,8 +236,17 @@ impl Runner {
             }
             _ => {}
         }
+        // Variables of the first host: the title when the name is a
+        // template, and handler names in `notify` for run_once.
+        let needs_vars = task
+            .name
+            .as_deref()
+            .is_some_and(crate::template::is_template)
+            || !task.notify.is_empty()
+            || !inherit.notify.is_empty();
         let first_vars = hosts
             .first()
+            .filter(|_| needs_vars)
             .and_then(|h| self.task_vars(run, task, inherit, h).ok());
         let check_mode = inherit
             .keyword(task, "check_mode")
