@@ -421,3 +421,40 @@ fn delegate_facts_and_cacheable_facts() {
     assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
     assert_eq!(r.msgs("h1"), vec!["here none True", "cleared"]);
 }
+
+#[test]
+fn delegate_to_the_loop_item_and_facts_in_hostvars() {
+    let r = run(r#"
+- hosts: web
+  gather_facts: false
+  tasks:
+    - set_fact:
+        seen_by: "{{ inventory_hostname }}"
+      delegate_to: "{{ item }}"
+      delegate_facts: true
+      loop: "{{ groups['web'] }}"
+      when: inventory_hostname == 'h1'
+    - setup:
+      when: inventory_hostname == 'h2'
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - debug: msg="{{ hostvars['h2'].seen_by }} {{ hostvars['h2'].ansible_facts.system }}"
+"#);
+    assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
+    assert_eq!(r.msgs("h1"), vec!["h1 Linux"]);
+    let delegated: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult {
+                delegated_to: Some(d),
+                item: Some(_),
+                host,
+                ..
+            } if host == "h1" => Some(d.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delegated, vec!["h1", "h2"]);
+}

@@ -140,6 +140,17 @@ impl HostVarsSource for RunHostVars {
         vars.extend(vars::host_magic(&inv, host, None));
         if let Ok(states) = self.runner.hosts.lock() {
             if let Some(st) = states.get(host) {
+                let stripped: Map<String, Value> = st
+                    .facts
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.strip_prefix("ansible_").unwrap_or(k).to_string(),
+                            v.clone(),
+                        )
+                    })
+                    .collect();
+                vars.insert("ansible_facts".into(), Value::Object(stripped));
                 vars.extend(st.facts.clone());
                 vars.extend(st.include_vars.clone());
                 vars.extend(st.set_facts.clone());

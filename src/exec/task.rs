@@ -487,6 +487,12 @@ impl Runner {
             } else {
                 label
             };
+            // `delegate_to` may name the loop item.
+            let delegate = inherit
+                .keyword(task, "delegate_to")
+                .and_then(|v| self.templar.render_value(&v, &iv).ok())
+                .filter(|v| !v.is_null())
+                .map(|v| py_str(&v));
             let mut r = match self.eval_when(&conds, &iv) {
                 Err(d) => failed(located(&d, task)),
                 Ok(Some(c)) => skipped(Some(&c)),
