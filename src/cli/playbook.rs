@@ -197,38 +197,15 @@ impl RunFlags {
 /// Asks for a password on the terminal without echoing it. With no
 /// terminal there is nobody to ask: that is an error, not a hang.
 pub fn prompt_password(prompt: &str) -> Result<String> {
-    use std::io::{BufRead, Write};
-    // SAFETY: isatty only inspects the descriptor.
-    let tty = unsafe { libc::isatty(0) } == 1;
-    if !tty {
-        return Err(Diagnostic::new(format!(
+    match crate::exec::prompt_line(prompt, false) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(Diagnostic::new(format!(
             "cannot ask for a password ('{}'): standard input is not a terminal",
             prompt.trim_end_matches([' ', ':'])
         ))
-        .hint("run herd from a terminal, or set ansible_password / ansible_become_password"));
+        .hint("run herd from a terminal, or set ansible_password / ansible_become_password")),
+        Err(e) => Err(Diagnostic::new(format!("could not read the password: {e}"))),
     }
-    let mut err = std::io::stderr();
-    let _ = write!(err, "{prompt}");
-    let _ = err.flush();
-    // SAFETY: a zeroed termios is a valid buffer for tcgetattr to fill.
-    let mut term: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: fd 0 is a terminal (checked above) and `term` is writable.
-    let saved = unsafe { libc::tcgetattr(0, &mut term) } == 0;
-    if saved {
-        let mut quiet = term;
-        quiet.c_lflag &= !libc::ECHO;
-        // SAFETY: `quiet` is a termios read from this terminal.
-        unsafe { libc::tcsetattr(0, libc::TCSANOW, &quiet) };
-    }
-    let mut line = String::new();
-    let r = std::io::stdin().lock().read_line(&mut line);
-    if saved {
-        // SAFETY: restores the settings read above.
-        unsafe { libc::tcsetattr(0, libc::TCSANOW, &term) };
-    }
-    let _ = writeln!(err);
-    r.map_err(|e| Diagnostic::new(format!("could not read the password: {e}")))?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 /// Everything a playbook command needs, loaded once.

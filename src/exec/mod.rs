@@ -303,6 +303,80 @@ pub async fn run_adhoc(
     runner.finish()
 }
 
+/// Asks a question on the terminal (without echo unless `echo`). `None`
+/// when standard input is not a terminal: nobody can answer.
+pub fn prompt_line(prompt: &str, echo: bool) -> std::io::Result<Option<String>> {
+    use std::io::{BufRead, Write};
+    // SAFETY: isatty only inspects the descriptor.
+    if unsafe { libc::isatty(0) } != 1 {
+        return Ok(None);
+    }
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{prompt}");
+    let _ = err.flush();
+    // SAFETY: a zeroed termios is a valid buffer for tcgetattr to fill.
+    let mut term: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: fd 0 is a terminal (checked above) and `term` is writable.
+    let saved = !echo && unsafe { libc::tcgetattr(0, &mut term) } == 0;
+    if saved {
+        let mut quiet = term;
+        quiet.c_lflag &= !libc::ECHO;
+        // SAFETY: `quiet` is a termios read from this terminal.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &quiet) };
+    }
+    let mut line = String::new();
+    let r = std::io::stdin().lock().read_line(&mut line);
+    if saved {
+        // SAFETY: restores the settings read above.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &term) };
+        let _ = writeln!(err);
+    }
+    r?;
+    Ok(Some(line.trim_end_matches(['\n', '\r']).to_string()))
+}
+
+/// `vars_prompt:` answers, asked on the terminal before the play runs and
+/// kept as the entries' defaults (so they sit at the vars_prompt level). A
+/// variable given with `-e` is not asked; with no terminal the default
+/// stands.
+fn ask_vars_prompt(play: &Play, extra_vars: &Map<String, Value>) -> Option<Play> {
+    if play.vars_prompt.is_empty() {
+        return None;
+    }
+    let mut owned = play.clone();
+    for p in &mut owned.vars_prompt {
+        if extra_vars.contains_key(&p.name) {
+            continue;
+        }
+        let question = p.prompt.clone().unwrap_or_else(|| p.name.clone());
+        let shown_default = p
+            .default
+            .as_ref()
+            .map(|d| format!(" [{}]", py_str(d)))
+            .unwrap_or_default();
+        let ask = |q: &str| {
+            prompt_line(&format!("{q}{shown_default}: "), !p.private)
+                .ok()
+                .flatten()
+        };
+        let Some(mut answer) = ask(&question) else {
+            continue;
+        };
+        if p.confirm {
+            if let Some(again) = ask(&format!("confirm {question}")) {
+                if again != answer {
+                    crate::diag::warn("***** VALUES ENTERED DO NOT MATCH ****");
+                    answer = ask(&question).unwrap_or_default();
+                }
+            }
+        }
+        if !answer.is_empty() || p.default.is_none() {
+            p.default = Some(Value::String(answer));
+        }
+    }
+    Some(owned)
+}
+
 /// A task made by the engine (facts gathering, an ad-hoc command).
 pub(crate) fn synthetic_task(
     module: &str,
@@ -462,6 +536,8 @@ impl Runner {
     }
 
     async fn run_play(self: &Arc<Self>, play: &Play) {
+        let prompted = ask_vars_prompt(play, &self.opts.extra_vars);
+        let play = prompted.as_ref().unwrap_or(play);
         let inventory = self.inventory();
         let scope = PlayScope {
             play,
