@@ -458,3 +458,32 @@ fn delegate_to_the_loop_item_and_facts_in_hostvars() {
         .collect();
     assert_eq!(delegated, vec!["h1", "h2"]);
 }
+
+#[test]
+fn handlers_flush_after_pre_tasks_after_roles_and_tasks_and_after_post_tasks() {
+    let files = [
+        (
+            "playbook.yml",
+            r#"
+- hosts: h1
+  gather_facts: false
+  pre_tasks:
+    - command: echo pre
+      notify: h
+  roles: [r]
+  tasks:
+    - debug: msg=task
+  post_tasks:
+    - command: echo post
+      notify: h
+  handlers:
+    - name: h
+      debug: msg=handler
+"#,
+        ),
+        ("roles/r/tasks/main.yml", "- command: echo r\n  notify: h\n"),
+    ];
+    let r = run_with(&files, LOCAL2, |_| {});
+    assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
+    assert_eq!(r.msgs("h1"), vec!["handler", "task", "handler", "handler"]);
+}

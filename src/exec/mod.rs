@@ -675,13 +675,11 @@ impl Runner {
 
     /// The sections of a play in order, handlers flushed after each.
     async fn run_sections(self: &Arc<Self>, run: &PlayRun<'_>, hosts: Vec<String>, base: &Inherit) {
-        let roles: Vec<TaskItem> = run.play.roles.iter().filter_map(role_block).collect();
-        let sections: [&[TaskItem]; 4] = [
-            &run.play.pre_tasks,
-            &roles,
-            &run.play.tasks,
-            &run.play.post_tasks,
-        ];
+        // As ansible-playbook: handlers flush after pre_tasks, after roles
+        // and tasks together, and after post_tasks.
+        let mut main: Vec<TaskItem> = run.play.roles.iter().filter_map(role_block).collect();
+        main.extend(run.play.tasks.iter().cloned());
+        let sections: [&[TaskItem]; 3] = [&run.play.pre_tasks, &main, &run.play.post_tasks];
         for items in sections {
             if items.is_empty() {
                 continue;
