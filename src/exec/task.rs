@@ -565,14 +565,24 @@ impl Runner {
                 );
             }
         }
-        summary.insert("results".into(), Value::Array(results));
-        summary.insert(
-            "msg".into(),
-            summary
-                .get("msg")
-                .cloned()
-                .unwrap_or(Value::String("All items completed".into())),
-        );
+        if results.is_empty() {
+            summary.insert("results".into(), Value::Array(results));
+        } else {
+            // Ansible's key order: results, skipped, msg, changed, the rest.
+            let msg = match summary.get("msg") {
+                Some(m) => m.clone(),
+                None if all_skipped => Value::String("All items skipped".into()),
+                None => Value::String("All items completed".into()),
+            };
+            let mut ordered = Map::new();
+            ordered.insert("results".into(), Value::Array(results));
+            ordered.insert("skipped".into(), Value::Bool(all_skipped));
+            ordered.insert("msg".into(), msg);
+            for (k, v) in summary {
+                ordered.entry(k).or_insert(v);
+            }
+            summary = ordered;
+        }
         self.report(
             run,
             task,
