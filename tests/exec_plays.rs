@@ -487,3 +487,32 @@ fn handlers_flush_after_pre_tasks_after_roles_and_tasks_and_after_post_tasks() {
     assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
     assert_eq!(r.msgs("h1"), vec!["handler", "task", "handler", "handler"]);
 }
+
+#[test]
+fn a_failed_include_is_not_ignored_and_an_unknown_handler_ends_the_run() {
+    let r = run(r#"
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - include_tasks: missing.yml
+      ignore_errors: true
+    - debug: msg=after
+"#);
+    assert_eq!(r.result.exit_code, 2);
+    assert!(r.msgs("h1").is_empty());
+    assert_eq!(r.results("h1")[0].2["include"], "missing.yml");
+    let r = run(r#"
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - command: echo
+      notify: nosuch
+    - debug: msg=after
+"#);
+    assert_eq!(r.result.exit_code, 1);
+    assert!(r
+        .error
+        .unwrap()
+        .contains("The requested handler 'nosuch' was not found"));
+    assert!(r.msgs("h1").is_empty());
+}

@@ -38,6 +38,20 @@ pub fn censor(result: &Map<String, Value>) -> Map<String, Value> {
     m
 }
 
+/// Marks a result whose failure `ignore_errors` does not ignore.
+const UNIGNORABLE: &str = "_herd_unignorable";
+
+/// The failed result of an include whose file cannot be loaded.
+fn include_failed(file: &str, reason: String) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("failed".into(), Value::Bool(true));
+    m.insert("changed".into(), Value::Bool(false));
+    m.insert("include".into(), Value::String(file.to_string()));
+    m.insert("reason".into(), Value::String(reason));
+    m.insert(UNIGNORABLE.into(), Value::Bool(true));
+    m
+}
+
 /// The result of a failure found by the engine (not the module).
 fn failed(msg: impl Into<String>) -> Map<String, Value> {
     let mut m = Map::new();
@@ -629,23 +643,27 @@ impl Runner {
         no_log: bool,
         vars: Option<&Vars>,
     ) -> HostOutcome {
+        // A failed include cannot be ignored (as in ansible-playbook); the
+        // marker is engine-internal and leaves the result here.
+        let unignorable = result.remove(UNIGNORABLE).is_some();
         if let Some(reg) = &task.register {
             let r = result.clone();
             self.with_host(host, |st| {
                 st.set_facts.insert(reg.clone(), Value::Object(r));
             });
         }
-        let mut status = status_of(&result);
+        let status = status_of(&result);
         if status == Status::Changed {
             if let Some(err) = self.notify_all(run, task, inherit, host, vars) {
-                result.insert("failed".into(), Value::Bool(true));
-                result.insert("msg".into(), Value::String(err));
-                status = Status::Failed;
+                // As ansible-playbook: an unknown handler ends the run.
+                self.set_fatal(Diagnostic::new(err).at(task.loc.clone()));
             }
         }
         let default_vars = Vars::default();
         let ignored = match status {
-            Status::Failed => self.ignore_errors(task, inherit, vars.unwrap_or(&default_vars)),
+            Status::Failed => {
+                !unignorable && self.ignore_errors(task, inherit, vars.unwrap_or(&default_vars))
+            }
             Status::Unreachable => inherit
                 .keyword(task, "ignore_unreachable")
                 .is_some_and(|v| as_bool(&v)),
@@ -1361,7 +1379,14 @@ impl Runner {
                             ),
                             None => located(&d, task),
                         };
-                        self.report(run, task, inherit, h, failed(msg), None, false, None);
+                        let what = args
+                            .get("file")
+                            .or_else(|| args.get("_raw_params"))
+                            .or_else(|| args.get("name"))
+                            .map(py_str)
+                            .unwrap_or_default();
+                        let r = include_failed(&what, msg);
+                        self.report(run, task, inherit, h, r, None, false, None);
                         any = false;
                         break;
                     }
