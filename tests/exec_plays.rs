@@ -512,6 +512,7 @@ fn a_failed_include_is_not_ignored_and_an_unknown_handler_ends_the_run() {
     assert_eq!(r.result.exit_code, 1);
     assert!(r
         .error
+        .clone()
         .unwrap()
         .contains("The requested handler 'nosuch' was not found"));
     assert!(r.msgs("h1").is_empty());
