@@ -1002,14 +1002,31 @@ impl Runner {
             && !args.contains_key("creates")
             && !args.contains_key("removes")
         {
-            let mut m = Map::new();
-            m.insert("changed".into(), Value::Bool(false));
-            m.insert("skipped".into(), Value::Bool(true));
-            m.insert(
-                "msg".into(),
-                Value::String("Command would have run if not in check mode".into()),
-            );
-            return m;
+            // Never run a command in check mode, whatever the module does;
+            // the result has the keys ansible-core's command module gives.
+            let cmd = args
+                .get("_raw_params")
+                .or_else(|| args.get("cmd"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            return serde_json::json!({
+                "changed": false,
+                "cmd": cmd,
+                "delta": null,
+                "end": null,
+                "failed": false,
+                "msg": "Command would have run if not in check mode",
+                "rc": 0,
+                "skipped": true,
+                "start": null,
+                "stderr": "",
+                "stderr_lines": [],
+                "stdout": "",
+                "stdout_lines": [],
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         }
         let conn = match self.host_for(task, inherit, host, vars, delegate).await {
             Ok(h) => h,
