@@ -517,3 +517,24 @@ fn a_failed_include_is_not_ignored_and_an_unknown_handler_ends_the_run() {
         .contains("The requested handler 'nosuch' was not found"));
     assert!(r.msgs("h1").is_empty());
 }
+
+#[test]
+fn play_hosts_leave_out_failed_hosts() {
+    let r = run_with(
+        &[(
+            "playbook.yml",
+            r#"
+- hosts: web
+  gather_facts: false
+  serial: 2
+  tasks:
+    - fail: msg=x
+      when: inventory_hostname == 'h1'
+    - debug: msg="{{ ansible_play_hosts }} {{ ansible_play_batch }} {{ ansible_play_hosts_all | length }}"
+"#,
+        )],
+        LOCAL4,
+        |_| {},
+    );
+    assert_eq!(r.msgs("h2"), vec!["['h2', 'h3', 'h4'] ['h2'] 4"]);
+}

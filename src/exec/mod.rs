@@ -229,6 +229,8 @@ pub(crate) struct PlayRun<'a> {
     pub strategy_free: bool,
     /// Hosts that ran a `run_once` task of a free strategy, by task.
     pub run_once_done: Mutex<HashSet<String>>,
+    /// Every host of the play, all batches.
+    pub play_hosts: Vec<String>,
     /// The inventory generation the play's `groups` was computed at.
     pub inventory_generation: usize,
 }
@@ -593,18 +595,40 @@ impl Runner {
             });
         }
         let batches = serial_batches(&hosts, kw("serial").as_ref());
-        let strategy_free = kw("strategy").map(|s| py_str(&s)) == Some("free".to_string());
+        let strategy = kw("strategy")
+            .map(|s| py_str(&s))
+            .unwrap_or_else(|| "linear".into());
+        let strategy = strategy
+            .strip_prefix("ansible.builtin.")
+            .unwrap_or(&strategy)
+            .to_string();
+        // host_pinned differs from free only in which host a fork picks
+        // next; with a task per host that is the same thing here.
+        let strategy_free = match strategy.as_str() {
+            "free" | "host_pinned" => true,
+            "linear" | "debug" => false,
+            other => {
+                self.set_fatal(
+                    Diagnostic::new(format!("Invalid play strategy specified: {other}"))
+                        .at(play.loc.clone())
+                        .hint("use linear, free or host_pinned"),
+                );
+                return;
+            }
+        };
         for batch in batches {
             if self.stopped() {
                 return;
             }
             let mut pv = play_vars.clone();
             let batch_v = Value::Array(batch.iter().cloned().map(Value::String).collect());
+            let hosts_v = Value::Array(hosts.iter().cloned().map(Value::String).collect());
             pv.magic
                 .insert("ansible_play_batch".into(), batch_v.clone());
-            pv.magic
-                .insert("ansible_play_hosts".into(), batch_v.clone());
             pv.magic.insert("play_hosts".into(), batch_v);
+            pv.magic
+                .insert("ansible_play_hosts".into(), hosts_v.clone());
+            pv.magic.insert("ansible_play_hosts_all".into(), hosts_v);
             let run = PlayRun {
                 play,
                 play_vars: pv,
@@ -615,6 +639,7 @@ impl Runner {
                 before_start: AtomicBool::new(self.opts.start_at_task.is_some()),
                 strategy_free,
                 run_once_done: Mutex::new(HashSet::new()),
+                play_hosts: hosts.clone(),
                 inventory_generation: self.inventory_generation.load(Ordering::SeqCst),
             };
             self.event(Event::PlayStart {

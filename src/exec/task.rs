@@ -205,6 +205,37 @@ impl Runner {
             // add_host/group_by changed the groups since the play started.
             vars.insert("groups".into(), Value::Object(inv.groups_var()));
         }
+        // Failed and unreachable hosts leave ansible_play_hosts and
+        // ansible_play_batch.
+        let failed: std::collections::HashSet<String> = {
+            let states = match self.hosts.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            run.play_hosts
+                .iter()
+                .filter(|h| {
+                    states
+                        .get(*h)
+                        .is_some_and(|s| s.failed || s.unreachable || s.dead)
+                })
+                .cloned()
+                .collect()
+        };
+        if !failed.is_empty() {
+            let keep = |list: &[String]| {
+                Value::Array(
+                    list.iter()
+                        .filter(|h| !failed.contains(*h))
+                        .cloned()
+                        .map(Value::String)
+                        .collect(),
+                )
+            };
+            vars.insert("ansible_play_hosts".into(), keep(&run.play_hosts));
+            vars.insert("ansible_play_batch".into(), keep(&run.batch));
+            vars.insert("play_hosts".into(), keep(&run.batch));
+        }
         vars.extend(special);
         Ok(Vars {
             vars,
