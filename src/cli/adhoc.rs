@@ -1,7 +1,6 @@
 //! `herd adhoc`: one module on the hosts a pattern selects, as `ansible`
 //! runs it.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use clap::Args;
@@ -124,7 +123,6 @@ pub fn run(args: &AdhocArgs) -> Result<i32> {
         stats: Default::default(),
         one_line: args.one_line,
     });
-    let _ = Path::new(".");
     let rt = runtime()?;
     let (result, fatal) = rt.block_on(crate::exec::run_adhoc(
         &args.pattern,

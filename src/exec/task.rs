@@ -2,7 +2,6 @@
 //! `until`, `changed_when`/`failed_when`, `register`, `notify`, events.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -1317,7 +1316,6 @@ impl Runner {
                 .as_ref()
                 .and_then(|l| l.loop_var.clone())
                 .unwrap_or_else(|| "item".into());
-            let mut any = false;
             for (i, item) in items.into_iter().enumerate() {
                 let mut iv = vars.clone();
                 let mut params = Map::new();
@@ -1402,7 +1400,6 @@ impl Runner {
                 };
                 match loaded {
                     Ok((key, items, handlers, role)) => {
-                        any = true;
                         let key = format!("{key}#{i}");
                         match groups.iter_mut().find(|g| g.key == key) {
                             Some(g) => {
@@ -1435,12 +1432,10 @@ impl Runner {
                             .unwrap_or_default();
                         let r = include_failed(&what, msg);
                         self.report(run, task, inherit, h, r, None, false, None);
-                        any = false;
                         break;
                     }
                 }
             }
-            let _ = any;
         }
         for g in &groups {
             // `included: FILE for HOST`: an ok result carrying the file.
@@ -1488,7 +1483,6 @@ impl Runner {
             // tasks do not evaluate them again.
             inh.when = inherit.when.clone();
             inh.host_params = Arc::new(g.params);
-            let _: &PathBuf = &run.play.basedir;
             self.walk(run, &g.items, g.hosts, inh).await;
         }
     }
