@@ -94,7 +94,7 @@ fn run_ansible(dir: &std::path::Path) -> AnsibleRun {
                 break;
             }
         }
-        if title == "debug" || title.starts_with("say") {
+        if is_debug(&title) {
             if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&block) {
                 if let Some(msg) = m.get("msg") {
                     msgs.entry(host.to_string()).or_default().push(text_of(msg));
@@ -109,6 +109,11 @@ fn run_ansible(dir: &std::path::Path) -> AnsibleRun {
     }
 }
 
+/// Titles of the tasks whose messages are compared.
+fn is_debug(title: &str) -> bool {
+    title == "debug" || title.ends_with(" : debug") || title.starts_with("say")
+}
+
 fn text_of(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -117,13 +122,21 @@ fn text_of(v: &Value) -> String {
 }
 
 fn compare(playbook: &str) {
+    compare_files(&[("playbook.yml", playbook)]);
+}
+
+fn compare_files(files: &[(&str, &str)]) {
     let inv = inventory();
-    let r = exec_support::run_with(&[("playbook.yml", playbook)], &inv, |_| {});
+    let r = exec_support::run_with(files, &inv, |_| {});
     std::fs::write(r.dir.path().join("hosts"), &inv).unwrap();
     // Files the herd run made are removed so ansible starts from the same state.
     for e in std::fs::read_dir(r.dir.path()).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        if name != "hosts" && name != "playbook.yml" {
+        let keep = name == "hosts"
+            || files
+                .iter()
+                .any(|(f, _)| f.split('/').next() == Some(&name));
+        if !keep {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -154,7 +167,7 @@ fn compare(playbook: &str) {
             .results(h)
             .into_iter()
             .filter(|(t, s, res, item)| {
-                (t == "debug" || t.starts_with("say"))
+                is_debug(t)
                     && item.is_none()
                     && *s == herd::report::Status::Ok
                     && !res.contains_key("results")
@@ -255,4 +268,61 @@ fn until_loops_and_failed_when_match_ansible() {
         msg: "{{ acc }}"
 "#,
     );
+}
+
+#[test]
+fn includes_roles_run_once_and_delegation_match_ansible() {
+    compare_files(&[
+        (
+            "playbook.yml",
+            r#"
+- hosts: web
+  gather_facts: false
+  roles:
+    - role: r
+      who: role-param
+  tasks:
+    - include_tasks: "inc.yml"
+      loop: [1, 2]
+      loop_control:
+        loop_var: n
+    - command: "echo {{ inventory_hostname }}"
+      run_once: true
+      register: once
+    - debug:
+        msg: "{{ once.stdout }}"
+    - command: "echo {{ inventory_hostname }}"
+      delegate_to: localhost
+      register: d
+    - debug:
+        msg: "{{ d.stdout }}"
+    - include_role:
+        name: r
+        tasks_from: other
+      when: inventory_hostname != 'h2'
+- hosts: web
+  gather_facts: false
+  any_errors_fatal: true
+  tasks:
+    - fail:
+        msg: stop
+      when: inventory_hostname == 'h2'
+    - debug:
+        msg: never
+"#,
+        ),
+        (
+            "inc.yml",
+            "- debug:\n    msg: \"inc {{ n }} {{ inventory_hostname }}\"\n",
+        ),
+        (
+            "roles/r/tasks/main.yml",
+            "- debug:\n    msg: \"role {{ who }}\"\n- command: echo x\n  notify: rh\n",
+        ),
+        ("roles/r/tasks/other.yml", "- debug:\n    msg: other\n"),
+        (
+            "roles/r/handlers/main.yml",
+            "- name: rh\n  debug:\n    msg: role handler\n",
+        ),
+    ]);
 }
