@@ -31,9 +31,10 @@ fn inventory() -> String {
         .fold("[web]\n".to_string(), |acc, l| acc + &l)
 }
 
-fn run_ansible(dir: &std::path::Path) -> AnsibleRun {
+fn run_ansible(dir: &std::path::Path, extra: &[&str]) -> AnsibleRun {
     let out = common::ansible_command("ansible-playbook")
         .current_dir(dir)
+        .args(extra)
         .args(["-i", "hosts", "playbook.yml", "-e"])
         .arg(format!("dir={}", dir.display()))
         .output()
@@ -126,8 +127,16 @@ fn compare(playbook: &str) {
 }
 
 fn compare_files(files: &[(&str, &str)]) {
+    compare_with(files, &[], |_| {});
+}
+
+fn compare_with(
+    files: &[(&str, &str)],
+    ansible_args: &[&str],
+    tweak: impl FnOnce(&mut herd::exec::RunOptions),
+) {
     let inv = inventory();
-    let r = exec_support::run_with(files, &inv, |_| {});
+    let r = exec_support::run_with(files, &inv, tweak);
     std::fs::write(r.dir.path().join("hosts"), &inv).unwrap();
     // Files the herd run made are removed so ansible starts from the same state.
     for e in std::fs::read_dir(r.dir.path()).unwrap().flatten() {
@@ -140,7 +149,7 @@ fn compare_files(files: &[(&str, &str)]) {
             let _ = std::fs::remove_file(e.path());
         }
     }
-    let a = run_ansible(r.dir.path());
+    let a = run_ansible(r.dir.path(), ansible_args);
     assert_eq!(
         r.result.exit_code, a.code,
         "exit code; herd events: {:?}",
@@ -325,4 +334,36 @@ fn includes_roles_run_once_and_delegation_match_ansible() {
             "- name: rh\n  debug:\n    msg: role handler\n",
         ),
     ]);
+}
+
+#[test]
+fn tags_check_mode_and_free_strategy_match_ansible() {
+    let pb = r#"
+- hosts: web
+  gather_facts: false
+  strategy: free
+  tasks:
+    - command: "touch {{ dir }}/{{ inventory_hostname }}"
+      tags: [files]
+    - command: echo forced
+      check_mode: false
+      register: f
+      tags: [files]
+    - debug:
+        msg: "{{ f.stdout }} {{ ansible_check_mode }}"
+      tags: [always]
+    - debug:
+        msg: untagged
+    - debug:
+        msg: never
+      tags: [never]
+    - block:
+        - debug:
+            msg: in block
+      tags: [files]
+"#;
+    compare_with(&[("playbook.yml", pb)], &["-C", "-t", "files"], |o| {
+        o.check = true;
+        o.tags = herd::tags::TagSelection::new(&["files".into()], &[]);
+    });
 }
