@@ -114,6 +114,9 @@ pub(crate) struct Runner {
     pub interrupted: AtomicBool,
     /// The playbook stopped early on failures (no more hosts left).
     halted: AtomicBool,
+    /// Set once any host has failed or been unreachable: until then no
+    /// task needs to filter the play's host lists.
+    pub any_failure: AtomicBool,
     /// Bumped by every inventory change (`add_host`, `group_by`).
     pub inventory_generation: std::sync::atomic::AtomicUsize,
     /// An error that stops the whole run (exit code 1).
@@ -432,6 +435,7 @@ impl Runner {
             interrupted: AtomicBool::new(false),
             halted: AtomicBool::new(false),
             inventory_generation: std::sync::atomic::AtomicUsize::new(0),
+            any_failure: AtomicBool::new(false),
             fatal: Mutex::new(None),
         })
     }

@@ -206,7 +206,10 @@ impl Runner {
         }
         // Failed and unreachable hosts leave ansible_play_hosts and
         // ansible_play_batch.
-        let failed: std::collections::HashSet<String> = {
+        let failed: std::collections::HashSet<String> = if !self.any_failure.load(Ordering::SeqCst)
+        {
+            Default::default()
+        } else {
             let states = match self.hosts.lock() {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
@@ -718,11 +721,13 @@ impl Runner {
                 Status::Failed => {
                     s.failed += 1;
                     st.failed = true;
+                    self.any_failure.store(true, Ordering::SeqCst);
                 }
                 Status::Unreachable if ignored => s.skipped += 1,
                 Status::Unreachable => {
                     s.unreachable += 1;
                     st.unreachable = true;
+                    self.any_failure.store(true, Ordering::SeqCst);
                 }
             }
         });
