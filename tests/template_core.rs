@@ -449,3 +449,24 @@ fn templated_keys_in_variables() {
     assert_eq!(render("{{ d | list }}", &v), json!(["name", "plain"]));
     assert_eq!(render("{{ d }}", &v), json!({"name": 1, "plain": 2}));
 }
+
+#[test]
+fn vault_values_are_a_clear_error_when_read() {
+    let mut m = Map::new();
+    m.insert(
+        "secret".into(),
+        json!({"__ansible_vault": "$ANSIBLE_VAULT;1.1;AES256\n3130\n"}),
+    );
+    m.insert("plain".into(), json!("ok"));
+    let v = Vars::new(m);
+    let t = Templar::new();
+    // Unread vaulted values do no harm.
+    assert_eq!(t.render_str("{{ plain }}", &v).unwrap(), json!("ok"));
+    let e = t.render_str("x {{ secret }}", &v).unwrap_err();
+    assert!(
+        e.message.contains("no vault secrets found"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("'secret'"), "{}", e.message);
+}

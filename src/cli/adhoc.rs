@@ -118,11 +118,16 @@ pub fn run(args: &AdhocArgs) -> Result<i32> {
     opts.verbosity = args.verbose;
     opts.limit = args.limit.clone();
     opts.extra_vars = extra_vars;
-    let sink = Box::new(LineSink {
-        verbosity: args.verbose.max(1),
-        stats: Default::default(),
-        one_line: args.one_line,
-    });
+    let sink: Box<dyn crate::report::Sink> = if args.one_line {
+        Box::new(LineSink {
+            verbosity: args.verbose.max(1),
+            stats: Default::default(),
+            one_line: true,
+        })
+    } else {
+        // Ad-hoc results are always shown in full, as `ansible` shows them.
+        super::playbook::output_sink(&config, args.verbose.max(1))
+    };
     let rt = runtime()?;
     let (result, fatal) = rt.block_on(crate::exec::run_adhoc(
         &args.pattern,

@@ -327,16 +327,12 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Diagnostic::new(format!("could not start the runtime: {e}")))
 }
 
-/// Where the run's events go.
-pub fn output_sink(_config: &Config, verbosity: u8) -> Box<dyn crate::report::Sink> {
-    Box::new(LineSink {
-        verbosity,
-        stats: Default::default(),
-        one_line: false,
-    })
+/// Where the run's events go: the report's human or JSON output.
+pub fn output_sink(config: &Config, verbosity: u8) -> Box<dyn crate::report::Sink> {
+    crate::report::sink_for(config, false, verbosity)
 }
 
-/// A plain printer of events, one line per result.
+/// A plain printer of events, one line per result (`herd adhoc -o`).
 pub struct LineSink {
     pub verbosity: u8,
     pub stats: indexmap::IndexMap<String, crate::report::HostStats>,
@@ -353,7 +349,14 @@ impl crate::report::Sink for LineSink {
             Event::PlayStart { name, .. } => format!("\nPLAY [{name}]"),
             Event::NoHostsMatched => "skipping: no hosts matched".into(),
             Event::TaskStart { title, .. } => format!("\nTASK [{title}]"),
-            Event::HandlerStart { title } => format!("\nRUNNING HANDLER [{title}]"),
+            Event::HandlerStart { title, .. } => format!("\nRUNNING HANDLER [{title}]"),
+            Event::Included { file, hosts, .. } => {
+                for h in hosts {
+                    self.stats.entry(h.clone()).or_default().ok += 1;
+                }
+                format!("included: {file} for {}", hosts.join(", "))
+            }
+            Event::NoHostsRemaining => "\nNO MORE HOSTS LEFT".into(),
             Event::Retrying {
                 host,
                 title,
@@ -461,6 +464,7 @@ pub fn load(session: &Session, path: &Path) -> Result<Playbook> {
     roles_path.dedup();
     let opts = LoadOptions {
         roles_path,
+        library: session.config.library.clone(),
         extra_vars: session.extra_vars.clone(),
         render: Some(Box::new(move |text: &str, vars: &Map<String, Value>| {
             let v = templar.render_str(

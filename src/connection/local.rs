@@ -8,14 +8,22 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use herd_modules::api::{ExecOptions, ExecResult, FileStat, Host, HostError};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, Mutex};
 
+use super::become_::Become;
+use super::shell::{self, Event, Shell};
 use crate::vars::ConnectionSettings;
 
 /// The controller itself as a managed host.
 pub struct LocalHost {
     name: String,
     shell: String,
+    /// With become, everything runs in one persistent shell started
+    /// through it (the same code as over SSH), so a password is typed once.
+    become_: Option<Become>,
+    become_shell: Mutex<Option<Shell>>,
+    timeout: u64,
 }
 
 impl LocalHost {
@@ -26,7 +34,79 @@ impl LocalHost {
                 .shell_executable
                 .clone()
                 .unwrap_or_else(|| "/bin/sh".to_string()),
+            become_: Become::from_settings(settings),
+            become_shell: Mutex::new(None),
+            timeout: settings.timeout,
         })
+    }
+
+    async fn start_shell(&self) -> Result<Shell, HostError> {
+        // No pty here: su works where it needs no password (as root).
+        let merged = self.become_.as_ref().is_some_and(|b| b.needs_pty());
+        let (line, prompt, ready) = shell::start_line(self.become_.as_ref(), &self.shell, merged)?;
+        let mut child = tokio::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&line)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| HostError::failed(format!("could not start /bin/sh: {e}")))?;
+        let (Some(stdin), Some(mut stdout), Some(mut stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(HostError::failed("could not open pipes to /bin/sh"));
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let etx = tx.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 || etx.send(Event::Stderr(buf[..n].to_vec())).is_err() {
+                    break;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n) = stdout.read(&mut buf).await {
+                if n == 0 || tx.send(Event::Stdout(buf[..n].to_vec())).is_err() {
+                    break;
+                }
+            }
+            // Reaped here so the child does not linger as a zombie.
+            let _ = child.wait().await;
+            let _ = tx.send(Event::Closed);
+        });
+        let limit = Duration::from_secs(self.timeout.max(10));
+        Shell::handshake(
+            Box::new(stdin),
+            rx,
+            self.become_.as_ref(),
+            &prompt,
+            &ready,
+            limit,
+            &self.name,
+            merged,
+        )
+        .await
+    }
+
+    /// The persistent shell, started when missing or lost.
+    async fn shell_guard(&self) -> Result<tokio::sync::MutexGuard<'_, Option<Shell>>, HostError> {
+        let mut guard = self.become_shell.lock().await;
+        if guard.as_ref().is_none_or(|s| s.is_closed()) {
+            *guard = Some(self.start_shell().await?);
+        }
+        Ok(guard)
+    }
+
+    /// Ends the become shell, if any.
+    pub async fn close(&self) {
+        if let Some(mut s) = self.become_shell.lock().await.take() {
+            s.close().await;
+        }
     }
 }
 
@@ -37,6 +117,9 @@ impl Host for LocalHost {
     }
 
     async fn exec(&self, command: &str, opts: &ExecOptions) -> Result<ExecResult, HostError> {
+        if self.become_.is_some() {
+            return on_shell!(self, s => s.exec(command, opts));
+        }
         let mut cmd = tokio::process::Command::new(&self.shell);
         cmd.arg("-c").arg(command);
         if let Some(dir) = &opts.chdir {
@@ -97,6 +180,9 @@ impl Host for LocalHost {
     }
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
+        if self.become_.is_some() {
+            return on_shell!(self, s => s.read_file(path));
+        }
         match tokio::fs::read(path).await {
             Ok(data) => Ok(Some(data)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -110,6 +196,9 @@ impl Host for LocalHost {
         data: &[u8],
         mode: Option<u32>,
     ) -> Result<(), HostError> {
+        if self.become_.is_some() {
+            return on_shell!(self, s => s.write_file(path, data, mode));
+        }
         let path = Path::new(path);
         let fail = |what: &str, e: std::io::Error| {
             HostError::failed(format!("could not {what} {}: {e}", path.display()))
@@ -149,6 +238,9 @@ impl Host for LocalHost {
     }
 
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
+        if self.become_.is_some() {
+            return on_shell!(self, s => s.stat(path, follow));
+        }
         let meta = if follow {
             std::fs::metadata(path)
         } else {

@@ -77,6 +77,8 @@ impl Runner {
             return m;
         }
         let mut m = ok();
+        // debug results are always shown, as Ansible's action sets it.
+        m.insert("_ansible_verbose_always".into(), Value::Bool(true));
         if let Some(var) = args.get("var") {
             let name = py_str(var);
             let value = match self.templar.eval_expr(&name, vars) {
@@ -117,6 +119,7 @@ impl Runner {
             }
         }
         let mut m = ok();
+        m.insert("_ansible_verbose_always".into(), Value::Bool(true));
         if !quiet {
             m.insert(
                 "msg".into(),

@@ -79,6 +79,8 @@ impl Runner {
         let mut m = Map::new();
         m.insert("ansible_facts".into(), Value::Object(facts));
         m.insert("changed".into(), Value::Bool(false));
+        // Facts are not printed with -v, as Ansible's setup hides them.
+        m.insert("_ansible_verbose_override".into(), Value::Bool(true));
         m
     }
 }

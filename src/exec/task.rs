@@ -301,12 +301,16 @@ impl Runner {
             .unwrap_or(self.opts.check);
         let t = title(task, first_vars.as_ref(), self);
         if task.is_handler {
-            self.event(Event::HandlerStart { title: t.clone() });
+            self.event(Event::HandlerStart {
+                title: t.clone(),
+                action: task.action_written.clone(),
+            });
         } else {
             self.event(Event::TaskStart {
                 title: t.clone(),
                 is_handler: false,
                 check_mode,
+                action: task.action_written.clone(),
             });
         }
         let run_once = inherit
@@ -723,7 +727,10 @@ impl Runner {
                     st.failed = true;
                     self.any_failure.store(true, Ordering::SeqCst);
                 }
-                Status::Unreachable if ignored => s.skipped += 1,
+                Status::Unreachable if ignored => {
+                    s.ok += 1;
+                    s.ignored += 1
+                }
                 Status::Unreachable => {
                     s.unreachable += 1;
                     st.unreachable = true;
@@ -1271,6 +1278,7 @@ impl Runner {
             title: t,
             is_handler: task.is_handler,
             check_mode: self.opts.check,
+            action: task.action_written.clone(),
         });
         // (key, hosts, items, params per host, inherit extras)
         struct Group {
@@ -1280,12 +1288,15 @@ impl Runner {
             params: HashMap<String, Map<String, Value>>,
             role_handlers: Vec<TaskItem>,
             role: Option<Arc<crate::playbook::RoleContext>>,
+            /// The loop item's label, when the include loops.
+            label: Option<String>,
         }
         let mut groups: Vec<Group> = Vec::new();
         let mut conds = inherit.when.clone();
         conds.extend(task.when.iter().cloned());
         let opts = LoadOptions {
             roles_path: self.opts.roles_path.clone(),
+            library: self.opts.config.library.clone(),
             extra_vars: self.opts.extra_vars.clone(),
             render: None,
         };
@@ -1418,6 +1429,7 @@ impl Runner {
                                 params: HashMap::from([(h.clone(), params)]),
                                 role_handlers: handlers,
                                 role,
+                                label: item.as_ref().map(py_str),
                             }),
                         }
                     }
@@ -1443,20 +1455,17 @@ impl Runner {
             }
         }
         for g in &groups {
-            // `included: FILE for HOST`: an ok result carrying the file.
+            // `included: FILE for h1, h2`: ok for each host.
+            let file = g.key.rsplit_once('#').map(|(k, _)| k).unwrap_or(&g.key);
+            let file = file.strip_prefix("role:").unwrap_or(file).to_string();
             for h in &g.hosts {
-                let mut m = Map::new();
-                m.insert("changed".into(), Value::Bool(false));
-                let file = g.key.rsplit_once('#').map(|(k, _)| k).unwrap_or(&g.key);
-                m.insert(
-                    "include".into(),
-                    Value::String(file.strip_prefix("role:").unwrap_or(file).to_string()),
-                );
-                if let Some(p) = g.params.get(h).filter(|p| !p.is_empty()) {
-                    m.insert("include_args".into(), Value::Object(p.clone()));
-                }
-                self.report(run, task, inherit, h, m, None, false, None);
+                self.with_host(h, |st| st.stats.ok += 1);
             }
+            self.event(Event::Included {
+                file,
+                hosts: g.hosts.clone(),
+                item: g.label.clone(),
+            });
         }
         for g in groups {
             if !g.role_handlers.is_empty() {

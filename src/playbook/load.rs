@@ -265,12 +265,20 @@ impl<'a> Loader<'a> {
             play: PlayState::default(),
         };
         loader.scan_library(playbook_dir);
+        for dir in &opts.library {
+            loader.scan_module_dir(dir.clone());
+        }
         loader
     }
 
     /// Makes the modules in `dir/library/` known.
     pub fn scan_library(&mut self, dir: &Path) {
-        let lib = dir.join("library");
+        self.scan_module_dir(dir.join("library"));
+    }
+
+    /// Makes the modules in `lib` known (a `library/` directory, or one
+    /// of the configured `library` paths).
+    fn scan_module_dir(&mut self, lib: PathBuf) {
         if !self.scanned_libraries.insert(lib.clone()) {
             return;
         }

@@ -41,6 +41,9 @@ pub struct LoadOptions {
     /// Extra directories searched for roles (`roles_path`), after `roles/`
     /// beside the playbook.
     pub roles_path: Vec<PathBuf>,
+    /// Directories of custom modules (`library` in ansible.cfg,
+    /// `ANSIBLE_LIBRARY`), besides `library/` beside the playbook and roles.
+    pub library: Vec<PathBuf>,
     /// `-e` variables: they template import paths and role names.
     pub extra_vars: Map<String, Value>,
     /// Renders a templated import path or role name. Without it, a path

@@ -1,5 +1,28 @@
 //! Output: one stream of [`Event`]s, produced by the executor, feeds every
 //! output (human, JSON, log file, recap).
+//!
+//! Results may carry Ansible's internal keys, which the outputs honour and
+//! never show: `_ansible_verbose_always` (always print the result, as
+//! `debug` and `assert` do), `_ansible_verbose_override` (never print it
+//! with `-v`, as fact gathering), `_ansible_no_log`,
+//! `_ansible_delegated_vars.ansible_host` (shown as `[host -> other(addr)]`).
+//! A loop's summarising result carries `results` (the item results), as
+//! Ansible's does.
+
+mod diff;
+mod human;
+mod json;
+mod live;
+mod recap;
+mod settings;
+mod yaml;
+
+pub use diff::render_diff;
+pub use human::{HumanSink, TaskTimes};
+pub use json::JsonSink;
+pub use live::LiveSink;
+pub use recap::Recap;
+pub use settings::{ResultFormat, Settings};
 
 use herd_modules::api::Map;
 use herd_modules::api::Value;
@@ -23,11 +46,18 @@ pub enum Event {
     PlayStart { name: String, hosts: Vec<String> },
     /// No host matched the play's pattern.
     NoHostsMatched,
+    /// Every host of the play failed or became unreachable before its end
+    /// (`any_errors_fatal`, `max_fail_percentage`): `NO MORE HOSTS LEFT`.
+    NoHostsRemaining,
     /// A task starts. `title` is `role : name` or the action.
     TaskStart {
         title: String,
         is_handler: bool,
         check_mode: bool,
+        /// The module or action as written (`debug`, `ansible.builtin.copy`);
+        /// `debug` results are shown trimmed to their message, and the JSON
+        /// output records it. Empty when unknown.
+        action: String,
     },
     /// A result for a host: one per task, or one per loop item with
     /// `item` set and then one summarising result for the loop.
@@ -46,12 +76,20 @@ pub enum Event {
         /// The task had `no_log`.
         no_log: bool,
     },
+    /// `include_tasks`/`include_role` read `file` for `hosts` (once per loop
+    /// item, with its label): `included: FILE for h1, h2`. Counts as `ok`
+    /// for each host; the include task itself sends no `HostResult`.
+    Included {
+        file: String,
+        hosts: Vec<String>,
+        item: Option<String>,
+    },
     /// A host's failure in a `block:` was handled by its `rescue:`
     /// (counted as `rescued` in the recap).
     Rescued { host: String },
     /// A handler is about to run (`RUNNING HANDLER [title]`); its results
     /// follow as `HostResult`s.
-    HandlerStart { title: String },
+    HandlerStart { title: String, action: String },
     /// `until` is retrying: `FAILED - RETRYING: [host]: title (N retries left).`
     Retrying {
         host: String,
@@ -60,7 +98,8 @@ pub enum Event {
     },
     /// A warning to show as `[WARNING]: …`.
     Warning { message: String },
-    /// A unified diff for `--diff`.
+    /// A unified diff for `--diff`, as [`render_diff`] writes a module's
+    /// `diff` result (`--- before: path` …); shown before the host's result.
     Diff { host: String, text: String },
     /// The run ended; the recap follows from the results seen.
     PlaybookEnd,
@@ -81,4 +120,103 @@ pub struct HostStats {
     pub skipped: u32,
     pub rescued: u32,
     pub ignored: u32,
+}
+
+/// The outputs of a run with its recap beside them, so the caller that
+/// boxed the outputs still has the exit status at the end.
+pub struct Output {
+    pub sink: Box<dyn Sink>,
+    pub recap: Recap,
+}
+
+impl Output {
+    pub fn new(sink: Box<dyn Sink>) -> Output {
+        Output {
+            sink,
+            recap: Recap::new(),
+        }
+    }
+
+    /// ansible-playbook's exit status for what was seen (see
+    /// [`Recap::exit_code`]).
+    pub fn exit_code(&self) -> i32 {
+        self.recap.exit_code()
+    }
+}
+
+impl Sink for Output {
+    fn event(&mut self, event: &Event) {
+        self.recap.record(event);
+        self.sink.event(event);
+    }
+}
+
+/// Every sink of a run fed with the same events (screen and log file).
+pub struct Tee(pub Vec<Box<dyn Sink>>);
+
+impl Sink for Tee {
+    fn event(&mut self, event: &Event) {
+        for sink in &mut self.0 {
+            sink.event(event);
+        }
+    }
+}
+
+/// The outputs a run asks for: the human output (or, with `--format json`
+/// or `stdout_callback = json`, the JSON document) on stdout, the live
+/// status line on a terminal, and a copy without colours in `log_path`.
+pub fn sink_for(config: &crate::config::Config, json: bool, verbosity: u8) -> Box<dyn Sink> {
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let settings = Settings::from_config(config, &env);
+    sink_with(&settings, json, verbosity)
+}
+
+/// [`sink_for`] with the settings already read.
+pub fn sink_with(settings: &Settings, json: bool, verbosity: u8) -> Box<dyn Sink> {
+    use std::io::IsTerminal;
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if json || settings.json_callback {
+        sinks.push(Box::new(JsonSink::new(
+            std::io::stdout(),
+            settings.json_indent,
+        )));
+    } else {
+        let human = HumanSink::new(
+            std::io::stdout(),
+            settings.color,
+            verbosity,
+            settings.clone(),
+        )
+        .with_stderr(Box::new(std::io::stderr()));
+        if std::io::stdout().is_terminal() {
+            sinks.push(Box::new(LiveSink::new(human)));
+        } else {
+            sinks.push(Box::new(human));
+        }
+    }
+    if let Some(path) = &settings.log_path {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(file) => {
+                let log = HumanSink::new(file, false, verbosity, settings.clone()).log_file();
+                sinks.push(Box::new(log));
+            }
+            Err(e) => {
+                // Ansible warns and carries on without the log.
+                eprintln!(
+                    "[WARNING]: log file at '{}' is not writeable and we cannot create it, aborting: {e}",
+                    path.display()
+                );
+            }
+        }
+    }
+    if sinks.len() == 1 {
+        if let Some(only) = sinks.pop() {
+            return only;
+        }
+    }
+    Box::new(Tee(sinks))
 }

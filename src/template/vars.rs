@@ -235,6 +235,8 @@ impl NodePtr {
 /// What a node is, read under the liveness guard.
 enum NodeKind {
     Plain(Mj),
+    /// A `!vault` value: reading it needs the vault password.
+    Vault,
     Template(String),
     Map,
     Seq(usize),
@@ -248,7 +250,7 @@ fn classify(v: &Value) -> NodeKind {
         Value::String(s) if super::is_template(s) => NodeKind::Template(s.clone()),
         Value::String(s) => NodeKind::Plain(Mj::from(s.as_str())),
         Value::Array(items) => NodeKind::Seq(items.len()),
-        Value::Object(_) if crate::value::as_vault(v).is_some() => NodeKind::Plain(to_mj(v)),
+        Value::Object(_) if crate::value::as_vault(v).is_some() => NodeKind::Vault,
         Value::Object(_) => NodeKind::Map,
         other => NodeKind::Plain(to_mj(other)),
     }
@@ -265,6 +267,16 @@ fn lazy_node(ctx: &Arc<VarsObject>, node: NodePtr, label: &str) -> Mj {
     };
     match kind {
         NodeKind::Plain(v) => v,
+        NodeKind::Vault => {
+            ctx.sink.set_hard(
+                Diagnostic::new(format!(
+                    "Attempting to decrypt but no vault secrets found (variable '{label}' is vault-encrypted)"
+                ))
+                .hint("herd reads `!vault` values but cannot decrypt them yet; keep vaulted values out of what this command templates")
+                .code(exit::HOST_FAILED),
+            );
+            Mj::UNDEFINED
+        }
         NodeKind::Template(text) => render_guarded(ctx, label, &text),
         NodeKind::Seq(len) => Mj::from_object(LazySeq {
             ctx: Arc::downgrade(ctx),

@@ -49,7 +49,7 @@ impl Run {
         let mut out = Vec::new();
         for e in &self.events {
             match e {
-                Event::TaskStart { title: t, .. } | Event::HandlerStart { title: t } => {
+                Event::TaskStart { title: t, .. } | Event::HandlerStart { title: t, .. } => {
                     title = t.clone()
                 }
                 Event::HostResult {
@@ -70,7 +70,10 @@ impl Run {
         self.results(host)
             .into_iter()
             .filter(|(_, s, r, item)| {
-                item.is_none() && *s == Status::Ok && r.contains_key("msg") && r.len() == 2
+                item.is_none()
+                    && *s == Status::Ok
+                    && r.contains_key("msg")
+                    && r.keys().filter(|k| !k.starts_with("_ansible")).count() == 2
             })
             .filter_map(|(_, _, r, _)| {
                 r.get("msg").map(|m| match m {
@@ -86,7 +89,7 @@ impl Run {
         self.events
             .iter()
             .filter_map(|e| match e {
-                Event::TaskStart { title, .. } | Event::HandlerStart { title } => {
+                Event::TaskStart { title, .. } | Event::HandlerStart { title, .. } => {
                     Some(title.clone())
                 }
                 _ => None,

@@ -1,0 +1,654 @@
+//! The persistent remote shell: one `/bin/sh` per host and become user
+//! that runs every command of the run, so a task costs one round trip
+//! instead of a new session (and login shell start-up) each time.
+//!
+//! Framing, one request at a time: a header line `N M T NONCE`, then N
+//! bytes of script and M bytes of standard input (M = -1: none). The
+//! driver loop reads both with `head -c` into files of its private
+//! temporary directory (the shell's `read` builtin and `head -c` never
+//! read past what they need, so a command can never eat the next one),
+//! runs the script in its own session (`setsid`) with that input, so a
+//! timeout can kill its whole process group, and ends stdout with
+//! `NONCE RC TIMEDOUT` and stderr with `NONCE`. The script runs in a
+//! separate process, so `cd`, `export` and `exit` cannot leak into or
+//! end the session; background children are not waited for.
+//!
+//! Commands see the session's private temporary directory as
+//! `HERD_TMPDIR`; it is removed when the session ends.
+//!
+//! The same code drives a shell over an SSH channel and a local child
+//! process (local become): the transport only delivers output events and
+//! takes input bytes.
+
+use std::time::Duration;
+
+use herd_modules::api::{shell_quote, ExecOptions, ExecResult, FileStat, HostError};
+use rand::Rng;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::become_::{judge_stderr, judge_su, Become, PromptState};
+
+/// Output of the shell's transport.
+#[derive(Debug)]
+pub enum Event {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    /// The remote command exited with this status (negative: signal).
+    Exited(i32),
+    /// The transport ended (the channel closed, the process exited).
+    Closed,
+}
+
+/// A random hex token, unguessable by the commands we run.
+pub fn nonce() -> String {
+    let mut rng = rand::thread_rng();
+    (0..16)
+        .map(|_| format!("{:02x}", rng.gen::<u8>()))
+        .collect()
+}
+
+/// Scripts up to this size travel as lines read by the shell's own
+/// `read` (no process started); larger ones go through a file, which
+/// also avoids the kernel's 128 KiB limit on one argument.
+const LINE_MODE_MAX: usize = 64 * 1024;
+
+/// The driver loop, as one line so any login shell (csh and fish
+/// included) passes it through `/bin/sh -c` unharmed.
+///
+/// Header `N M T K L`: L >= 0 means the script is the next L lines,
+/// read with the `read` builtin; L = -1 means N bytes into a file. With
+/// the default shell a small script runs with `eval` in a subshell (a
+/// fork, no exec: the cheapest way to isolate cd/export/exit); with a
+/// timeout it runs under `setsid` so its whole process group can be
+/// killed.
+fn driver(ready: &str, shell: &str, merged: bool) -> String {
+    let sh = shell_quote(shell);
+    // On a pty (su) stdout and stderr are one stream: the command's
+    // stderr goes to a file, sent after the stdout marker; the pty is
+    // made raw first so bytes pass unchanged and nothing is echoed.
+    let (pre, err, flush) = if merged {
+        (
+            "stty raw -echo 2>/dev/null; ",
+            " 2>\"$D/e\"",
+            "cat \"$D/e\" 2>/dev/null; : >\"$D/e\"; printf '%s\\n' \"$k\"; ",
+        )
+    } else {
+        ("", "", "printf '%s\\n' \"$k\" >&2; ")
+    };
+    let posix = matches!(shell, "/bin/sh" | "sh");
+    let plain = if posix {
+        // The driver's own variables are dropped first, so the command
+        // sees the environment a fresh `sh -c` would.
+        "( eval \"unset k n m t l q w s i r x p z D NL$NL$s\" )".to_string()
+    } else {
+        format!("{sh} -c \"$s\"")
+    };
+    format!(
+        "{pre}D=$(mktemp -d \"${{TMPDIR:-/tmp}}/.herd-XXXXXXXX\") || exit 97; \
+         export HERD_TMPDIR=\"$D\"; trap 'rm -rf \"$D\"' EXIT; trap 'exit 1' HUP TERM; \
+         command -v setsid >/dev/null 2>&1 || setsid() {{ \"$@\"; }}; \
+         NL=$(printf '\\n_'); NL=${{NL%_}}; \
+         printf '%s\\n' {ready}; \
+         while IFS=' ' read -r n m t k l; do \
+         [ \"$n\" -ge 0 ] 2>/dev/null || break; \
+         s=; if [ \"$l\" -ge 0 ]; then while [ \"$l\" -gt 0 ]; do IFS= read -r q; s=\"$s$q$NL\"; l=$((l-1)); done; \
+         else head -c \"$n\" >\"$D/s\"; fi; \
+         i=/dev/null; if [ \"$m\" -ge 0 ]; then head -c \"$m\" >\"$D/i\"; i=\"$D/i\"; fi; \
+         x=0; \
+         if [ \"$t\" -gt 0 ]; then \
+         if [ -n \"$s\" ]; then setsid {sh} -c \"$s\" <\"$i\"{err} & p=$!; else setsid {sh} \"$D/s\" <\"$i\"{err} & p=$!; fi; \
+         ( trap 'kill $z 2>/dev/null; exit 0' TERM; sleep \"$t\" & z=$!; wait $z; : >\"$D/t\"; kill -9 -$p 2>/dev/null ) & w=$!; \
+         wait $p; r=$?; kill $w 2>/dev/null; wait $w; [ -e \"$D/t\" ] && {{ x=124; rm -f \"$D/t\"; }}; \
+         elif [ -n \"$s\" ]; then {plain} <\"$i\"{err}; r=$?; \
+         else {sh} \"$D/s\" <\"$i\"{err}; r=$?; fi; \
+         [ \"$m\" -ge 0 ] && rm -f \"$D/i\"; \
+         printf '%s %s %s\\n' \"$k\" \"$r\" \"$x\"; {flush}\
+         done"
+    )
+}
+
+/// The command line that starts the driver, through become when asked.
+/// Returns it with the become prompt to wait for and the ready marker.
+pub fn start_line(
+    become_: Option<&Become>,
+    shell: &str,
+    pty: bool,
+) -> Result<(String, String, String), HostError> {
+    let ready = format!("herd-ready-{}", nonce());
+    let prompt = format!("[herd sudo password {}]: ", nonce());
+    let inner = driver(&ready, shell, pty);
+    let line = match become_ {
+        Some(b) => format!("exec {}", b.wrap(&inner, &prompt)?),
+        // `exec /bin/sh` first: the login shell may not be POSIX.
+        None => format!("exec /bin/sh -c {}", shell_quote(&inner)),
+    };
+    Ok((line, prompt, ready))
+}
+
+/// One running driver shell.
+pub struct Shell {
+    input: Box<dyn AsyncWrite + Send + Unpin>,
+    events: mpsc::UnboundedReceiver<Event>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    closed: bool,
+    what: String,
+    /// stdout and stderr share one stream (a pty): stderr follows the
+    /// stdout marker.
+    merged: bool,
+}
+
+/// How a command ended.
+pub struct Finished {
+    pub result: ExecResult,
+    pub timed_out: bool,
+}
+
+impl Shell {
+    /// Waits for a freshly started driver to report ready, typing the
+    /// become password when its prompt appears. `what` names the host in
+    /// errors; `limit` bounds the wait; `pty` says the transport is a
+    /// terminal (stdout and stderr merged).
+    #[allow(clippy::too_many_arguments)] // each is a distinct part of starting a shell
+    pub async fn handshake(
+        input: Box<dyn AsyncWrite + Send + Unpin>,
+        events: mpsc::UnboundedReceiver<Event>,
+        become_: Option<&Become>,
+        prompt: &str,
+        ready: &str,
+        limit: Duration,
+        what: &str,
+        pty: bool,
+    ) -> Result<Shell, HostError> {
+        let mut shell = Shell {
+            input,
+            events,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            closed: false,
+            what: what.to_string(),
+            merged: pty,
+        };
+        let marker = format!("{ready}\n");
+        let password = become_.and_then(|b| b.password.clone());
+        let mut sent = false;
+        let wait = async {
+            loop {
+                if let Some(pos) = find(&shell.stdout, marker.as_bytes(), 0) {
+                    shell.stdout.drain(..pos + marker.len());
+                    shell.stderr.clear();
+                    return Ok(());
+                }
+                if become_.is_some() {
+                    let seen = if shell.merged {
+                        &shell.stdout
+                    } else {
+                        &shell.stderr
+                    };
+                    let verdict = if become_.is_some_and(|b| b.method == "su") {
+                        judge_su(seen, sent)
+                    } else {
+                        judge_stderr(seen, prompt, sent, password.is_some())
+                    };
+                    match verdict {
+                        PromptState::Waiting => {}
+                        PromptState::Failed(msg) => return Err(HostError::failed(msg)),
+                        PromptState::Prompted => match &password {
+                            Some(pw) => {
+                                let line = format!("{pw}\n");
+                                shell.send(line.as_bytes()).await?;
+                                sent = true;
+                                if shell.merged {
+                                    // Judge only what comes after the password.
+                                    shell.stdout.clear();
+                                }
+                            }
+                            None => {
+                                return Err(HostError::failed(
+                                    "Missing become password: sudo asked for a password (set ansible_become_password)",
+                                ))
+                            }
+                        },
+                    }
+                }
+                if !shell.pump().await {
+                    let seen = if shell.merged {
+                        &shell.stdout
+                    } else {
+                        &shell.stderr
+                    };
+                    let err = String::from_utf8_lossy(seen).trim().to_string();
+                    return Err(if become_.is_some() {
+                        HostError::failed(format!(
+                            "privilege escalation failed on {what}: {}",
+                            if err.is_empty() {
+                                "the shell ended"
+                            } else {
+                                &err
+                            }
+                        ))
+                    } else {
+                        HostError::unreachable(format!(
+                            "could not start a shell on {what}: {}",
+                            if err.is_empty() {
+                                "the shell ended"
+                            } else {
+                                &err
+                            }
+                        ))
+                    });
+                }
+            }
+        };
+        let outcome = tokio::time::timeout(limit, wait).await;
+        if !matches!(outcome, Ok(Ok(()))) {
+            // End input so a sudo still waiting for a password exits and
+            // the channel (one of sshd's MaxSessions) is released.
+            let _ = shell.input.shutdown().await;
+        }
+        match outcome {
+            Ok(r) => r.map(|()| shell),
+            Err(_) => Err(HostError::failed(format!(
+                "timed out after {}s waiting for the shell{} on {what}",
+                limit.as_secs(),
+                if become_.is_some() {
+                    " (privilege escalation prompt)"
+                } else {
+                    ""
+                }
+            ))),
+        }
+    }
+
+    /// Whether the transport has ended.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    async fn send(&mut self, data: &[u8]) -> Result<(), HostError> {
+        let r = async {
+            self.input.write_all(data).await?;
+            self.input.flush().await
+        }
+        .await;
+        r.map_err(|e| {
+            self.closed = true;
+            HostError::unreachable(format!("lost the connection to {}: {e}", self.what))
+        })
+    }
+
+    /// Takes one event into the buffers; false once the transport ended.
+    async fn pump(&mut self) -> bool {
+        if self.closed {
+            return false;
+        }
+        match self.events.recv().await {
+            Some(Event::Stdout(d)) => self.stdout.extend_from_slice(&d),
+            Some(Event::Stderr(d)) => self.stderr.extend_from_slice(&d),
+            Some(Event::Exited(_)) => {}
+            Some(Event::Closed) | None => {
+                self.closed = true;
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Runs one script with its own standard input.
+    pub async fn run(
+        &mut self,
+        script: &str,
+        stdin: Option<&[u8]>,
+        timeout: Option<u64>,
+    ) -> Result<Finished, HostError> {
+        if self.closed {
+            return Err(self.lost());
+        }
+        let k = nonce();
+        // Leftovers of a background child of an earlier command.
+        self.stdout.clear();
+        self.stderr.clear();
+        // Line mode needs the script to end in a newline and hold no NUL
+        // (the `read` builtin cannot carry one).
+        let lines =
+            if script.len() <= LINE_MODE_MAX && script.ends_with('\n') && !script.contains('\0') {
+                script.matches('\n').count() as i64
+            } else {
+                -1
+            };
+        let mut request = format!(
+            "{} {} {} {k} {lines}\n",
+            script.len(),
+            stdin.map(|d| d.len() as i64).unwrap_or(-1),
+            timeout.unwrap_or(0)
+        )
+        .into_bytes();
+        request.extend_from_slice(script.as_bytes());
+        // Header and script in one write: one packet for a small task.
+        self.send(&request).await?;
+        if let Some(data) = stdin {
+            // In chunks, so the transport's flow control paces a big
+            // payload instead of one huge buffer copy.
+            for chunk in data.chunks(1 << 20) {
+                self.send(chunk).await?;
+            }
+        }
+        let out_mark = format!("{k} ");
+        let err_mark = format!("{k}\n");
+        let (mut out_at, mut err_at) = (None, None);
+        let (mut out_scan, mut err_scan) = (0, 0);
+        loop {
+            if out_at.is_none() {
+                if let Some(pos) = find(&self.stdout, out_mark.as_bytes(), out_scan) {
+                    if let Some(nl) = find(&self.stdout, b"\n", pos) {
+                        out_at = Some((pos, nl));
+                    }
+                } else {
+                    out_scan = self.stdout.len().saturating_sub(out_mark.len());
+                }
+            }
+            if err_at.is_none() {
+                if self.merged {
+                    // stderr travels on stdout after the stdout marker.
+                    if let Some((_, nl)) = out_at {
+                        if let Some(pos) = find(&self.stdout, err_mark.as_bytes(), nl + 1) {
+                            let err = self.stdout[nl + 1..pos].to_vec();
+                            self.stdout.truncate(pos + err_mark.len());
+                            self.stderr.truncate(0);
+                            self.stderr.extend_from_slice(&err);
+                            self.stderr.extend_from_slice(err_mark.as_bytes());
+                            err_at = Some(err.len());
+                        }
+                    }
+                } else if let Some(pos) = find(&self.stderr, err_mark.as_bytes(), err_scan) {
+                    err_at = Some(pos);
+                } else {
+                    err_scan = self.stderr.len().saturating_sub(err_mark.len());
+                }
+            }
+            if let (Some((pos, nl)), Some(epos)) = (out_at, err_at) {
+                let tail =
+                    String::from_utf8_lossy(&self.stdout[pos + out_mark.len()..nl]).to_string();
+                let mut parts = tail.split_whitespace();
+                let rc: i32 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(-1);
+                let timed_out = parts.next() == Some("124");
+                // Split, not copy: a read file can be large.
+                let mut stdout = std::mem::take(&mut self.stdout);
+                self.stdout = stdout.split_off(nl + 1);
+                stdout.truncate(pos);
+                let mut stderr = std::mem::take(&mut self.stderr);
+                self.stderr = stderr.split_off(epos + err_mark.len());
+                stderr.truncate(epos);
+                return Ok(Finished {
+                    result: ExecResult { rc, stdout, stderr },
+                    timed_out,
+                });
+            }
+            if !self.pump().await {
+                return Err(self.lost());
+            }
+        }
+    }
+
+    fn lost(&self) -> HostError {
+        HostError::unreachable(format!(
+            "the connection to {} was lost (the remote shell ended)",
+            self.what
+        ))
+    }
+
+    /// Asks the driver to end (it removes its temporary directory) and
+    /// waits briefly for the transport to close.
+    pub async fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        if self.send(b"-1 -1 0 end\n").await.is_ok() {
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), async { while self.pump().await {} })
+                    .await;
+        }
+        let _ = self.input.shutdown().await;
+        self.closed = true;
+    }
+
+    /// `exec` as the Host API means it: env and chdir inside the shell
+    /// (so inside any become), a timeout as an error.
+    pub async fn exec(
+        &mut self,
+        command: &str,
+        opts: &ExecOptions,
+    ) -> Result<ExecResult, HostError> {
+        let script = exec_script(command, opts)?;
+        let done = self
+            .run(&script, opts.stdin.as_deref(), opts.timeout)
+            .await?;
+        if done.timed_out {
+            return Err(HostError::failed(format!(
+                "The command timed out after {} seconds",
+                opts.timeout.unwrap_or(0)
+            )));
+        }
+        Ok(done.result)
+    }
+
+    pub async fn read_file(&mut self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
+        let p = shell_quote(path);
+        let script = format!("[ -e {p} ] || exit 44\nexec cat -- {p}\n");
+        let done = self.run(&script, None, None).await?.result;
+        match done.rc {
+            0 => Ok(Some(done.stdout)),
+            44 => Ok(None),
+            _ => Err(HostError::failed(format!(
+                "could not read {path}: {}",
+                done.stderr_text().trim()
+            ))),
+        }
+    }
+
+    pub async fn write_file(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        mode: Option<u32>,
+    ) -> Result<(), HostError> {
+        let (dir, name) = match path.rfind('/') {
+            Some(0) => ("/", &path[1..]),
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (".", path),
+        };
+        let tmp = format!("{dir}/.{name}.herd-{}.tmp", nonce());
+        let (p, t) = (shell_quote(path), shell_quote(&tmp));
+        let mode = format!("{:o}", mode.unwrap_or(0o644));
+        // The temporary file is created private, filled, given the old
+        // file's mode and owner (or the requested mode), then renamed over.
+        let script = format!(
+            "umask 077\n\
+             cat >{t} || {{ rm -f {t}; exit 1; }}\n\
+             if [ -e {p} ]; then m=$(stat -L -c %a {p}) && o=$(stat -L -c %u:%g {p}) || {{ rm -f {t}; exit 1; }}; chown \"$o\" {t} 2>/dev/null; else m={mode}; fi\n\
+             chmod \"$m\" {t} && mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n"
+        );
+        let done = self.run(&script, Some(data), None).await?.result;
+        if done.rc != 0 {
+            return Err(HostError::failed(format!(
+                "could not write {path}: {}",
+                done.stderr_text().trim()
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn stat(&mut self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
+        let p = shell_quote(path);
+        let l = if follow { "-L " } else { "" };
+        // GNU and BusyBox stat both know these formats; without a stat
+        // command, `ls -ld` gives the same but the modification time.
+        // The link target comes last because it may hold any byte but NUL.
+        let script = format!(
+            "[ -e {p} ] || [ -L {p} ] || exit 44\n\
+             if command -v stat >/dev/null 2>&1; then\n\
+             stat {l}-c '%f|%u|%g|%U|%G|%s|%Y' -- {p} || exit 1\n\
+             else\n\
+             set -- $(LC_ALL=C ls -ldn {l}-- {p}) || exit 1; n=\"$3|$4\"; z=$5\n\
+             set -- $(LC_ALL=C ls -ld {l}-- {p}) || exit 1\n\
+             printf 'ls:%s|%s|%s|%s|%s|0\\n' \"$1\" \"$n\" \"$3\" \"$4\" \"$z\"\n\
+             fi\n\
+             if [ -z '{l}' ] && [ -L {p} ]; then readlink -- {p}; fi\n"
+        );
+        let done = self.run(&script, None, None).await?.result;
+        match done.rc {
+            0 => {}
+            44 => return Ok(None),
+            _ => {
+                return Err(HostError::failed(format!(
+                    "could not stat {path}: {}",
+                    done.stderr_text().trim()
+                )))
+            }
+        }
+        let text = String::from_utf8_lossy(&done.stdout);
+        let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        let f: Vec<&str> = first.split('|').collect();
+        if f.len() != 7 {
+            return Err(HostError::failed(format!(
+                "could not stat {path}: unexpected output {first:?}"
+            )));
+        }
+        let raw = match f[0].strip_prefix("ls:") {
+            Some(perms) => mode_from_ls(perms),
+            None => u32::from_str_radix(f[0], 16).unwrap_or(0),
+        };
+        let kind = match raw & 0o170000 {
+            0o140000 => "socket",
+            0o120000 => "link",
+            0o060000 => "block",
+            0o040000 => "directory",
+            0o020000 => "char",
+            0o010000 => "fifo",
+            _ => "file",
+        };
+        let uid = f[1].parse().unwrap_or(0);
+        let gid = f[2].parse().unwrap_or(0);
+        let named = |s: &str, id: u32| {
+            if s.is_empty() || s == "UNKNOWN" {
+                id.to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        Ok(Some(FileStat {
+            kind: kind.into(),
+            mode: raw & 0o7777,
+            uid,
+            gid,
+            owner: named(f[3], uid),
+            group: named(f[4], gid),
+            size: f[5].parse().unwrap_or(0),
+            mtime: f[6].parse().unwrap_or(0.0),
+            link_target: if kind == "link" {
+                Some(rest.strip_suffix('\n').unwrap_or(rest).to_string())
+            } else {
+                None
+            },
+        }))
+    }
+}
+
+/// The script for one `exec`: chdir and environment, then the command
+/// under the shell's `-c` semantics.
+pub fn exec_script(command: &str, opts: &ExecOptions) -> Result<String, HostError> {
+    let mut script = String::new();
+    if let Some(dir) = &opts.chdir {
+        script.push_str(&format!("cd -- {} || exit 1\n", shell_quote(dir)));
+    }
+    for (k, v) in &opts.env {
+        let valid = !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(HostError::failed(format!(
+                "invalid environment variable name {k:?}"
+            )));
+        }
+        script.push_str(&format!("export {k}={}\n", shell_quote(v)));
+    }
+    script.push_str(command);
+    script.push('\n');
+    Ok(script)
+}
+
+/// The mode bits (type included) of an `ls -l` permission string such
+/// as `drwxr-sr-t`.
+fn mode_from_ls(perms: &str) -> u32 {
+    let b = perms.as_bytes();
+    if b.len() < 10 {
+        return 0;
+    }
+    let mut mode = match b[0] {
+        b'd' => 0o040000,
+        b'l' => 0o120000,
+        b'c' => 0o020000,
+        b'b' => 0o060000,
+        b'p' => 0o010000,
+        b's' => 0o140000,
+        _ => 0o100000,
+    };
+    for (i, &c) in b[1..10].iter().enumerate() {
+        let bit = 1 << (8 - i);
+        let exec_slot = i % 3 == 2;
+        match c {
+            b'r' | b'w' | b'x' => mode |= bit,
+            b's' | b't' if exec_slot => mode |= bit,
+            _ => {}
+        }
+        if exec_slot && matches!(c, b's' | b'S' | b't' | b'T') {
+            mode |= match i {
+                2 => 0o4000,
+                5 => 0o2000,
+                _ => 0o1000,
+            };
+        }
+    }
+    mode
+}
+
+/// The position of `needle` in `hay` at or after `from`.
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() || from > hay.len() - needle.len() {
+        return None;
+    }
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_from_an_offset() {
+        assert_eq!(find(b"abcabc", b"bc", 0), Some(1));
+        assert_eq!(find(b"abcabc", b"bc", 2), Some(4));
+        assert_eq!(find(b"ab", b"abc", 0), None);
+    }
+
+    #[test]
+    fn ls_permission_strings() {
+        assert_eq!(mode_from_ls("-rw-r--r--"), 0o100644);
+        assert_eq!(mode_from_ls("drwxrwsr-t"), 0o043775);
+        assert_eq!(mode_from_ls("-rwSr--r--"), 0o104644);
+        assert_eq!(mode_from_ls("lrwxrwxrwx"), 0o120777);
+    }
+
+    #[test]
+    fn env_names_are_checked() {
+        let opts = ExecOptions {
+            env: vec![("A B".into(), "x".into())],
+            ..ExecOptions::default()
+        };
+        assert!(exec_script("true", &opts).is_err());
+    }
+}

@@ -1,0 +1,126 @@
+//! `herd playbook` as a command: help, version, configuration, exit codes.
+
+mod common;
+
+use std::process::Command;
+
+fn herd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herd"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("ANSIBLE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+#[test]
+fn version_and_help() {
+    let out = herd().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("herd "));
+    for args in [
+        &["--help"][..],
+        &["playbook", "--help"],
+        &["inventory", "--help"],
+    ] {
+        let out = herd().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: herd"),
+            "{args:?}"
+        );
+    }
+    let out = herd()
+        .args(["playbook", "--no-such-flag", "x.yml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+}
+
+/// Custom modules are found in the configured library paths
+/// (`ANSIBLE_LIBRARY`, `library` in ansible.cfg) as well as in `library/`.
+#[test]
+fn library_paths_make_custom_modules_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    common::write(
+        root,
+        "pb/site.yml",
+        "- hosts: all\n  tasks:\n    - my_mod: {x: 1}\n",
+    );
+    common::write(root, "mods/my_mod.sh", "#!/bin/sh\necho '{}'\n");
+    let run = |env: Option<(&str, String)>| {
+        let mut cmd = herd();
+        cmd.current_dir(root).args([
+            "playbook",
+            "-i",
+            "localhost,",
+            "--syntax-check",
+            "pb/site.yml",
+        ]);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(None);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(Some((
+        "ANSIBLE_LIBRARY",
+        root.join("mods").display().to_string(),
+    )));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::write(root, "ansible.cfg", "[defaults]\nlibrary = mods\n");
+    let out = run(None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A missing playbook, a --limit that leaves nothing: exit 1, as
+/// ansible-playbook.
+#[test]
+fn early_errors_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    common::write(root, "site.yml", "- hosts: all\n  tasks: []\n");
+    common::write(root, "hosts.ini", "[web]\nweb1\n");
+    let out = herd()
+        .current_dir(root)
+        .args(["playbook", "-i", "hosts.ini", "nope.yml", "--list-hosts"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the playbook: nope.yml could not be found")
+    );
+    let out = herd()
+        .current_dir(root)
+        .args([
+            "playbook",
+            "-i",
+            "hosts.ini",
+            "site.yml",
+            "--list-hosts",
+            "-l",
+            "db",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("leaves us with no hosts to target"));
+}

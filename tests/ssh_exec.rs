@@ -1,0 +1,295 @@
+//! The ssh connection against a real sshd: commands behave as on the
+//! local connection, files round-trip with awkward names and bytes.
+
+mod support;
+
+use std::sync::Arc;
+
+use herd::connection::{Options, SshConnection, SshHost};
+use herd_modules::api::{ExecOptions, Host};
+use support::Sshd;
+
+async fn host_with(sshd: &Sshd, persistent: bool) -> SshHost {
+    let settings = sshd.settings();
+    let options = Options {
+        persistent_shell: persistent,
+        ..Options::default()
+    };
+    let conn = SshConnection::open(&settings, &options)
+        .await
+        .expect("connect to the test sshd");
+    SshHost::new("test", Arc::new(conn), &settings, &options)
+}
+
+async fn semantics(h: &SshHost) {
+    let dir = format!("/tmp/herd ssh test {}", std::process::id());
+    h.exec(&format!("mkdir -p '{dir}'"), &ExecOptions::default())
+        .await
+        .unwrap();
+    let r = h
+        .exec(
+            "cat; printf ' %s %s' \"$X\" \"$(pwd)\"; echo err >&2; exit 3",
+            &ExecOptions {
+                stdin: Some(b"in".to_vec()),
+                chdir: Some(dir.clone()),
+                env: vec![("X".into(), "y 'z' $(no)".into())],
+                timeout: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.rc, 3);
+    assert_eq!(r.stdout_text(), format!("in y 'z' $(no) {dir}"));
+    assert_eq!(r.stderr_text(), "err\n");
+
+    // A command reading stdin does not eat the next one.
+    let r = h
+        .exec("cat; echo done", &ExecOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((r.rc, r.stdout_text().as_str()), (0, "done\n"));
+    let r = h
+        .exec("echo second", &ExecOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.stdout_text(), "second\n");
+
+    // cd, export and exit do not leak or end the session.
+    h.exec("cd /; export LEAK=1; exit 7", &ExecOptions::default())
+        .await
+        .unwrap();
+    let r = h
+        .exec("echo \"[$LEAK]\"; pwd", &ExecOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.rc, 0);
+    assert!(r.stdout_text().starts_with("[]\n"), "{}", r.stdout_text());
+
+    // The shell's own variables are not visible to a command.
+    let r = h
+        .exec("echo \"[$s$i$r$x$p$k$n$D]\"", &ExecOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.stdout_text(), "[]\n");
+
+    // A big script (past the line-mode limit) and one holding no final
+    // newline both run.
+    let big = format!("x='{}'\necho ${{#x}}", "a".repeat(200_000));
+    let r = h.exec(&big, &ExecOptions::default()).await.unwrap();
+    assert_eq!(r.stdout_text(), "200000\n");
+
+    // A background child holding stdout does not hang the session.
+    let t = std::time::Instant::now();
+    let r = h
+        .exec("sleep 20 & echo started", &ExecOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.stdout_text(), "started\n");
+    assert!(t.elapsed().as_secs() < 10);
+
+    // Output without a trailing newline, and binary output.
+    let r = h
+        .exec("printf 'a\\0b\\377'", &ExecOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.stdout, b"a\0b\xff");
+
+    // A timeout kills the process group and is an error.
+    let t = std::time::Instant::now();
+    let e = h
+        .exec(
+            "sleep 30 & sleep 30",
+            &ExecOptions {
+                timeout: Some(1),
+                ..ExecOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("timed out"), "{e}");
+    assert!(!e.unreachable);
+    assert!(t.elapsed().as_secs() < 10);
+    // The session still works afterwards.
+    let r = h.exec("echo alive", &ExecOptions::default()).await.unwrap();
+    assert_eq!(r.stdout_text(), "alive\n");
+    h.exec(&format!("rm -rf '{dir}'"), &ExecOptions::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn exec_semantics_on_the_persistent_shell() {
+    let sshd = Sshd::start();
+    let h = host_with(&sshd, true).await;
+    semantics(&h).await;
+    h.close().await;
+}
+
+#[tokio::test]
+async fn exec_semantics_with_a_channel_per_command() {
+    let sshd = Sshd::start();
+    let h = host_with(&sshd, false).await;
+    semantics(&h).await;
+}
+
+#[tokio::test]
+async fn large_stdin_and_output() {
+    let sshd = Sshd::start();
+    let h = host_with(&sshd, true).await;
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let r = h
+        .exec(
+            "cat",
+            &ExecOptions {
+                stdin: Some(data.clone()),
+                ..ExecOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.stdout.len(), data.len());
+    assert!(r.stdout == data);
+
+    // A bigger file both ways.
+    let big: Vec<u8> = (0..20_000_000u32).map(|i| (i % 251) as u8).collect();
+    let p = format!("/tmp/herd-big-{}", std::process::id());
+    let t = std::time::Instant::now();
+    h.write_file(&p, &big, None).await.unwrap();
+    let back = h.read_file(&p).await.unwrap().unwrap();
+    eprintln!("20 MB written and read in {:?}", t.elapsed());
+    assert!(back == big);
+    h.exec(&format!("rm -f {p}"), &ExecOptions::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn files_round_trip_with_awkward_names() {
+    let sshd = Sshd::start();
+    let h = host_with(&sshd, true).await;
+    let base = format!("/tmp/herd-files-{}", std::process::id());
+    h.exec(&format!("mkdir -p {base}"), &ExecOptions::default())
+        .await
+        .unwrap();
+    let names = [
+        "plain",
+        "with space",
+        "quote's \"double\"",
+        "$(touch pwned);x",
+        "new\nline",
+        "ünïcode",
+        "-dash",
+    ];
+    let content: Vec<u8> = (0..=255u8).chain(b"\n\r\0end".iter().copied()).collect();
+    for name in names {
+        let p = format!("{base}/{name}");
+        assert_eq!(h.read_file(&p).await.unwrap(), None, "{name}");
+        assert_eq!(h.stat(&p, false).await.unwrap(), None, "{name}");
+        h.write_file(&p, &content, Some(0o600)).await.unwrap();
+        assert_eq!(
+            h.read_file(&p).await.unwrap().as_deref(),
+            Some(&content[..])
+        );
+        let st = h.stat(&p, false).await.unwrap().unwrap();
+        assert_eq!(
+            (st.kind.as_str(), st.mode, st.size),
+            ("file", 0o600, content.len() as u64)
+        );
+        assert_eq!(st.owner, support::USER);
+    }
+    let r = h
+        .exec(
+            &format!("find {base} -mindepth 1 -maxdepth 1 -printf x | wc -c; test -e pwned && echo PWNED"),
+            &ExecOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.stdout_text().trim(), names.len().to_string());
+
+    // Replacing a file keeps its mode.
+    let p = format!("{base}/with space");
+    h.exec(&format!("chmod 640 '{p}'"), &ExecOptions::default())
+        .await
+        .unwrap();
+    h.write_file(&p, b"two", Some(0o600)).await.unwrap();
+    let st = h.stat(&p, false).await.unwrap().unwrap();
+    assert_eq!((st.mode, st.size), (0o640, 3));
+
+    // Links, followed or not.
+    let link = format!("{base}/link");
+    h.exec(&format!("ln -s '{p}' {link}"), &ExecOptions::default())
+        .await
+        .unwrap();
+    let st = h.stat(&link, false).await.unwrap().unwrap();
+    assert_eq!(st.kind, "link");
+    assert_eq!(st.link_target.as_deref(), Some(p.as_str()));
+    let st = h.stat(&link, true).await.unwrap().unwrap();
+    assert_eq!(st.kind, "file");
+    let st = h.stat(&base, true).await.unwrap().unwrap();
+    assert_eq!(st.kind, "directory");
+
+    // No temporary file is left behind.
+    let r = h
+        .exec(
+            &format!("ls -A {base} | grep -c herd-"),
+            &ExecOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.stdout_text().trim(), "0");
+    h.exec(&format!("rm -rf {base}"), &ExecOptions::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn many_commands_are_quick_on_the_persistent_shell() {
+    let sshd = Sshd::start();
+    for persistent in [true, false] {
+        let h = host_with(&sshd, persistent).await;
+        h.exec("true", &ExecOptions::default()).await.unwrap();
+        let t = std::time::Instant::now();
+        for i in 0..100 {
+            let r = h
+                .exec(&format!("echo {i}"), &ExecOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(r.stdout_text(), format!("{i}\n"));
+        }
+        let per = t.elapsed() / 100;
+        eprintln!("persistent={persistent}: {per:?} per command");
+        // Generous: Nagle or delayed ACKs alone would cost ~40 ms each.
+        if persistent {
+            assert!(per < std::time::Duration::from_millis(30), "{per:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_fleet_of_hosts_on_one_sshd() {
+    let sshd = Sshd::start();
+    let settings = sshd.settings();
+    let t = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = settings.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("fleet{i}");
+            let h = herd::connection::connect(&name, &s).await?;
+            let mut out = String::new();
+            for j in 0..5 {
+                let r = h
+                    .exec(&format!("echo {i}-{j}"), &ExecOptions::default())
+                    .await?;
+                out.push_str(&r.stdout_text());
+            }
+            Ok::<_, herd_modules::api::HostError>(out)
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let out = t.await.unwrap().unwrap_or_else(|e| panic!("host {i}: {e}"));
+        assert_eq!(out.lines().count(), 5);
+        assert!(out.starts_with(&format!("{i}-0\n")));
+    }
+    eprintln!("40 hosts x 5 commands: {:?}", t.elapsed());
+}
