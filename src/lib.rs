@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod diag;
+pub mod exec;
 pub mod inventory;
 pub mod playbook;
 pub mod report;

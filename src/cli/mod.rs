@@ -1,6 +1,7 @@
 //! The command line: `herd playbook`, `herd inventory`, flags spelled as
 //! ansible-playbook and ansible-inventory spell them.
 
+pub mod adhoc;
 pub mod inventory;
 pub mod listing;
 pub mod playbook;
@@ -24,6 +25,8 @@ pub enum Command {
     Playbook(playbook::PlaybookArgs),
     /// Show the inventory as herd reads it (as ansible-inventory)
     Inventory(inventory::InventoryArgs),
+    /// Run one module on the hosts a pattern selects (as ansible)
+    Adhoc(adhoc::AdhocArgs),
 }
 
 /// Parses the command line, runs the command and returns the exit code.
@@ -39,6 +42,7 @@ pub fn main() -> i32 {
     let result = match &cli.command {
         Command::Playbook(args) => playbook::run(args),
         Command::Inventory(args) => inventory::run(args),
+        Command::Adhoc(args) => adhoc::run(args),
     };
     match result {
         Ok(code) => code,

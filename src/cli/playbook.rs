@@ -83,6 +83,129 @@ pub struct PlaybookArgs {
     /// More output (-vvv for more)
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    #[command(flatten)]
+    pub run: RunFlags,
+
+    /// Start the playbook at the task with this name
+    #[arg(long = "start-at-task", value_name = "START_AT_TASK")]
+    pub start_at_task: Option<String>,
+
+    /// Clear the fact cache for every host in inventory
+    #[arg(long = "flush-cache")]
+    pub flush_cache: bool,
+
+    /// Run handlers even if a task fails
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
+}
+
+/// Connection, privilege and parallelism flags shared by `herd playbook`
+/// and `herd adhoc`, spelled as ansible-playbook spells them.
+#[derive(Args, Debug, Default, Clone)]
+pub struct RunFlags {
+    /// Run operations with become (does not imply password prompting)
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+
+    /// Privilege escalation method to use (default: sudo)
+    #[arg(long = "become-method", value_name = "BECOME_METHOD")]
+    pub become_method: Option<String>,
+
+    /// Run operations as this user (default: root)
+    #[arg(long = "become-user", value_name = "BECOME_USER")]
+    pub become_user: Option<String>,
+
+    /// Ask for the privilege escalation password
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+
+    /// Ask for the connection password
+    #[arg(short = 'k', long = "ask-pass")]
+    pub ask_pass: bool,
+
+    /// Connect as this user
+    #[arg(short = 'u', long = "user", value_name = "REMOTE_USER")]
+    pub user: Option<String>,
+
+    /// Use this file to authenticate the connection
+    #[arg(
+        long = "private-key",
+        visible_alias = "key-file",
+        value_name = "PRIVATE_KEY_FILE"
+    )]
+    pub private_key: Option<String>,
+
+    /// Connection type to use (default: ssh)
+    #[arg(short = 'c', long = "connection", value_name = "CONNECTION")]
+    pub connection: Option<String>,
+
+    /// Override the connection timeout in seconds
+    #[arg(short = 'T', long = "timeout", value_name = "TIMEOUT")]
+    pub timeout: Option<u64>,
+
+    /// Number of parallel processes to use (default from ansible.cfg, else 50)
+    #[arg(short = 'f', long = "forks", value_name = "FORKS")]
+    pub forks: Option<usize>,
+}
+
+impl RunFlags {
+    /// The run options these flags (and the configuration) give.
+    pub fn options(&self, config: &Config) -> Result<crate::exec::RunOptions> {
+        let password = if self.ask_pass {
+            Some(prompt_password("SSH password: ")?)
+        } else {
+            None
+        };
+        let become_password = if self.ask_become_pass || (config.become_ask_pass && !self.ask_pass)
+        {
+            let p = prompt_password("BECOME password[defaults to SSH password]: ")?;
+            Some(if p.is_empty() {
+                password.clone().unwrap_or_default()
+            } else {
+                p
+            })
+        } else {
+            None
+        };
+        if self.forks == Some(0) {
+            return Err(
+                Diagnostic::new("The number of processes (--forks) must be >= 1")
+                    .code(exit::BAD_OPTIONS),
+            );
+        }
+        Ok(crate::exec::RunOptions {
+            config: config.clone(),
+            cli: crate::vars::CliConnection {
+                remote_user: self.user.clone(),
+                connection: self.connection.clone(),
+                timeout: self.timeout,
+                private_key_file: self.private_key.clone(),
+                become_: self.become_,
+                become_method: self.become_method.clone(),
+                become_user: self.become_user.clone(),
+            },
+            password,
+            become_password,
+            forks: self.forks.unwrap_or(config.forks),
+            roles_path: config.roles_path.clone(),
+            ..Default::default()
+        })
+    }
+}
+
+/// Asks for a password on the terminal without echoing it. With no
+/// terminal there is nobody to ask: that is an error, not a hang.
+pub fn prompt_password(prompt: &str) -> Result<String> {
+    match crate::exec::prompt_line(prompt, false) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(Diagnostic::new(format!(
+            "cannot ask for a password ('{}'): standard input is not a terminal",
+            prompt.trim_end_matches([' ', ':'])
+        ))
+        .hint("run herd from a terminal, or set ansible_password / ansible_become_password")),
+        Err(e) => Err(Diagnostic::new(format!("could not read the password: {e}"))),
+    }
 }
 
 /// Everything a playbook command needs, loaded once.
@@ -129,11 +252,7 @@ pub fn run(args: &PlaybookArgs) -> Result<i32> {
     };
     let listing = args.list_hosts || args.list_tasks || args.list_tags;
     if !args.syntax_check && !listing {
-        return Err(
-            Diagnostic::new("running plays is not available in this version of herd")
-                .hint("use --syntax-check, --list-hosts, --list-tasks or --list-tags")
-                .code(exit::ERROR),
-        );
+        return run_plays(args, session);
     }
     let mut tags = session.tags.clone();
     if args.list_tags && args.tags.is_empty() && args.skip_tags.is_empty() {
@@ -159,6 +278,183 @@ pub fn run(args: &PlaybookArgs) -> Result<i32> {
     }
     print!("{out}");
     Ok(0)
+}
+
+/// Runs the playbooks' plays, in order, as one run with one recap.
+fn run_plays(args: &PlaybookArgs, session: Session) -> Result<i32> {
+    let mut plays = Vec::new();
+    for pb in &args.playbooks {
+        plays.extend(load(&session, Path::new(pb))?.plays);
+    }
+    let playbook = Playbook {
+        path: PathBuf::from(&args.playbooks[0]),
+        plays,
+    };
+    let mut opts = args.run.options(&session.config)?;
+    opts.check = args.check;
+    opts.diff = args.diff;
+    opts.verbosity = args.verbose;
+    opts.tags = session.tags.clone();
+    opts.limit = args.limit.clone();
+    opts.extra_vars = session.extra_vars.clone();
+    opts.start_at_task = args.start_at_task.clone();
+    opts.force_handlers = args.force_handlers;
+    opts.flush_cache = args.flush_cache;
+    let sink = output_sink(&session.config, args.verbose);
+    let runtime = runtime()?;
+    let (result, fatal) = runtime.block_on(crate::exec::run_playbook(
+        &playbook,
+        session.inventory,
+        session.templar,
+        opts,
+        sink,
+    ));
+    if let Some(d) = fatal {
+        super::report(&d);
+    }
+    if result.exit_code == exit::USER_INTERRUPT {
+        use std::io::Write;
+        let _ = writeln!(anstream::stderr(), "[ERROR]: User interrupted execution");
+    }
+    Ok(result.exit_code)
+}
+
+/// The one tokio runtime of a run.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Diagnostic::new(format!("could not start the runtime: {e}")))
+}
+
+/// Where the run's events go: the report's human or JSON output.
+pub fn output_sink(config: &Config, verbosity: u8) -> Box<dyn crate::report::Sink> {
+    crate::report::sink_for(config, false, verbosity)
+}
+
+/// A plain printer of events, one line per result (`herd adhoc -o`).
+pub struct LineSink {
+    pub verbosity: u8,
+    pub stats: indexmap::IndexMap<String, crate::report::HostStats>,
+    /// `-o`: the result on the host's line, as JSON.
+    pub one_line: bool,
+}
+
+impl crate::report::Sink for LineSink {
+    fn event(&mut self, event: &crate::report::Event) {
+        use crate::report::{Event, Status};
+        use std::io::Write;
+        let mut out = anstream::stdout();
+        let line = match event {
+            Event::PlayStart { name, .. } => format!("\nPLAY [{name}]"),
+            Event::NoHostsMatched => "skipping: no hosts matched".into(),
+            Event::TaskStart { title, .. } => format!("\nTASK [{title}]"),
+            Event::HandlerStart { title, .. } => format!("\nRUNNING HANDLER [{title}]"),
+            Event::Included { file, hosts, .. } => {
+                for h in hosts {
+                    self.stats.entry(h.clone()).or_default().ok += 1;
+                }
+                format!("included: {file} for {}", hosts.join(", "))
+            }
+            Event::NoHostsRemaining => "\nNO MORE HOSTS LEFT".into(),
+            Event::Retrying {
+                host,
+                title,
+                retries_left,
+            } => format!("FAILED - RETRYING: [{host}]: {title} ({retries_left} retries left)."),
+            Event::Warning { message } => format!("[WARNING]: {message}"),
+            Event::Diff { text, .. } => text.clone(),
+            Event::Rescued { host } => {
+                let st = self.stats.entry(host.clone()).or_default();
+                st.rescued += 1;
+                st.failed = st.failed.saturating_sub(1);
+                return;
+            }
+            Event::PlaybookStart { .. } => return,
+            Event::PlaybookEnd => {
+                if self.one_line {
+                    return;
+                }
+                let mut s = String::from("\nPLAY RECAP");
+                for (h, st) in &self.stats {
+                    s.push_str(&format!(
+                        "\n{h:<26}: ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={}",
+                        st.ok, st.changed, st.unreachable, st.failed, st.skipped, st.rescued, st.ignored
+                    ));
+                }
+                s
+            }
+            Event::HostResult {
+                host,
+                delegated_to,
+                status,
+                result,
+                item,
+                ignored,
+                ..
+            } => {
+                let word = match status {
+                    Status::Ok => "ok",
+                    Status::Changed => "changed",
+                    Status::Skipped => "skipping",
+                    Status::Failed => "failed",
+                    Status::Unreachable => "unreachable",
+                };
+                let who = match delegated_to {
+                    Some(d) => format!("{host} -> {d}"),
+                    None => host.clone(),
+                };
+                if item.is_none() {
+                    let st = self.stats.entry(host.clone()).or_default();
+                    match status {
+                        Status::Ok => st.ok += 1,
+                        Status::Changed => {
+                            st.ok += 1;
+                            st.changed += 1
+                        }
+                        Status::Skipped => st.skipped += 1,
+                        Status::Failed if *ignored => {
+                            st.ok += 1;
+                            st.ignored += 1;
+                            if result
+                                .get("changed")
+                                .is_some_and(|c| c == &Value::Bool(true))
+                            {
+                                st.changed += 1;
+                            }
+                        }
+                        Status::Failed => st.failed += 1,
+                        Status::Unreachable => st.unreachable += 1,
+                    }
+                }
+                let mut s = format!("{word}: [{who}]");
+                if let Some(i) = item {
+                    s.push_str(&format!(" => (item={i})"));
+                }
+                let show = self.one_line
+                    || self.verbosity > 0
+                    || matches!(status, Status::Failed | Status::Unreachable)
+                    || (*status == Status::Ok
+                        && result.len() <= 2
+                        && !result.contains_key("ansible_facts")
+                        && result.keys().any(|k| k != "changed" && k != "failed"));
+                if show && item.is_none() {
+                    let json = crate::value::python_json(
+                        &Value::Object(result.clone()),
+                        if self.one_line { None } else { Some(4) },
+                        false,
+                        false,
+                    );
+                    s.push_str(&format!(" => {json}"));
+                }
+                if *ignored {
+                    s.push_str("\n...ignoring");
+                }
+                s
+            }
+        };
+        let _ = writeln!(out, "{line}");
+    }
 }
 
 /// Loads a playbook with the roles path and templating of the session.
