@@ -248,6 +248,7 @@ pub async fn run_playbook(
     opts: RunOptions,
     sink: Box<dyn Sink>,
 ) -> (RunResult, Option<Diagnostic>) {
+    crate::connection::configure(crate::connection::Options::from_config(&opts.config));
     let runner = Runner::new(inventory, templar, opts, sink);
     runner.event(Event::PlaybookStart {
         path: playbook.path.display().to_string(),
@@ -267,6 +268,8 @@ pub async fn run_playbook(
         runner.run_play(play).await;
     }
     ctrl_c.abort();
+    // Every shell removes its temporary directory as it closes.
+    crate::connection::close_all().await;
     runner.finish()
 }
 
@@ -303,8 +306,10 @@ pub async fn run_adhoc(
         playbook_dir: std::env::current_dir().unwrap_or_default(),
         basedir: std::env::current_dir().unwrap_or_default(),
     };
+    crate::connection::configure(crate::connection::Options::from_config(&opts.config));
     let runner = Runner::new(inventory, templar, opts, sink);
     runner.run_play(&play).await;
+    crate::connection::close_all().await;
     runner.finish()
 }
 
