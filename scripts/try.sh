@@ -24,4 +24,8 @@ run playbook -i inventory.ini site.yml --list-hosts
 run playbook -i inventory.ini site.yml --list-tasks
 run playbook -i inventory.ini site.yml --list-tags
 run inventory -i inventory.ini --graph
-printf '\nThe example is in %s; try your own playbooks the same way.\n' "${example#"$repo"/}"
+
+# Then a real run: the local example changes files under /tmp/herd-example.
+cd "$repo/examples/playbooks/local"
+run playbook -i inventory.ini site.yml
+printf '\nThe examples are in examples/playbooks/; try your own playbooks the same way.\n'

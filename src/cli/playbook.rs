@@ -72,11 +72,11 @@ pub struct PlaybookArgs {
     #[arg(long = "list-tags")]
     pub list_tags: bool,
 
-    /// Check mode: sets ansible_check_mode
+    /// Check mode: change nothing, report what would change
     #[arg(short = 'C', long = "check")]
     pub check: bool,
 
-    /// Diff mode: sets ansible_diff_mode
+    /// Show the differences in files and templates that change
     #[arg(short = 'D', long = "diff")]
     pub diff: bool,
 
@@ -91,7 +91,7 @@ pub struct PlaybookArgs {
     #[arg(long = "start-at-task", value_name = "START_AT_TASK")]
     pub start_at_task: Option<String>,
 
-    /// Clear the fact cache for every host in inventory
+    /// Clear the fact cache (herd keeps no fact cache between runs, so this has no effect)
     #[arg(long = "flush-cache")]
     pub flush_cache: bool,
 
