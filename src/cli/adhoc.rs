@@ -10,7 +10,11 @@ use crate::diag::{Diagnostic, Result};
 use crate::inventory::{Inventory, UnparsedPolicy};
 use crate::template::Templar;
 
-use super::playbook::{runtime, LineSink, RunFlags};
+use herd_modules::api::{Map, Value};
+
+use crate::report::{Event, Sink, Status};
+
+use super::playbook::{runtime, RunFlags};
 
 #[derive(Args, Debug, Default)]
 pub struct AdhocArgs {
@@ -118,16 +122,21 @@ pub fn run(args: &AdhocArgs) -> Result<i32> {
     opts.verbosity = args.verbose;
     opts.limit = args.limit.clone();
     opts.extra_vars = extra_vars;
-    let sink: Box<dyn crate::report::Sink> = if args.one_line {
-        Box::new(LineSink {
-            verbosity: args.verbose.max(1),
-            stats: Default::default(),
-            one_line: true,
-        })
-    } else {
-        // Ad-hoc results are always shown in full, as `ansible` shows them.
-        super::playbook::output_sink(&config, args.verbose.max(1))
-    };
+    // `ansible -v` names its configuration first, on stdout.
+    if args.verbose > 0 {
+        match &config.file {
+            Some(f) => println!("Using {} as config file", f.display()),
+            None => println!("No config file found; using defaults"),
+        }
+    }
+    // `ansible` prints through its `minimal` callback (`oneline` with -o),
+    // whatever stdout callback ansible.cfg names for playbooks.
+    let sink: Box<dyn Sink> = Box::new(AdhocSink {
+        one_line: args.one_line,
+        verbosity: args.verbose,
+        action: args.module.clone(),
+        out: std::io::stdout(),
+    });
     let rt = runtime()?;
     let (result, fatal) = rt.block_on(crate::exec::run_adhoc(
         &args.pattern,
@@ -142,4 +151,179 @@ pub fn run(args: &AdhocArgs) -> Result<i32> {
         super::report(&d);
     }
     Ok(result.exit_code)
+}
+
+/// Prints results as `ansible`'s `minimal` callback does (`oneline` with
+/// `-o`): one block per host, no banners and no recap.
+struct AdhocSink {
+    one_line: bool,
+    verbosity: u8,
+    /// The module as given with -m, to know command-like results.
+    action: String,
+    out: std::io::Stdout,
+}
+
+/// Modules whose results `ansible` prints as their output rather than as
+/// JSON (`MODULE_NO_JSON`).
+fn is_no_json(action: &str) -> bool {
+    let short = action
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| action.strip_prefix("ansible.legacy."))
+        .unwrap_or(action);
+    matches!(short, "command" | "shell" | "raw")
+}
+
+fn text<'a>(result: &'a Map<String, Value>, key: &str) -> &'a str {
+    result.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn rc(result: &Map<String, Value>) -> String {
+    match result.get("rc") {
+        Some(v) => crate::value::python_json(v, None, false, false),
+        None => "-1".to_string(),
+    }
+}
+
+impl AdhocSink {
+    /// The result as Ansible's `_dump_results` shows it: internal keys,
+    /// `exception`, and (below -vvv) `invocation` and `diff` left out; keys
+    /// sorted; `indent` 4, or 0 with the newlines removed for one line.
+    fn dump(&self, result: &Map<String, Value>, no_log: bool) -> String {
+        if no_log {
+            let mut m = Map::new();
+            m.insert(
+                "censored".into(),
+                Value::String(
+                    "The output has been hidden due to the fact that 'no_log: true' was specified for this result".into(),
+                ),
+            );
+            return crate::value::python_json(&Value::Object(m), None, false, false);
+        }
+        let mut shown = Map::new();
+        for (k, v) in result {
+            // ansible-core 2.19 shows the status in the caption, not as
+            // a `failed` key.
+            if k.starts_with("_ansible_") || k == "exception" || k == "failed" {
+                continue;
+            }
+            if self.verbosity < 3 && (k == "invocation" || k == "diff") {
+                continue;
+            }
+            shown.insert(k.clone(), v.clone());
+        }
+        let v = Value::Object(shown);
+        if self.one_line {
+            crate::value::python_json(&v, Some(0), true, false).replace('\n', "")
+        } else {
+            crate::value::python_json(&v, Some(4), true, false)
+        }
+    }
+
+    /// A command's result: its output rather than JSON.
+    fn command(&self, host: &str, result: &Map<String, Value>, caption: &str) -> String {
+        if self.one_line {
+            let flat = |s: &str| s.replace('\n', "\\n").replace('\r', "\\r");
+            let stdout = flat(text(result, "stdout"));
+            let stderr = text(result, "stderr");
+            if stderr.is_empty() {
+                format!("{host} | {caption} | rc={} | (stdout) {stdout}", rc(result))
+            } else {
+                format!(
+                    "{host} | {caption} | rc={} | (stdout) {stdout} (stderr) {}",
+                    rc(result),
+                    flat(stderr)
+                )
+            }
+        } else {
+            format!(
+                "{host} | {caption} | rc={} >>\n{}{}{}",
+                rc(result),
+                text(result, "stdout"),
+                text(result, "stderr"),
+                text(result, "msg")
+            )
+        }
+    }
+
+    fn lines(
+        &self,
+        host: &str,
+        status: Status,
+        result: &Map<String, Value>,
+        no_log: bool,
+    ) -> Vec<String> {
+        let no_json = is_no_json(&self.action) && !no_log;
+        match status {
+            Status::Ok | Status::Changed => {
+                let state = if result.get("changed").and_then(Value::as_bool) == Some(true) {
+                    "CHANGED"
+                } else {
+                    "SUCCESS"
+                };
+                if no_json && !result.contains_key("ansible_job_id") {
+                    vec![self.command(host, result, state)]
+                } else {
+                    vec![format!("{host} | {state} => {}", self.dump(result, no_log))]
+                }
+            }
+            Status::Failed => {
+                let command = no_json && !result.contains_key("module_stderr");
+                let full = format!("{host} | FAILED! => {}", self.dump(result, no_log));
+                if !self.one_line {
+                    if command {
+                        return vec![self.command(host, result, "FAILED")];
+                    }
+                    return vec![full];
+                }
+                // `oneline` shows a command's output, or a note about the
+                // error, before the whole result.
+                let first = if command {
+                    self.command(host, result, "FAILED")
+                } else {
+                    "An exception occurred during task execution. To see the full traceback, use -vvv. The error was: (traceback unavailable)".to_string()
+                };
+                vec![first, full]
+            }
+            Status::Unreachable => {
+                if self.one_line {
+                    vec![format!("{host} | UNREACHABLE!: {}", text(result, "msg"))]
+                } else {
+                    vec![format!(
+                        "{host} | UNREACHABLE! => {}",
+                        self.dump(result, no_log)
+                    )]
+                }
+            }
+            Status::Skipped => vec![format!("{host} | SKIPPED")],
+        }
+    }
+}
+
+impl Sink for AdhocSink {
+    fn event(&mut self, event: &Event) {
+        use std::io::Write;
+        match event {
+            Event::HostResult {
+                host,
+                status,
+                result,
+                item: None,
+                no_log,
+                ..
+            } => {
+                let mut out = self.out.lock();
+                for line in self.lines(host, *status, result, *no_log) {
+                    let _ = writeln!(out, "{line}");
+                }
+                let _ = out.flush();
+            }
+            Event::NoHostsMatched => crate::diag::warn("No hosts matched, nothing to do"),
+            Event::Warning { message } => crate::diag::warn(message),
+            Event::Diff { text, .. } => {
+                let mut out = self.out.lock();
+                let _ = write!(out, "{text}");
+            }
+            _ => {}
+        }
+    }
 }
