@@ -1,12 +1,13 @@
 //! Playbooks run over real SSH (a loopback sshd started by the test) on a
-//! fleet of simulated hosts: the first run changes things, the second
-//! changes nothing; drift on a few hosts is reported by `--check` on
+//! fleet of simulated hosts: examples/playbooks/fleet changes things on
+//! the first run and nothing on the second; drift on a few hosts is reported by `--check` on
 //! exactly those hosts and tasks and fixed by a real run; an unreachable
 //! and a failing host leave the others to finish, with exit code 4.
 
+mod common;
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
@@ -130,32 +131,99 @@ fn changed(run: &Run) -> BTreeMap<String, u32> {
         .collect()
 }
 
+/// The example of examples/playbooks/fleet, copied so runs leave the
+/// source tree alone.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read example") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// `(task title, host)` for every `changed: [host]` line, under the
+/// `TASK [...]` or `RUNNING HANDLER [...]` banner it follows.
+fn changed_tasks(run: &Run) -> BTreeSet<(String, String)> {
+    let mut seen = BTreeSet::new();
+    let mut task = String::new();
+    for line in run.stdout.lines() {
+        for banner in ["TASK [", "RUNNING HANDLER ["] {
+            if let Some(rest) = line.strip_prefix(banner) {
+                if let Some((title, _)) = rest.split_once(']') {
+                    task = title.to_string();
+                }
+            }
+        }
+        if let Some(rest) = line.strip_prefix("changed: [") {
+            if let Some((host, _)) = rest.split_once(']') {
+                seen.insert((task.clone(), host.to_string()));
+            }
+        }
+    }
+    seen
+}
+
+fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|(t, h)| (t.to_string(), h.to_string()))
+        .collect()
+}
+
 #[test]
 fn fleet_converges_and_check_mode_finds_exactly_the_drift() {
     support::require_environment();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/playbooks/fleet");
+    // The example stays valid Ansible.
+    let syntax = common::ansible_command("ansible-playbook")
+        .current_dir(&example)
+        .args(["-i", "inventory.example.ini", "site.yml", "--syntax-check"])
+        .output()
+        .expect("ansible-playbook");
+    assert!(
+        syntax.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&syntax.stdout),
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+
     let sshd = Sshd::start();
     let work = tempfile::tempdir().expect("tempdir");
+    let project = work.path().join("fleet");
+    copy_dir(&example, &project);
     let base = work.path().join("hosts");
     std::fs::create_dir_all(&base).unwrap();
     let names: Vec<String> = (1..=HOSTS).map(|i| format!("h{i:02}")).collect();
     fleet_dirs(&base, &names);
-    std::fs::write(work.path().join("site.yml"), PLAYBOOK).unwrap();
     std::fs::write(
-        work.path().join("hosts.ini"),
+        project.join("hosts.ini"),
         inventory(&sshd, &base, &names, ""),
     )
     .unwrap();
     let args = ["-i", "hosts.ini", "site.yml"];
 
-    let first = herd(work.path(), &args);
+    let first = herd(&project, &args);
     assert_eq!(first.code, Some(0), "{}", first.stdout);
     for name in &names {
-        assert_eq!(first.recap[name]["changed"], 4, "{name}: {}", first.stdout);
+        // 4 common tasks, 3 app tasks and the reload handler.
+        assert_eq!(first.recap[name]["changed"], 8, "{name}: {}", first.stdout);
         assert_eq!(first.recap[name]["failed"], 0);
-        let conf = std::fs::read_to_string(base.join(name).join("app/app.conf")).unwrap();
-        assert!(conf.starts_with("port=80"), "{conf}");
+        let root = base.join(name);
+        let conf = std::fs::read_to_string(root.join("etc/fleet.conf")).unwrap();
+        assert!(conf.contains("env=production\n"), "{conf}");
+        let ini = std::fs::read_to_string(root.join("app/app.ini")).unwrap();
+        assert!(ini.contains("port = 8080\n"), "{ini}");
+        assert_eq!(
+            std::fs::read_to_string(root.join("app/app.ini.loaded")).unwrap(),
+            ini
+        );
     }
-    let second = herd(work.path(), &args);
+    let second = herd(&project, &args);
     assert_eq!(second.code, Some(0));
     assert!(
         changed(&second).values().all(|c| *c == 0),
@@ -163,42 +231,61 @@ fn fleet_converges_and_check_mode_finds_exactly_the_drift() {
         second.stdout
     );
 
-    // Drift on three hosts: content edited, a mode changed, a file removed.
-    std::fs::write(base.join("h02/app/app.conf"), "port=1\n").unwrap();
+    // Drift on three hosts: a file edited, a mode changed, a directory
+    // removed.
+    std::fs::write(base.join("h02/app/app.ini"), "[greeter]\nport = 1\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(
-        base.join("h03/app/app.conf"),
+        base.join("h03/etc/fleet.conf"),
         std::fs::Permissions::from_mode(0o600),
     )
     .unwrap();
-    std::fs::remove_file(base.join("h04/app/extra.conf")).unwrap();
+    std::fs::remove_dir(base.join("h04/log")).unwrap();
+    let drift = [
+        ("app : Application settings", "h02"),
+        ("common : Main configuration", "h03"),
+        ("common : Log directory", "h04"),
+    ];
     let mut expected: BTreeMap<String, u32> = names.iter().map(|n| (n.clone(), 0)).collect();
     for n in ["h02", "h03", "h04"] {
         expected.insert(n.to_string(), 1);
     }
 
-    let check = herd(work.path(), &["-i", "hosts.ini", "site.yml", "--check"]);
+    let check = herd(&project, &["-i", "hosts.ini", "site.yml", "--check"]);
     assert_eq!(check.code, Some(0), "{}", check.stdout);
     assert_eq!(changed(&check), expected, "{}", check.stdout);
+    assert_eq!(changed_tasks(&check), pairs(&drift), "{}", check.stdout);
     // Check mode touched nothing.
     assert_eq!(
-        std::fs::read_to_string(base.join("h02/app/app.conf")).unwrap(),
-        "port=1\n"
+        std::fs::read_to_string(base.join("h02/app/app.ini")).unwrap(),
+        "[greeter]\nport = 1\n"
     );
-    assert!(!base.join("h04/app/extra.conf").exists());
+    assert!(!base.join("h04/log").exists());
 
-    let fix = herd(work.path(), &args);
+    // The real run fixes exactly the drift; the edited settings reload the
+    // application on h02.
+    let fix = herd(&project, &args);
+    assert_eq!(fix.code, Some(0), "{}", fix.stdout);
+    expected.insert("h02".to_string(), 2);
     assert_eq!(changed(&fix), expected, "{}", fix.stdout);
+    let mut fixed = drift.to_vec();
+    fixed.push(("app : Reload application", "h02"));
+    assert_eq!(changed_tasks(&fix), pairs(&fixed), "{}", fix.stdout);
+    let ini = std::fs::read_to_string(base.join("h02/app/app.ini")).unwrap();
+    assert!(ini.contains("port = 8080\n"), "{ini}");
     assert_eq!(
-        std::fs::read_to_string(base.join("h02/app/app.conf")).unwrap(),
-        "port=8001\n"
+        std::fs::read_to_string(base.join("h02/app/app.ini.loaded")).unwrap(),
+        ini
     );
-    let mode = std::fs::metadata(base.join("h03/app/app.conf"))
+    let mode = std::fs::metadata(base.join("h03/etc/fleet.conf"))
         .unwrap()
         .permissions()
         .mode();
-    assert_eq!(mode & 0o777, 0o640);
-    let again = herd(work.path(), &args);
+    assert_eq!(mode & 0o777, 0o644);
+    assert!(base.join("h04/log").is_dir());
+
+    let again = herd(&project, &args);
+    assert_eq!(again.code, Some(0));
     assert!(
         changed(&again).values().all(|c| *c == 0),
         "{}",
