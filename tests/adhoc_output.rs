@@ -119,6 +119,10 @@ fn json_module_output_matches_ansible() {
     compare(&["-m", "file", "-a", "path=DIR/x state=touch mode=0644"]);
     compare(&["-m", "file", "-a", "path=DIR/d state=directory mode=0755"]);
     compare(&["-m", "stat", "-a", "path=DIR/none"]);
+    compare(&["-m", "debug", "-a", "msg=hello"]);
+    compare(&["-m", "debug", "-a", "var=inventory_hostname", "-o"]);
+    compare(&["-m", "ping", "-v"]);
+    compare(&["-m", "raw", "-a", "echo raw"]);
     compare(&["-m", "fail", "-a", "msg=boom"]);
     compare(&["-m", "fail", "-a", "msg=boom", "-o"]);
 }

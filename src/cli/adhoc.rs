@@ -199,8 +199,23 @@ impl AdhocSink {
             );
             return crate::value::python_json(&Value::Object(m), None, false, false);
         }
+        // `debug` shows only what it was asked to show (`_clean_results`).
+        // `oneline` does not clean them.
+        let debug = !self.one_line
+            && matches!(
+                self.action.as_str(),
+                "debug" | "ansible.builtin.debug" | "ansible.legacy.debug"
+            );
         let mut shown = Map::new();
         for (k, v) in result {
+            if debug
+                && matches!(
+                    k.as_str(),
+                    "changed" | "skipped" | "invocation" | "skip_reason"
+                )
+            {
+                continue;
+            }
             // ansible-core 2.19 shows the status in the caption, not as
             // a `failed` key.
             if k.starts_with("_ansible_") || k == "exception" || k == "failed" {
@@ -213,7 +228,14 @@ impl AdhocSink {
         }
         let v = Value::Object(shown);
         if self.one_line {
-            crate::value::python_json(&v, Some(0), true, false).replace('\n', "")
+            // Indent 0 is falsy in Python: results always shown (debug)
+            // and -vvv fall back to indent 4, before the newlines go.
+            let always = result
+                .get("_ansible_verbose_always")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let indent = if always || self.verbosity > 2 { 4 } else { 0 };
+            crate::value::python_json(&v, Some(indent), true, false).replace('\n', "")
         } else {
             crate::value::python_json(&v, Some(4), true, false)
         }
