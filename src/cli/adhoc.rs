@@ -135,6 +135,11 @@ pub fn run(args: &AdhocArgs) -> Result<i32> {
         one_line: args.one_line,
         verbosity: args.verbose,
         action: args.module.clone(),
+        task_repr: format!(
+            "{{'action': {}, 'args': {}, 'timeout': 0, 'async_val': 0, 'poll': 15}}",
+            py_repr(&Value::String(args.module.clone())),
+            py_repr(&Value::Object(module_args.clone()))
+        ),
         out: std::io::stdout(),
     });
     let rt = runtime()?;
@@ -160,6 +165,8 @@ struct AdhocSink {
     verbosity: u8,
     /// The module as given with -m, to know command-like results.
     action: String,
+    /// The task as Python prints it, quoted under a failure's `[ERROR]`.
+    task_repr: String,
     out: std::io::Stdout,
 }
 
@@ -241,6 +248,29 @@ impl AdhocSink {
         }
     }
 
+    /// The `[ERROR]` block ansible-core 2.19 prints before a failed or
+    /// unreachable host's result: what failed, and the task it ran.
+    fn error(&self, result: &Map<String, Value>, failed: bool) -> String {
+        let short = self.action.rsplit('.').next().unwrap_or(&self.action);
+        // Failures raised by an action plugin rather than a module.
+        let source = if !failed {
+            ""
+        } else if matches!(
+            short,
+            "fail" | "assert" | "debug" | "set_fact" | "include_vars"
+        ) {
+            "Action failed: "
+        } else {
+            "Module failed: "
+        };
+        format!(
+            "[ERROR]: Task failed: {source}{}\nOrigin: <adhoc '{}' task>\n\n{}\n",
+            text(result, "msg"),
+            self.action,
+            self.task_repr
+        )
+    }
+
     /// A command's result: its output rather than JSON.
     fn command(&self, host: &str, result: &Map<String, Value>, caption: &str) -> String {
         if self.one_line {
@@ -289,13 +319,19 @@ impl AdhocSink {
                 }
             }
             Status::Failed => {
+                let mut lines = Vec::new();
+                if !self.one_line {
+                    lines.push(self.error(result, true));
+                }
                 let command = no_json && !result.contains_key("module_stderr");
                 let full = format!("{host} | FAILED! => {}", self.dump(result, no_log));
                 if !self.one_line {
-                    if command {
-                        return vec![self.command(host, result, "FAILED")];
-                    }
-                    return vec![full];
+                    lines.push(if command {
+                        self.command(host, result, "FAILED")
+                    } else {
+                        full
+                    });
+                    return lines;
                 }
                 // `oneline` shows a command's output, or a note about the
                 // error, before the whole result.
@@ -347,5 +383,49 @@ impl Sink for AdhocSink {
             }
             _ => {}
         }
+    }
+}
+
+/// `repr()` of a value as Python writes it (`{'k': 'v', 'n': 1}`).
+fn py_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => {
+            let quote = if s.contains('\'') && !s.contains('"') {
+                '"'
+            } else {
+                '\''
+            };
+            let mut out = String::from(quote);
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if c == quote => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push(quote);
+            out
+        }
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", py_repr(&Value::String(k.clone())), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
