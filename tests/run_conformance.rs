@@ -12,6 +12,7 @@
 //! - `hosts`: one line per host, `name [var=value ...]` (default h1, h2);
 //! - `runs`: one line per run of the playbook (on the same directories),
 //!   the extra command-line arguments, `-` for none (default one run);
+//! - `converges`: the last run must change nothing under both tools;
 //! - `seed/`: copied into every host directory before the first run;
 //! - `known-differences`: `field: reason` lines naming compared fields
 //!   (recap, tasks, values, exit, files) where herd is known to differ,
@@ -401,6 +402,17 @@ fn check(name: &str) {
         ansible.transcripts
     );
     let mut report = String::new();
+    if case.join("converges").exists() {
+        // The last run finds nothing to do, under both tools.
+        for (tool, o) in [("ansible-playbook", &ansible), ("herd", &herd)] {
+            let last = format!("run {} ", o.exit.len().saturating_sub(1));
+            for line in o.recap.iter().filter(|l| l.starts_with(&last)) {
+                if !line.contains("changed=0") || !line.contains("failed=0") {
+                    let _ = writeln!(report, "== {tool} did not converge: {line}");
+                }
+            }
+        }
+    }
     for field in FIELDS {
         let (a, h) = (ansible.field(field), herd.field(field));
         let differs = a != h;
@@ -469,4 +481,7 @@ cases! {
     c20_loop_register => "20-loop-register",
     c21_failed_host_continues => "21-failed-host-continues",
     c22_templated_trailing_newline => "22-templated-trailing-newline",
+    c23_role_handlers => "23-role-handlers",
+    c24_failing_rescue => "24-failing-rescue",
+    c25_include_role_handler_vars => "25-include-role-handler-vars",
 }
