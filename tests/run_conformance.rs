@@ -484,4 +484,6 @@ cases! {
     c23_role_handlers => "23-role-handlers",
     c24_failing_rescue => "24-failing-rescue",
     c25_include_role_handler_vars => "25-include-role-handler-vars",
+    c26_serial_batches => "26-serial-batches",
+    c27_vars_precedence => "27-vars-precedence",
 }
