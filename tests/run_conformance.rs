@@ -486,4 +486,5 @@ cases! {
     c25_include_role_handler_vars => "25-include-role-handler-vars",
     c26_serial_batches => "26-serial-batches",
     c27_vars_precedence => "27-vars-precedence",
+    c28_check_mode_handlers => "28-check-mode-handlers",
 }
