@@ -487,4 +487,5 @@ cases! {
     c26_serial_batches => "26-serial-batches",
     c27_vars_precedence => "27-vars-precedence",
     c28_check_mode_handlers => "28-check-mode-handlers",
+    c29_loops_until_and_failures => "29-loops-until-and-failures",
 }
