@@ -119,8 +119,9 @@ impl Runner {
             }
         }
         let mut m = ok();
-        m.insert("_ansible_verbose_always".into(), Value::Bool(true));
+        // A quiet assert prints a bare `ok:` line, as in ansible-core.
         if !quiet {
+            m.insert("_ansible_verbose_always".into(), Value::Bool(true));
             m.insert(
                 "msg".into(),
                 args.get("success_msg")

@@ -81,6 +81,12 @@ impl Controller for TaskController {
             search_path,
         };
         let mut vars = self.vars.clone();
+        // ansible-core's template action always defines `ansible_managed`
+        // (its DEFAULT_MANAGED_STR), over any variable of that name.
+        vars.vars.insert(
+            "ansible_managed".into(),
+            crate::value::Value::String("Ansible managed".into()),
+        );
         if let Some(p) = &options.path {
             vars.vars.insert(
                 "template_path".into(),

@@ -814,27 +814,20 @@ impl Runner {
         let mut inh_rest = inherit.enter_block(b);
         inh_rest.rescuable = inherit.rescuable;
         if !b.rescue.is_empty() && !failed.is_empty() && !run.aborted.load(Ordering::SeqCst) {
+            // As in ansible-core, a failure caught by a rescue counts as
+            // rescued when the rescue starts, whatever the rescue does: a
+            // failing rescue adds its own failure (or, nested, its own
+            // rescue).
             for h in &failed {
                 self.with_host(h, |st| {
                     st.failed = false;
                     st.stats.failed = st.stats.failed.saturating_sub(1);
+                    st.stats.rescued += 1;
                 });
+                self.event(Event::Rescued { host: h.clone() });
             }
             self.walk(run, &b.rescue, failed.clone(), inh_rest.clone())
                 .await;
-            for h in &failed {
-                let rescued = self.with_host(h, |st| {
-                    if !st.failed && !st.unreachable {
-                        st.stats.rescued += 1;
-                        true
-                    } else {
-                        false
-                    }
-                });
-                if rescued {
-                    self.event(Event::Rescued { host: h.clone() });
-                }
-            }
         }
         if !b.always.is_empty() {
             let still_failed = self.with_hosts(&hosts, |st| st.failed && !st.unreachable);

@@ -1469,8 +1469,17 @@ impl Runner {
         }
         for g in groups {
             if !g.role_handlers.is_empty() {
+                // The handlers see the include's vars and params, as the
+                // role's tasks do (ansible-core runs them with the include
+                // as their parent).
                 let inh = Inherit {
                     role: g.role.clone(),
+                    block_vars: if task.vars.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![task.vars.clone()]
+                    },
+                    host_params: Arc::new(g.params.clone()),
                     ..Inherit::default()
                 };
                 if let Ok(mut hs) = run.handlers.lock() {
