@@ -640,7 +640,16 @@ impl Templar {
                 }
                 Ok(v)
             })?;
-            return Ok(from_mj(&v)?);
+            let mut value = from_mj(&v)?;
+            // A string keeps the newline written after the expression (as
+            // ansible-core 2.19 renders "{{ x }}\n"); other types are
+            // native values and drop it.
+            if let Value::String(s) = &mut value {
+                if let Some(nl) = ["\r\n", "\n"].into_iter().find(|nl| text.ends_with(nl)) {
+                    s.push_str(nl);
+                }
+            }
+            return Ok(value);
         }
         let out = self.run(|env| {
             env.get_template(&format!("{INLINE}{text}"))?
