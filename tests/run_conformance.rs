@@ -104,7 +104,6 @@ fn parse_output(run: usize, stdout: &str, out: &mut Outcome) {
     let mut task = String::from("-");
     let mut per_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut last_host: Option<String> = None;
     let mut lines = stdout.lines().peekable();
     let mut in_recap = false;
     while let Some(line) = lines.next() {
@@ -143,22 +142,29 @@ fn parse_output(run: usize, stdout: &str, out: &mut Outcome) {
             continue;
         }
         if line.trim() == "...ignoring" {
-            if let Some(h) = &last_host {
-                per_host
-                    .entry(h.clone())
-                    .or_default()
-                    .push(format!("{task} ...ignoring"));
-            }
+            // With forks, ansible-playbook prints this line after the
+            // failure of whichever host's result came first, so it is
+            // counted per task rather than tied to a host.
+            per_host
+                .entry("(any host)".to_string())
+                .or_default()
+                .push(format!("{task} ...ignoring"));
             continue;
         }
         if let Some(rest) = line.strip_prefix("included: ") {
             if let Some((file, hosts)) = rest.rsplit_once(" for ") {
                 let base = file.rsplit('/').next().unwrap_or(file);
+                // `for h1, h3, h2 => (item=x)`: the item belongs to every host
+                // listed, and the host order follows result arrival.
+                let (hosts, item) = match hosts.split_once(" => ") {
+                    Some((hosts, item)) => (hosts, format!(" {item}")),
+                    None => (hosts, String::new()),
+                };
                 for h in hosts.split(", ") {
                     per_host
                         .entry(h.trim().to_string())
                         .or_default()
-                        .push(format!("included {base}"));
+                        .push(format!("included {base}{item}"));
                 }
             }
             continue;
@@ -190,7 +196,6 @@ fn parse_output(run: usize, stdout: &str, out: &mut Outcome) {
             .entry(host.clone())
             .or_default()
             .push(format!("{task} {status}{delegated}{item}"));
-        last_host = Some(host.clone());
         // Values of ok results printed as a JSON block (debug and friends).
         if status == "ok" && tail.ends_with("=> {") {
             let mut block = String::from("{");
