@@ -82,7 +82,11 @@ pub mod exit {
     pub const HOST_UNREACHABLE: i32 = 4;
     /// The playbook could not be parsed (bad YAML, unknown module or keyword).
     pub const PARSER_ERROR: i32 = 4;
-    /// Bad command-line options.
+    /// A command line the parser rejects (unknown flag, missing or
+    /// ill-typed value), as Python's argparse exits.
+    pub const USAGE: i32 = 2;
+    /// Options that parse but do not make sense together or for the
+    /// action (Ansible's `AnsibleOptionsError`).
     pub const BAD_OPTIONS: i32 = 5;
     /// Interrupted by the user.
     pub const USER_INTERRUPT: i32 = 99;

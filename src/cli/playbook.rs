@@ -170,8 +170,7 @@ impl RunFlags {
         };
         if self.forks == Some(0) {
             return Err(
-                Diagnostic::new("The number of processes (--forks) must be >= 1")
-                    .code(exit::BAD_OPTIONS),
+                Diagnostic::new("The number of processes (--forks) must be >= 1").code(exit::USAGE),
             );
         }
         Ok(crate::exec::RunOptions {
