@@ -125,3 +125,38 @@ fn early_errors_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("leaves us with no hosts to target"));
 }
+
+/// `-v` names the configuration file first on stdout, as
+/// `ansible-playbook -v` does, and says so when there is none.
+#[test]
+fn verbose_names_the_config_file_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    common::write(root, "site.yml", "- hosts: all\n  tasks: []\n");
+    let run = |cwd: &std::path::Path| {
+        let out = herd()
+            .current_dir(cwd)
+            .env("HOME", root)
+            .args(["playbook", "-v", "-i", "localhost,", "--syntax-check"])
+            .arg(root.join("site.yml"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let none = run(root);
+    assert!(
+        none.starts_with("No config file found; using defaults\n"),
+        "{none}"
+    );
+    common::write(root, "cfg/ansible.cfg", "[defaults]\nforks = 3\n");
+    let cfg = root.join("cfg");
+    let found = run(&cfg);
+    assert!(
+        found.starts_with(&format!(
+            "Using {} as config file\n",
+            cfg.join("ansible.cfg").display()
+        )),
+        "{found}"
+    );
+}

@@ -122,13 +122,7 @@ pub fn run(args: &AdhocArgs) -> Result<i32> {
     opts.verbosity = args.verbose;
     opts.limit = args.limit.clone();
     opts.extra_vars = extra_vars;
-    // `ansible -v` names its configuration first, on stdout.
-    if args.verbose > 0 {
-        match &config.file {
-            Some(f) => println!("Using {} as config file", f.display()),
-            None => println!("No config file found; using defaults"),
-        }
-    }
+    super::announce_config(&config, args.verbose);
     // `ansible` prints through its `minimal` callback (`oneline` with -o),
     // whatever stdout callback ansible.cfg names for playbooks.
     let sink: Box<dyn Sink> = Box::new(AdhocSink {

@@ -56,3 +56,14 @@ pub fn report(d: &Diagnostic) -> i32 {
     let _ = writeln!(anstream::stderr(), "{d}");
     d.exit_code
 }
+
+/// `ansible -v` and `ansible-playbook -v` name their configuration first,
+/// on stdout.
+pub fn announce_config(config: &crate::config::Config, verbosity: u8) {
+    if verbosity > 0 {
+        match &config.file {
+            Some(f) => println!("Using {} as config file", f.display()),
+            None => println!("No config file found; using defaults"),
+        }
+    }
+}

@@ -218,6 +218,7 @@ pub struct Session {
 
 pub fn run(args: &PlaybookArgs) -> Result<i32> {
     let config = Config::load()?;
+    super::announce_config(&config, args.verbose);
     for pb in &args.playbooks {
         let path = Path::new(pb);
         if !path.exists() {
