@@ -13,6 +13,7 @@ mod catalogue;
 pub mod commands;
 pub mod files;
 pub mod registry;
+pub mod system;
 pub mod utilities;
 
 pub use catalogue::CATALOGUE;

@@ -7,6 +7,7 @@ use crate::files::{
     blockinfile::BlockInFile, copy::Copy, file::File, find::Find, lineinfile::LineInFile,
     replace::Replace, slurp::Slurp, stat::Stat, tempfile::TempFile, template::Template,
 };
+use crate::system::group::Group;
 use crate::utilities::ping::Ping;
 
 struct Entry {
@@ -41,6 +42,11 @@ static ENTRIES: &[Entry] = &[
         name: "find",
         module: &Find,
         source: include_str!("files/find.rs"),
+    },
+    Entry {
+        name: "group",
+        module: &Group,
+        source: include_str!("system/group.rs"),
     },
     Entry {
         name: "lineinfile",

@@ -1,0 +1,4 @@
+//! System modules: accounts, scheduled jobs, services and host settings.
+
+pub mod accounts;
+pub mod group;
