@@ -230,9 +230,20 @@ impl Outcome {
     }
 
     /// The result as Ansible registers it: the return values plus
-    /// `changed`, `failed`, `msg`, `skipped`, `diff`, `warnings`.
+    /// `changed`, `failed`, `msg`, `skipped`, `diff`, `warnings`, and the
+    /// `stdout_lines`/`stderr_lines` of a `stdout`/`stderr`.
     pub fn to_result(&self) -> Map<String, Value> {
         let mut m = self.values.clone();
+        // Ansible adds the `_lines` of any `stdout`/`stderr` a module
+        // returns, whatever the module.
+        for (text, lines) in [("stdout", "stdout_lines"), ("stderr", "stderr_lines")] {
+            if let Some(Value::String(t)) = m.get(text) {
+                if !m.contains_key(lines) {
+                    let split = crate::commands::split_lines(t);
+                    m.insert(lines.into(), Value::Array(split));
+                }
+            }
+        }
         m.insert("changed".into(), Value::Bool(self.changed));
         if self.failed {
             m.insert("failed".into(), Value::Bool(true));

@@ -7,7 +7,7 @@ use crate::files::{
     blockinfile::BlockInFile, copy::Copy, file::File, find::Find, lineinfile::LineInFile,
     replace::Replace, slurp::Slurp, stat::Stat, tempfile::TempFile, template::Template,
 };
-use crate::system::group::Group;
+use crate::system::{group::Group, user::User};
 use crate::utilities::ping::Ping;
 
 struct Entry {
@@ -97,6 +97,11 @@ static ENTRIES: &[Entry] = &[
         name: "template",
         module: &Template,
         source: include_str!("files/template.rs"),
+    },
+    Entry {
+        name: "user",
+        module: &User,
+        source: include_str!("system/user.rs"),
     },
 ];
 

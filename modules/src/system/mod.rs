@@ -2,3 +2,4 @@
 
 pub mod accounts;
 pub mod group;
+pub mod user;
