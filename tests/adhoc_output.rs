@@ -147,3 +147,23 @@ fn no_hosts_matched_and_bad_options_exit_as_ansible() {
         .unwrap();
     assert_eq!(h.status.code(), Some(5));
 }
+
+#[test]
+fn system_module_output_matches_ansible() {
+    compare(&["-m", "getent", "-a", "database=passwd key=root"]);
+    compare(&["-m", "getent", "-a", "database=passwd key=herdnosuchuser"]);
+    compare(&[
+        "-m",
+        "getent",
+        "-a",
+        "database=group key=herdnosuch fail_key=no",
+    ]);
+    compare(&["-m", "getent", "-a", "database=nosuchdb"]);
+    compare(&["-m", "group", "-a", "name=root"]);
+    compare(&["-m", "group", "-a", "name=herdcmpnone state=absent"]);
+    compare(&["-m", "group", "-a", "name=herdcmpnone gid=43999", "-C"]);
+    compare(&["-m", "user", "-a", "name=root"]);
+    compare(&["-m", "user", "-a", "name=herdcmpnone state=absent"]);
+    compare(&["-m", "user", "-a", "name=herdcmpnone groups=root", "-C"]);
+    compare(&["-m", "user", "-a", "name=root shell=/bin/nosuch", "-C"]);
+}

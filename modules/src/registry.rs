@@ -7,7 +7,7 @@ use crate::files::{
     blockinfile::BlockInFile, copy::Copy, file::File, find::Find, lineinfile::LineInFile,
     replace::Replace, slurp::Slurp, stat::Stat, tempfile::TempFile, template::Template,
 };
-use crate::system::{group::Group, user::User};
+use crate::system::{getent::Getent, group::Group, user::User};
 use crate::utilities::ping::Ping;
 
 struct Entry {
@@ -42,6 +42,11 @@ static ENTRIES: &[Entry] = &[
         name: "find",
         module: &Find,
         source: include_str!("files/find.rs"),
+    },
+    Entry {
+        name: "getent",
+        module: &Getent,
+        source: include_str!("system/getent.rs"),
     },
     Entry {
         name: "group",

@@ -1,5 +1,6 @@
 //! System modules: accounts, scheduled jobs, services and host settings.
 
 pub mod accounts;
+pub mod getent;
 pub mod group;
 pub mod user;
