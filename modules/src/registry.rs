@@ -7,7 +7,7 @@ use crate::files::{
     blockinfile::BlockInFile, copy::Copy, file::File, find::Find, lineinfile::LineInFile,
     replace::Replace, slurp::Slurp, stat::Stat, tempfile::TempFile, template::Template,
 };
-use crate::system::{getent::Getent, group::Group, user::User};
+use crate::system::{cron::Cron, getent::Getent, group::Group, user::User};
 use crate::utilities::ping::Ping;
 
 struct Entry {
@@ -32,6 +32,11 @@ static ENTRIES: &[Entry] = &[
         name: "copy",
         module: &Copy,
         source: include_str!("files/copy.rs"),
+    },
+    Entry {
+        name: "cron",
+        module: &Cron,
+        source: include_str!("system/cron.rs"),
     },
     Entry {
         name: "file",

@@ -129,10 +129,13 @@ pub fn run(args: &AdhocArgs) -> Result<i32> {
         one_line: args.one_line,
         verbosity: args.verbose,
         action: args.module.clone(),
-        task_repr: format!(
-            "{{'action': {}, 'args': {}, 'timeout': 0, 'async_val': 0, 'poll': 15}}",
-            py_repr(&Value::String(args.module.clone())),
-            py_repr(&Value::Object(module_args.clone()))
+        task_repr: shorten(
+            &format!(
+                "{{'action': {}, 'args': {}, 'timeout': 0, 'async_val': 0, 'poll': 15}}",
+                py_repr(&Value::String(args.module.clone())),
+                py_repr(&Value::Object(module_args.clone()))
+            ),
+            120,
         ),
         out: std::io::stdout(),
     });
@@ -421,5 +424,47 @@ fn py_repr(v: &Value) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+/// Python's `textwrap.shorten(text, width)`, with which ansible-core shows
+/// a task that has no source file: runs of whitespace become one space,
+/// and whole words are dropped from the end for ` [...]` until it fits.
+fn shorten(text: &str, width: usize) -> String {
+    const MORE: &str = " [...]";
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let joined = words.join(" ");
+    if joined.chars().count() <= width {
+        return joined;
+    }
+    let mut kept = String::new();
+    for w in words {
+        let next = if kept.is_empty() {
+            w.to_string()
+        } else {
+            format!("{kept} {w}")
+        };
+        if next.chars().count() + MORE.len() > width {
+            break;
+        }
+        kept = next;
+    }
+    if kept.is_empty() {
+        MORE.trim_start().to_string()
+    } else {
+        kept + MORE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten;
+
+    #[test]
+    fn shortens_as_textwrap() {
+        assert_eq!(shorten("a  b\n c", 120), "a b c");
+        assert_eq!(shorten("hello world foo", 11), "hello [...]");
+        assert_eq!(shorten("hello world", 11), "hello world");
+        assert_eq!(shorten("abcdefghijkl", 5), "[...]");
     }
 }

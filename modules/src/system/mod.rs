@@ -1,6 +1,7 @@
 //! System modules: accounts, scheduled jobs, services and host settings.
 
 pub mod accounts;
+pub mod cron;
 pub mod getent;
 pub mod group;
 pub mod user;
