@@ -421,8 +421,12 @@ impl Spec {
         }
     }
 
+    /// The module's full name as Ansible prints it in argument errors
+    /// (`ansible.posix.authorized_key`, `ansible.builtin.copy`).
     fn fqcn(&self) -> String {
-        format!("ansible.builtin.{}", self.module)
+        crate::lookup(self.module)
+            .map(|m| m.fqcn())
+            .unwrap_or_else(|| format!("ansible.builtin.{}", self.module))
     }
 
     fn find(&self, key: &str) -> Option<&'static Param> {

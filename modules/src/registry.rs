@@ -7,7 +7,9 @@ use crate::files::{
     blockinfile::BlockInFile, copy::Copy, file::File, find::Find, lineinfile::LineInFile,
     replace::Replace, slurp::Slurp, stat::Stat, tempfile::TempFile, template::Template,
 };
-use crate::system::{cron::Cron, getent::Getent, group::Group, user::User};
+use crate::system::{
+    authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, user::User,
+};
 use crate::utilities::ping::Ping;
 
 struct Entry {
@@ -18,6 +20,11 @@ struct Entry {
 }
 
 static ENTRIES: &[Entry] = &[
+    Entry {
+        name: "authorized_key",
+        module: &AuthorizedKey,
+        source: include_str!("system/authorized_key.rs"),
+    },
     Entry {
         name: "blockinfile",
         module: &BlockInFile,

@@ -1,6 +1,7 @@
 //! System modules: accounts, scheduled jobs, services and host settings.
 
 pub mod accounts;
+pub mod authorized_key;
 pub mod cron;
 pub mod getent;
 pub mod group;
