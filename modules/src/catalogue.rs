@@ -215,6 +215,12 @@ pub static CATALOGUE: &[ModuleInfo] = &[
         kind: ModuleKind::Action,
     },
     ModuleInfo {
+        name: "ini_file",
+        collection: "community.general",
+        free_form: false,
+        kind: ModuleKind::Module,
+    },
+    ModuleInfo {
         name: "iptables",
         collection: "ansible.builtin",
         free_form: false,

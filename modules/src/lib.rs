@@ -34,7 +34,8 @@ pub enum ModuleKind {
 pub struct ModuleInfo {
     /// Short name, e.g. `copy`.
     pub name: &'static str,
-    /// The collection it belongs to: `ansible.builtin` or `ansible.posix`.
+    /// The collection it belongs to: `ansible.builtin`, `ansible.posix` or
+    /// (for `ini_file`) `community.general`.
     pub collection: &'static str,
     /// Whether it takes free-form text (`command: ls -l`), kept as
     /// `_raw_params` in the arguments.
@@ -70,8 +71,9 @@ pub fn lookup(name: &str) -> Option<&'static ModuleInfo> {
     match collection {
         None | Some("ansible.legacy") => Some(info),
         Some(c) if c == info.collection => Some(info),
-        // `ansible.builtin.mount` is routed to ansible.posix by ansible-core.
-        Some("ansible.builtin") if info.collection == "ansible.posix" => Some(info),
+        // `ansible.builtin.mount` is routed to ansible.posix, and
+        // `ansible.builtin.ini_file` to community.general, by ansible-core.
+        Some("ansible.builtin") if info.collection != "ansible.builtin" => Some(info),
         Some(_) => None,
     }
 }

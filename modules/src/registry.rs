@@ -4,8 +4,9 @@
 use crate::api::Module;
 use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
 use crate::files::{
-    blockinfile::BlockInFile, copy::Copy, file::File, find::Find, lineinfile::LineInFile,
-    replace::Replace, slurp::Slurp, stat::Stat, tempfile::TempFile, template::Template,
+    blockinfile::BlockInFile, copy::Copy, file::File, find::Find, ini_file::IniFile,
+    lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat, tempfile::TempFile,
+    template::Template,
 };
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, user::User,
@@ -64,6 +65,11 @@ static ENTRIES: &[Entry] = &[
         name: "group",
         module: &Group,
         source: include_str!("system/group.rs"),
+    },
+    Entry {
+        name: "ini_file",
+        module: &IniFile,
+        source: include_str!("files/ini_file.rs"),
     },
     Entry {
         name: "lineinfile",

@@ -6,6 +6,7 @@ pub mod copy;
 pub mod edit;
 pub mod file;
 pub mod find;
+pub mod ini_file;
 pub mod lineinfile;
 pub mod pyre;
 pub mod replace;
