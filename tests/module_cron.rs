@@ -46,45 +46,11 @@ fn crontab_of(user: &str) -> String {
 }
 
 fn herd(args: &str, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_herd"))
-        .env("NO_COLOR", "1")
-        .env_remove("ANSIBLE_CONFIG")
-        .args([
-            "adhoc",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "all",
-            "-m",
-            "cron",
-            "-a",
-            args,
-        ])
-        .args(extra)
-        .output()
-        .unwrap()
+    common::herd_adhoc("cron", args, extra)
 }
 
 fn ansible(args: &str, extra: &[&str]) -> Output {
-    let python = common::ansible_bin_dir().join("python");
-    common::ansible_command("ansible")
-        .arg("-e")
-        .arg(format!("ansible_python_interpreter={}", python.display()))
-        .args([
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "all",
-            "-m",
-            "cron",
-            "-a",
-            args,
-        ])
-        .args(extra)
-        .output()
-        .unwrap()
+    common::ansible_adhoc("cron", args, extra)
 }
 
 #[test]

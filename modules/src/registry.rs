@@ -9,7 +9,8 @@ use crate::files::{
     template::Template,
 };
 use crate::system::{
-    authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, user::User,
+    authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group,
+    known_hosts::KnownHosts, user::User,
 };
 use crate::utilities::ping::Ping;
 
@@ -70,6 +71,11 @@ static ENTRIES: &[Entry] = &[
         name: "ini_file",
         module: &IniFile,
         source: include_str!("files/ini_file.rs"),
+    },
+    Entry {
+        name: "known_hosts",
+        module: &KnownHosts,
+        source: include_str!("system/known_hosts.rs"),
     },
     Entry {
         name: "lineinfile",

@@ -52,3 +52,49 @@ pub fn write(root: &Path, rel: &str, text: &str) {
     std::fs::create_dir_all(path.parent().expect("a file path has a parent")).expect("mkdir");
     std::fs::write(&path, text).expect("write fixture");
 }
+
+/// `herd adhoc` with one module on the local host (`-c local`).
+pub fn herd_adhoc(module: &str, args: &str, extra: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_herd"))
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .args([
+            "adhoc",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "all",
+            "-m",
+            module,
+            "-a",
+            args,
+        ])
+        .args(extra)
+        .output()
+        .expect("run herd adhoc")
+}
+
+/// `ansible` with one module on the local host (`-c local`), under the
+/// interpreter ansible itself runs with.
+pub fn ansible_adhoc(module: &str, args: &str, extra: &[&str]) -> std::process::Output {
+    let python = ansible_bin_dir().join("python");
+    ansible_command("ansible")
+        .arg("-e")
+        .arg(format!("ansible_python_interpreter={}", python.display()))
+        .args([
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "all",
+            "-m",
+            module,
+            "-a",
+            args,
+        ])
+        .args(extra)
+        .output()
+        .expect("run ansible")
+}

@@ -2,9 +2,9 @@
 //! reading the file, and writing the new content back through the one
 //! file writer with Ansible's messages and diff headers.
 
-use super::common::Attrs;
+use super::common::{stat_values, Attrs};
 use super::copy::{put_file, PutFile};
-use crate::api::{Diff, HostError, ModuleContext, Outcome};
+use crate::api::{Diff, Host, HostError, ModuleContext, Outcome};
 use crate::args::Args;
 
 /// The file as read: `None` when it does not exist.
@@ -123,5 +123,26 @@ pub async fn write_back(
         out.values.insert(backup_key.into(), b.clone());
     }
     out.msg = Some(msg);
+    Ok(out)
+}
+
+/// What Ansible adds to any result that names a `path`: the path's mode,
+/// owner, group, ids, size and `state` (its kind, or `absent`), the state
+/// replacing the module's own.
+pub async fn with_path_info(
+    host: &dyn Host,
+    mut out: Outcome,
+    path: &str,
+) -> Result<Outcome, HostError> {
+    match host.stat(path, false).await? {
+        Some(st) => {
+            for (k, v) in stat_values(&st) {
+                out.values.insert(k.into(), v);
+            }
+        }
+        None => {
+            out.values.insert("state".into(), "absent".into());
+        }
+    }
     Ok(out)
 }

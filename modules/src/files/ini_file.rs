@@ -32,8 +32,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::common::stat_values;
-use super::edit::{read_current, write_back};
+use super::edit::{read_current, with_path_info, write_back};
 use crate::api::{HostError, Module, ModuleContext, Outcome};
 use crate::args::{Param, Spec};
 use crate::file_spec;
@@ -475,19 +474,8 @@ impl Module for IniFile {
         if !changed {
             out.diff.iter_mut().for_each(|d| d.after = d.before.clone());
         }
-        // Ansible adds what is at `path` to any result naming one.
-        match ctx.host.stat(&path, false).await? {
-            Some(st) => {
-                for (k, v) in stat_values(&st) {
-                    out.values.insert(k.into(), v);
-                }
-            }
-            None => out
-                .values
-                .insert("state".into(), "absent".into())
-                .map_or((), |_| ()),
-        }
-        Ok(out.with("path", path))
+        let out = out.with("path", path.clone());
+        with_path_info(ctx.host, out, &path).await
     }
 }
 

@@ -5,4 +5,5 @@ pub mod authorized_key;
 pub mod cron;
 pub mod getent;
 pub mod group;
+pub mod known_hosts;
 pub mod user;
