@@ -31,7 +31,7 @@ fn known_hosts_steps_match_ansible() {
         (format!("name=a,b key='{K1}'"), &[]),
         ("name=example.org".into(), &[]),
         (
-            format!("name=fresh.org key='fresh.org ssh-rsa AAAAB3x' path=DIR/fresh"),
+            "name=fresh.org key='fresh.org ssh-rsa AAAAB3x' path=DIR/fresh".into(),
             &[],
         ),
     ];
