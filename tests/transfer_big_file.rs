@@ -41,25 +41,28 @@ const PLAYBOOK: &str = r#"- hosts: all
       changed_when: false
 "#;
 
-/// Writes `size` bytes of a seeded xorshift stream, so the content is
-/// neither sparse nor repetitive.
+/// Writes `size` bytes: a 1 MiB block of a seeded xorshift stream,
+/// repeated with each copy stamped with its index, so the content is
+/// neither sparse nor made of equal blocks, and writing it is cheap.
 fn generate(path: &Path, size: u64) {
-    let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    let mut f = std::fs::File::create(path).unwrap();
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut block = vec![0u8; 1 << 16];
+    let mut block = vec![0u8; 1 << 20];
+    for chunk in block.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes());
+    }
     let mut left = size;
+    let mut index = 0u64;
     while left > 0 {
-        for chunk in block.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes());
-        }
+        block[..8].copy_from_slice(&index.to_le_bytes());
         let n = left.min(block.len() as u64) as usize;
         f.write_all(&block[..n]).unwrap();
         left -= n as u64;
+        index += 1;
     }
-    f.flush().unwrap();
 }
 
 fn sha1sum(path: &Path) -> String {
@@ -151,7 +154,8 @@ fn project(
     let started = Instant::now();
     generate(&files.join("big.bin"), SIZE);
     eprintln!("generated {SIZE} bytes in {:?}", started.elapsed());
-    generate(&files.join("tree/sub/part.bin"), 3 << 20);
+    // Above the size up to which a file is compared by reading it back.
+    generate(&files.join("tree/sub/part.bin"), 200_000);
     std::fs::write(files.join("tree/small.txt"), "small\n").unwrap();
     std::fs::write(
         files.join("hello.sh"),

@@ -21,9 +21,15 @@
 //!   follow          follow a link at dest (default false: it is replaced)
 //!   checksum        expected sha1 of the source
 //!
-//! Returns: dest, src, checksum (sha1), md5sum, size, state, mode, owner,
-//! group, uid, gid, backup_file. Changed only when content or attributes
-//! differ. With --diff, the old and new content.
+//! A file is compared by its sha1 (summed on the controller in one pass,
+//! on the host with `sha1sum`; a small one is read back instead) and, when
+//! it differs, sent in chunks: it is never held whole in memory. With
+//! remote_src, the comparison and the copy both happen on the host.
+//!
+//! Returns: dest, src, checksum (sha1), md5sum (of a written file), size,
+//! state, mode, owner, group, uid, gid, backup_file. Changed only when
+//! content or attributes differ. With --diff, the old and new content; a
+//! file bigger than 104448 bytes or binary is only named, as Ansible does.
 
 use std::borrow::Cow;
 use std::path::Path;
