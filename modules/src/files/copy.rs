@@ -32,7 +32,9 @@
 //! file bigger than 104448 bytes or binary is only named, as Ansible does.
 
 use std::borrow::Cow;
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use md5::Md5;
@@ -128,6 +130,42 @@ pub fn local_digest(path: &Path) -> std::io::Result<LocalDigest> {
         sha1: hex(&sha1.finalize()),
         size,
     })
+}
+
+type DigestCell = Arc<OnceLock<Result<LocalDigest, String>>>;
+
+/// A controller file as it was summed: path, size, modification time.
+type DigestKey = (PathBuf, u64, i64, i64);
+
+/// [`local_digest`], remembered for the run by path, size and
+/// modification time: a fleet copying one file sums it once, and a file
+/// changed meanwhile is summed again.
+fn cached_digest(path: &Path) -> Result<LocalDigest, String> {
+    static CACHE: OnceLock<Mutex<HashMap<DigestKey, DigestCell>>> = OnceLock::new();
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    let key = (
+        path.to_path_buf(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+    );
+    let cache = CACHE.get_or_init(Default::default);
+    let cell = match cache.lock() {
+        Ok(mut map) => map.entry(key.clone()).or_default().clone(),
+        // A poisoned map only loses the sharing.
+        Err(_) => DigestCell::default(),
+    };
+    let r = cell
+        .get_or_init(|| local_digest(path).map_err(|e| e.to_string()))
+        .clone();
+    if r.is_err() {
+        // A failure is not remembered: the next task tries again.
+        if let Ok(mut map) = cache.lock() {
+            map.remove(&key);
+        }
+    }
+    r
 }
 
 /// Files bigger than this are not diffed (Ansible's
@@ -237,7 +275,7 @@ async fn source_facts<'a>(
             small: Some(Cow::Borrowed(b)),
         },
         Source::LocalFile(path) => {
-            let d = match local_digest(path) {
+            let d = match cached_digest(path) {
                 Ok(d) => d,
                 Err(e) => return Ok(Err(format!("could not read {}: {e}", path.display()))),
             };
@@ -686,7 +724,7 @@ impl Module for Copy {
             return Ok(Outcome::failed(format!("Source {src} not readable: {e}")));
         }
         if let Some(want) = a.str("checksum") {
-            let sum = match local_digest(&local) {
+            let sum = match cached_digest(&local) {
                 Ok(d) => d.sha1,
                 Err(e) => return Ok(Outcome::failed(format!("Source {src} not readable: {e}"))),
             };
