@@ -27,10 +27,11 @@ const PLAYBOOK: &str = r#"- hosts: all
         src: big.bin
         dest: "{{ root }}/big.bin"
         mode: "0640"
-    - name: Big file again, inside a directory copy
+    - name: A directory copy, through become (a sudo shell over SSH)
       ansible.builtin.copy:
         src: tree/
         dest: "{{ root }}/tree"
+      become: true
     - name: On the host, from the copy
       ansible.builtin.copy:
         src: "{{ root }}/big.bin"
@@ -154,8 +155,9 @@ fn project(
     let started = Instant::now();
     generate(&files.join("big.bin"), SIZE);
     eprintln!("generated {SIZE} bytes in {:?}", started.elapsed());
-    // Above the size up to which a file is compared by reading it back.
-    generate(&files.join("tree/sub/part.bin"), 200_000);
+    // Above the size up to which a file is compared by reading it back,
+    // and more than one transfer chunk.
+    generate(&files.join("tree/sub/part.bin"), 600_000);
     std::fs::write(files.join("tree/small.txt"), "small\n").unwrap();
     std::fs::write(
         files.join("hello.sh"),

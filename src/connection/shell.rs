@@ -28,7 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::become_::{judge_stderr, judge_su, Become, PromptState};
-use super::transfer;
+use super::transfer::{self, Fill};
 
 /// Output of the shell's transport.
 #[derive(Debug)]
@@ -506,20 +506,17 @@ impl Shell {
         mode: Option<u32>,
     ) -> Result<(), HostError> {
         let tmp = transfer::temp_path(path, &nonce());
-        let done = match transfer::open(&src).await? {
-            Some((mut reader, len)) => {
-                let script = transfer::write_script(path, &tmp, Some(len), None, mode);
+        let done = match (transfer::open(&src).await?, src) {
+            (Some((mut reader, len)), _) => {
+                let script = transfer::write_script(path, &tmp, Fill::Stdin(len), mode);
                 self.run_with(&script, Some((&mut *reader, len)), None)
                     .await?
             }
-            None => {
-                let host_src = match src {
-                    Source::HostFile(p) => Some(p),
-                    _ => None,
-                };
-                let script = transfer::write_script(path, &tmp, None, host_src, mode);
+            (None, Source::HostFile(from)) => {
+                let script = transfer::write_script(path, &tmp, Fill::HostFile(from), mode);
                 self.run(&script, None, None).await?
             }
+            (None, _) => return Err(HostError::failed(format!("nothing to write to {path}"))),
         }
         .result;
         if done.rc != 0 {

@@ -67,20 +67,21 @@ pub async fn open<'a>(src: &Source<'a>) -> Result<Option<Reader<'a>>, HostError>
     }
 }
 
-/// The shell script of a write to `path` through `tmp`. With `payload`
-/// (its length), the bytes are the request's standard input; otherwise
-/// `host_src` names the file on the host to copy.
-pub fn write_script(
-    path: &str,
-    tmp: &str,
-    payload: Option<u64>,
-    host_src: Option<&str>,
-    mode: Option<u32>,
-) -> String {
+/// Where the bytes of a shell write come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fill<'a> {
+    /// The request's standard input, of this length.
+    Stdin(u64),
+    /// A file on the host.
+    HostFile(&'a str),
+}
+
+/// The shell script of a write to `path` through `tmp`.
+pub fn write_script(path: &str, tmp: &str, fill: Fill<'_>, mode: Option<u32>) -> String {
     let (p, t) = (shell_quote(path), shell_quote(tmp));
     let mode = format!("{:o}", mode.unwrap_or(0o644));
-    let fill = match (payload, host_src) {
-        (Some(len), _) => format!(
+    let fill = match fill {
+        Fill::Stdin(len) => format!(
             // The driver's copy of the input is taken as it is (kept
             // private until it is in place); a size that differs means the
             // transfer was cut short. wc's output may be padded: unquoted.
@@ -88,11 +89,10 @@ pub fn write_script(
              {{ [ -f \"$f\" ] && chmod 600 \"$f\" && mv -f -- \"$f\" {t}; }} || cat >{t} || {{ rm -f {t}; exit 1; }}\n\
              [ $(wc -c <{t}) -eq {len} ] || {{ rm -f {t}; echo 'the transfer was cut short' >&2; exit 1; }}\n"
         ),
-        (None, Some(src)) => format!(
+        Fill::HostFile(src) => format!(
             "cat -- {} >{t} || {{ rm -f {t}; exit 1; }}\n",
             shell_quote(src)
         ),
-        (None, None) => format!(": >{t} || exit 1\n"),
     };
     // The temporary file is created private, filled, given the old
     // file's mode and owner (or the requested mode), then renamed over.
