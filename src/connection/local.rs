@@ -416,4 +416,47 @@ mod tests {
         assert!(e.message.contains("nope"), "{e}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
     }
+
+    #[tokio::test]
+    async fn a_transfer_cut_short_never_replaces_the_file() {
+        // Through the persistent shell (local become, as over SSH): a
+        // source that ends before the announced length.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dest");
+        let p = path.to_str().unwrap();
+        std::fs::write(&path, b"old").unwrap();
+        let h = LocalHost::new(
+            "localhost",
+            &ConnectionSettings {
+                become_: true,
+                ..ConnectionSettings::default()
+            },
+        )
+        .unwrap();
+        let tmp = transfer::temp_path(p, "short");
+        let script = transfer::write_script(p, &tmp, transfer::Fill::Stdin(1000), None);
+        let data = vec![b'x'; 600];
+        let mut reader = &data[..];
+        let run = async { on_shell!(h, s => s.run_with(&script, Some((&mut reader, 1000)), None)) };
+        let e = run.await.err().expect("a short source fails");
+        assert!(e.message.contains("400 bytes early"), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        // The shell was given up; the next write starts a new one.
+        h.write_file(p, b"new", None).await.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        h.close().await;
+        // The abandoned script removes its temporary file as it ends.
+        let mut names = Vec::new();
+        for _ in 0..50 {
+            names = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            if names.len() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(names, vec![std::ffi::OsString::from("dest")]);
+    }
 }
