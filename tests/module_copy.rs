@@ -287,3 +287,52 @@ async fn large_files_compare_by_checksum() {
     assert!(o.changed);
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), other);
 }
+
+#[tokio::test]
+async fn big_src_files_stream_and_skip_the_diff() {
+    let env = Env::new();
+    // Above Ansible's diff limit (104448 bytes) and the read-back size.
+    let big = "0123456789abcdef\n".repeat(8_000);
+    env.local_file("files/big.txt", &big);
+    let dest = env.path("big.txt");
+    let args = json!({"src": "big.txt", "dest": dest});
+    let o = env.run_with("copy", args.clone(), false, true).await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), big);
+    assert_eq!(o.diff[0].src_larger, Some(104_448));
+    assert_eq!(o.diff[0].dst_larger, None);
+    assert!(o.values["md5sum"].as_str().is_some_and(|s| s.len() == 32));
+    let o = env.run_with("copy", args.clone(), false, true).await;
+    assert!(!o.changed, "{o:?}");
+    assert!(o.diff.is_empty());
+    // Same size, one byte different: found by checksum.
+    let drifted = big.replacen('7', "8", 1);
+    std::fs::write(&dest, &drifted).unwrap();
+    let o = env.run_with("copy", args.clone(), false, true).await;
+    assert!(o.changed, "{o:?}");
+    assert_eq!(o.diff[0].dst_larger, Some(104_448));
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), big);
+    // A binary source is named, not diffed.
+    env.local_file("files/bin", "a\0b");
+    let o = env
+        .run_with(
+            "copy",
+            json!({"src": "bin", "dest": env.path("bin")}),
+            false,
+            true,
+        )
+        .await;
+    assert!(o.diff[0].src_binary && o.changed, "{o:?}");
+    // remote_src: compared and copied on the host.
+    let copy = env.path("copy.txt");
+    let args = json!({"src": dest, "dest": copy, "remote_src": true});
+    let o = env.run("copy", args.clone()).await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), big);
+    assert_eq!(
+        o.values["checksum"],
+        env.run("stat", json!({"path": dest})).await.values["stat"]["checksum"]
+    );
+    let o = env.run("copy", args.clone()).await;
+    assert!(!o.changed, "{o:?}");
+}

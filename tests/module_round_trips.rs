@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use herd_modules::api::{
-    ExecOptions, ExecResult, FileStat, Host, HostError, ModuleContext, Outcome,
+    ExecOptions, ExecResult, FileStat, Host, HostError, ModuleContext, Outcome, Source,
 };
 use module_support::Env;
 use serde_json::{json, Value};
@@ -31,14 +31,18 @@ impl Host for Counting<'_> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.read_file(path).await
     }
-    async fn write_file(
+    async fn write_from(
         &self,
         path: &str,
-        data: &[u8],
+        src: Source<'_>,
         mode: Option<u32>,
     ) -> Result<(), HostError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.write_file(path, data, mode).await
+        self.inner.write_from(path, src, mode).await
+    }
+    async fn checksum(&self, path: &str) -> Result<Option<String>, HostError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.checksum(path).await
     }
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
         self.calls.fetch_add(1, Ordering::SeqCst);

@@ -9,7 +9,7 @@
 //! the host, decides, and acts only when it must; `changed` comes from that
 //! comparison, and in check mode it stops after deciding.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 pub use serde_json::{Map, Value};
@@ -96,6 +96,18 @@ pub struct FileStat {
     pub link_target: Option<String>,
 }
 
+/// Where the bytes of a [`Host::write_from`] come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source<'a> {
+    /// Bytes in memory (rendered templates, edited lines).
+    Bytes(&'a [u8]),
+    /// A file on the controller, read in chunks as it is sent.
+    LocalFile(&'a Path),
+    /// A file already on the host, copied there without passing through
+    /// the controller (`remote_src`).
+    HostFile(&'a str),
+}
+
 /// The managed host, as the task's connection (and become user) reaches
 /// it. Every command runs under POSIX `sh`.
 #[async_trait]
@@ -106,14 +118,37 @@ pub trait Host: Send + Sync {
     /// Runs `command` with `sh -c` semantics.
     async fn exec(&self, command: &str, opts: &ExecOptions) -> Result<ExecResult, HostError>;
 
-    /// Reads a whole file; `None` when it does not exist.
+    /// Reads a whole file; `None` when it does not exist. For small
+    /// content work (lineinfile, slurp); big files are compared with
+    /// [`Host::checksum`] instead of being read back.
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, HostError>;
 
     /// Writes a file atomically (a temporary file in the same directory,
     /// then a rename), keeping the mode and owner of a file it replaces;
-    /// `mode` sets the mode of a new file.
-    async fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>)
-        -> Result<(), HostError>;
+    /// `mode` sets the mode of a new file. The bytes come from `src`: a
+    /// controller file travels in bounded chunks (never whole in memory),
+    /// a host file is copied on the host.
+    async fn write_from(
+        &self,
+        path: &str,
+        src: Source<'_>,
+        mode: Option<u32>,
+    ) -> Result<(), HostError>;
+
+    /// [`Host::write_from`] with bytes in memory.
+    async fn write_file(
+        &self,
+        path: &str,
+        data: &[u8],
+        mode: Option<u32>,
+    ) -> Result<(), HostError> {
+        self.write_from(path, Source::Bytes(data), mode).await
+    }
+
+    /// The sha1 of a file's content as lowercase hex, computed on the
+    /// host (`sha1sum` or what else it has); `None` when it does not exist.
+    /// An error when it cannot be read or the host has no sha1 tool.
+    async fn checksum(&self, path: &str) -> Result<Option<String>, HostError>;
 
     /// Metadata of a path; `None` when it does not exist. With `follow`,
     /// a symbolic link is followed.
@@ -185,6 +220,49 @@ pub struct Diff {
     pub after: String,
     pub before_header: Option<String>,
     pub after_header: Option<String>,
+    /// Why a side is not shown, as Ansible's file diffs say it: the
+    /// source or destination is bigger than the diff limit
+    /// (`src_larger`/`dst_larger`, the limit) or binary.
+    pub src_larger: Option<u64>,
+    pub dst_larger: Option<u64>,
+    pub src_binary: bool,
+    pub dst_binary: bool,
+}
+
+impl Diff {
+    /// The diff as Ansible's result holds it: `before`/`after` (with
+    /// headers) when both sides are shown, the `*_larger`/`*_binary`
+    /// notes otherwise.
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        let before_shown = self.dst_larger.is_none() && !self.dst_binary;
+        let after_shown = self.src_larger.is_none() && !self.src_binary;
+        if before_shown {
+            m.insert("before".into(), Value::String(self.before.clone()));
+            if let Some(h) = &self.before_header {
+                m.insert("before_header".into(), Value::String(h.clone()));
+            }
+        }
+        if after_shown {
+            m.insert("after".into(), Value::String(self.after.clone()));
+            if let Some(h) = &self.after_header {
+                m.insert("after_header".into(), Value::String(h.clone()));
+            }
+        }
+        if let Some(n) = self.dst_larger {
+            m.insert("dst_larger".into(), n.into());
+        }
+        if let Some(n) = self.src_larger {
+            m.insert("src_larger".into(), n.into());
+        }
+        if self.dst_binary {
+            m.insert("dst_binary".into(), 1.into());
+        }
+        if self.src_binary {
+            m.insert("src_binary".into(), 1.into());
+        }
+        Value::Object(m)
+    }
 }
 
 /// What a module did: Ansible's result dict, with the common keys typed.

@@ -1,18 +1,18 @@
 //! The `local` connection: commands run on the controller under `/bin/sh`,
 //! as the user running herd.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
 use std::process::Stdio;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use herd_modules::api::{ExecOptions, ExecResult, FileStat, Host, HostError};
+use herd_modules::api::{ExecOptions, ExecResult, FileStat, Host, HostError, Source};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, Mutex};
 
 use super::become_::Become;
 use super::shell::{self, Event, Shell};
+use super::transfer;
 use crate::vars::ConnectionSettings;
 
 /// The controller itself as a managed host.
@@ -190,51 +190,23 @@ impl Host for LocalHost {
         }
     }
 
-    async fn write_file(
+    async fn write_from(
         &self,
         path: &str,
-        data: &[u8],
+        src: Source<'_>,
         mode: Option<u32>,
     ) -> Result<(), HostError> {
         if self.become_.is_some() {
-            return on_shell!(self, s => s.write_file(path, data, mode));
+            return on_shell!(self, s => s.write_from(path, src, mode));
         }
-        let path = Path::new(path);
-        let fail = |what: &str, e: std::io::Error| {
-            HostError::failed(format!("could not {what} {}: {e}", path.display()))
-        };
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let existing = std::fs::metadata(path).ok();
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{file_name}.herd-{}.tmp", std::process::id()));
-        tokio::fs::write(&tmp, data)
-            .await
-            .map_err(|e| fail("write", e))?;
-        let result = (|| {
-            let mode = existing
-                .as_ref()
-                .map(|m| m.mode() & 0o7777)
-                .or(mode)
-                .unwrap_or(0o644);
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
-            if let Some(m) = &existing {
-                // Keeping the owner needs the right to give it away; as an
-                // unprivileged user a replaced file is ours anyway.
-                let _ = std::os::unix::fs::chown(&tmp, Some(m.uid()), Some(m.gid()));
-            }
-            std::fs::rename(&tmp, path)
-        })();
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(fail("replace", e));
+        transfer::local_write(path, src, mode).await
+    }
+
+    async fn checksum(&self, path: &str) -> Result<Option<String>, HostError> {
+        if self.become_.is_some() {
+            return on_shell!(self, s => s.checksum(path));
         }
-        Ok(())
+        transfer::local_checksum(path).await
     }
 
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
@@ -338,6 +310,7 @@ fn group_name(gid: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn host() -> LocalHost {
         LocalHost::new("localhost", &ConnectionSettings::default()).unwrap()
@@ -410,5 +383,80 @@ mod tests {
         assert_eq!(st.kind, "file");
         // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[tokio::test]
+    async fn files_stream_from_the_controller_and_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        // More than one transfer chunk.
+        let data: Vec<u8> = (0..700_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&src, &data).unwrap();
+        let h = host();
+        let a = dir.path().join("a");
+        let a = a.to_str().unwrap();
+        h.write_from(a, Source::LocalFile(&src), Some(0o600))
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(a).unwrap(), data);
+        assert_eq!(h.stat(a, false).await.unwrap().unwrap().mode, 0o600);
+        let b = dir.path().join("b");
+        let b = b.to_str().unwrap();
+        h.write_from(b, Source::HostFile(a), None).await.unwrap();
+        assert_eq!(std::fs::read(b).unwrap(), data);
+        let want = crate::connection::transfer::local_checksum(src.to_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(h.checksum(b).await.unwrap(), want);
+        assert_eq!(h.checksum(&format!("{b}.missing")).await.unwrap(), None);
+        let e = h
+            .write_from(b, Source::LocalFile(&dir.path().join("nope")), None)
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("nope"), "{e}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_transfer_cut_short_never_replaces_the_file() {
+        // Through the persistent shell (local become, as over SSH): a
+        // source that ends before the announced length.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dest");
+        let p = path.to_str().unwrap();
+        std::fs::write(&path, b"old").unwrap();
+        let h = LocalHost::new(
+            "localhost",
+            &ConnectionSettings {
+                become_: true,
+                ..ConnectionSettings::default()
+            },
+        )
+        .unwrap();
+        let tmp = transfer::temp_path(p, "short");
+        let script = transfer::write_script(p, &tmp, transfer::Fill::Stdin(1000), None);
+        let data = vec![b'x'; 600];
+        let mut reader = &data[..];
+        let run = async { on_shell!(h, s => s.run_with(&script, Some((&mut reader, 1000)), None)) };
+        let e = run.await.err().expect("a short source fails");
+        assert!(e.message.contains("400 bytes early"), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        // The shell was given up; the next write starts a new one.
+        h.write_file(p, b"new", None).await.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        h.close().await;
+        // The abandoned script removes its temporary file as it ends.
+        let mut names = Vec::new();
+        for _ in 0..50 {
+            names = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            if names.len() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(names, vec![std::ffi::OsString::from("dest")]);
     }
 }

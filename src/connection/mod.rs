@@ -28,6 +28,7 @@ pub mod known_hosts;
 pub mod local;
 pub mod shell;
 pub mod ssh;
+pub mod transfer;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -22,12 +22,13 @@
 
 use std::time::Duration;
 
-use herd_modules::api::{shell_quote, ExecOptions, ExecResult, FileStat, HostError};
+use herd_modules::api::{shell_quote, ExecOptions, ExecResult, FileStat, HostError, Source};
 use rand::Rng;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::become_::{judge_stderr, judge_su, Become, PromptState};
+use super::transfer::{self, Fill};
 
 /// Output of the shell's transport.
 #[derive(Debug)]
@@ -302,6 +303,28 @@ impl Shell {
         stdin: Option<&[u8]>,
         timeout: Option<u64>,
     ) -> Result<Finished, HostError> {
+        match stdin {
+            Some(data) => {
+                let mut reader = data;
+                let len = data.len() as u64;
+                self.run_with(script, Some((&mut reader, len)), timeout)
+                    .await
+            }
+            None => self.run_with(script, None, timeout).await,
+        }
+    }
+
+    /// Runs one script whose standard input (of the given length) is
+    /// read from a reader and sent in chunks of [`transfer::CHUNK`]
+    /// bytes. A reader that ends early (or fails) cannot complete the
+    /// request: the shell's input is closed, so the script sees a short
+    /// input, and the shell is given up.
+    pub async fn run_with(
+        &mut self,
+        script: &str,
+        stdin: Option<(&mut (dyn AsyncRead + Send + Unpin), u64)>,
+        timeout: Option<u64>,
+    ) -> Result<Finished, HostError> {
         if self.closed {
             return Err(self.lost());
         }
@@ -320,19 +343,46 @@ impl Shell {
         let mut request = format!(
             "{} {} {} {k} {lines}\n",
             script.len(),
-            stdin.map(|d| d.len() as i64).unwrap_or(-1),
+            stdin.as_ref().map(|(_, len)| *len as i64).unwrap_or(-1),
             timeout.unwrap_or(0)
         )
         .into_bytes();
         request.extend_from_slice(script.as_bytes());
         // Header and script in one write: one packet for a small task.
         self.send(&request).await?;
-        if let Some(data) = stdin {
+        let mut cut_short = None;
+        if let Some((reader, len)) = stdin {
             // In chunks, so the transport's flow control paces a big
-            // payload instead of one huge buffer copy.
-            for chunk in data.chunks(1 << 20) {
-                self.send(chunk).await?;
+            // payload and only one chunk is held at a time.
+            let mut buf = vec![0u8; (len as usize).min(transfer::CHUNK)];
+            let mut left = len;
+            while left > 0 {
+                let want = (left as usize).min(buf.len());
+                match reader.read(&mut buf[..want]).await {
+                    Ok(0) => {
+                        cut_short = Some(format!("the input ended {left} bytes early"));
+                        break;
+                    }
+                    Ok(n) => {
+                        self.send(&buf[..n]).await?;
+                        left -= n as u64;
+                    }
+                    Err(e) => {
+                        cut_short = Some(format!("reading the input failed: {e}"));
+                        break;
+                    }
+                }
             }
+        }
+        if let Some(why) = cut_short {
+            // The request cannot be completed: ending the input lets the
+            // script see a short input; the shell is not used again.
+            let _ = self.input.shutdown().await;
+            self.closed = true;
+            return Err(HostError::failed(format!(
+                "could not send the input to {}: {why}",
+                self.what
+            )));
         }
         let out_mark = format!("{k} ");
         let err_mark = format!("{k}\n");
@@ -447,29 +497,28 @@ impl Shell {
         }
     }
 
-    pub async fn write_file(
+    /// A write as the Host API's `write_from` means it (see
+    /// `transfer.rs`).
+    pub async fn write_from(
         &mut self,
         path: &str,
-        data: &[u8],
+        src: Source<'_>,
         mode: Option<u32>,
     ) -> Result<(), HostError> {
-        let (dir, name) = match path.rfind('/') {
-            Some(0) => ("/", &path[1..]),
-            Some(i) => (&path[..i], &path[i + 1..]),
-            None => (".", path),
-        };
-        let tmp = format!("{dir}/.{name}.herd-{}.tmp", nonce());
-        let (p, t) = (shell_quote(path), shell_quote(&tmp));
-        let mode = format!("{:o}", mode.unwrap_or(0o644));
-        // The temporary file is created private, filled, given the old
-        // file's mode and owner (or the requested mode), then renamed over.
-        let script = format!(
-            "umask 077\n\
-             cat >{t} || {{ rm -f {t}; exit 1; }}\n\
-             if [ -e {p} ]; then m=$(stat -L -c %a {p}) && o=$(stat -L -c %u:%g {p}) || {{ rm -f {t}; exit 1; }}; chown \"$o\" {t} 2>/dev/null; else m={mode}; fi\n\
-             chmod \"$m\" {t} && mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n"
-        );
-        let done = self.run(&script, Some(data), None).await?.result;
+        let tmp = transfer::temp_path(path, &nonce());
+        let done = match (transfer::open(&src).await?, src) {
+            (Some((mut reader, len)), _) => {
+                let script = transfer::write_script(path, &tmp, Fill::Stdin(len), mode);
+                self.run_with(&script, Some((&mut *reader, len)), None)
+                    .await?
+            }
+            (None, Source::HostFile(from)) => {
+                let script = transfer::write_script(path, &tmp, Fill::HostFile(from), mode);
+                self.run(&script, None, None).await?
+            }
+            (None, _) => return Err(HostError::failed(format!("nothing to write to {path}"))),
+        }
+        .result;
         if done.rc != 0 {
             return Err(HostError::failed(format!(
                 "could not write {path}: {}",
@@ -477,6 +526,29 @@ impl Shell {
             )));
         }
         Ok(())
+    }
+
+    /// The sha1 of a file, computed on the host.
+    pub async fn checksum(&mut self, path: &str) -> Result<Option<String>, HostError> {
+        let done = self
+            .run(&transfer::checksum_script(path), None, None)
+            .await?
+            .result;
+        match done.rc {
+            0 => transfer::parse_checksum(&done.stdout_text())
+                .map(Some)
+                .ok_or_else(|| {
+                    HostError::failed(format!(
+                        "could not checksum {path}: unexpected output {:?}",
+                        done.stdout_text()
+                    ))
+                }),
+            44 => Ok(None),
+            _ => Err(HostError::failed(format!(
+                "could not checksum {path}: {}",
+                done.stderr_text().trim()
+            ))),
+        }
     }
 
     pub async fn stat(&mut self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {

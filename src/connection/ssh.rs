@@ -29,7 +29,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use herd_modules::api::{shell_quote, ExecOptions, ExecResult, FileStat, Host, HostError};
+use herd_modules::api::{shell_quote, ExecOptions, ExecResult, FileStat, Host, HostError, Source};
 use russh::client::{self, AuthResult, KeyboardInteractiveAuthResponse};
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::ChannelMsg;
@@ -1038,13 +1038,17 @@ impl Host for SshHost {
         on_shell!(self, s => s.read_file(path))
     }
 
-    async fn write_file(
+    async fn write_from(
         &self,
         path: &str,
-        data: &[u8],
+        src: Source<'_>,
         mode: Option<u32>,
     ) -> Result<(), HostError> {
-        on_shell!(self, s => s.write_file(path, data, mode))
+        on_shell!(self, s => s.write_from(path, src, mode))
+    }
+
+    async fn checksum(&self, path: &str) -> Result<Option<String>, HostError> {
+        on_shell!(self, s => s.checksum(path))
     }
 
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {

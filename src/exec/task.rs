@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::join_all;
-use herd_modules::api::{ExecOptions, ExecResult, FileStat, Host, HostError, ModuleContext};
+use herd_modules::api::{
+    ExecOptions, ExecResult, FileStat, Host, HostError, ModuleContext, Source,
+};
 
 use super::controller::TaskController;
 use super::{Inherit, PlayRun, Runner};
@@ -132,13 +134,16 @@ impl Host for EnvHost {
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
         self.inner.read_file(path).await
     }
-    async fn write_file(
+    async fn write_from(
         &self,
         path: &str,
-        data: &[u8],
+        src: Source<'_>,
         mode: Option<u32>,
     ) -> Result<(), HostError> {
-        self.inner.write_file(path, data, mode).await
+        self.inner.write_from(path, src, mode).await
+    }
+    async fn checksum(&self, path: &str) -> Result<Option<String>, HostError> {
+        self.inner.checksum(path).await
     }
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
         self.inner.stat(path, follow).await
@@ -1110,19 +1115,7 @@ impl Runner {
                 if !o.diff.is_empty() {
                     m.insert(
                         "diff".into(),
-                        Value::Array(
-                            o.diff
-                                .iter()
-                                .map(|d| {
-                                    serde_json::json!({
-                                        "before": d.before,
-                                        "after": d.after,
-                                        "before_header": d.before_header,
-                                        "after_header": d.after_header,
-                                    })
-                                })
-                                .collect(),
-                        ),
+                        Value::Array(o.diff.iter().map(|d| d.to_value()).collect()),
                     );
                 }
                 m
@@ -1558,6 +1551,25 @@ pub(crate) fn drop_omit(m: Map<String, Value>) -> Map<String, Value> {
 
 /// A simple unified-style diff of one before/after pair.
 fn diff_text(d: &Value) -> Option<String> {
+    // A file diff skipped for size or binary content says so, as
+    // ansible's callback does, and shows no hunks.
+    let mut notes = String::new();
+    for (key, what) in [("dst_binary", "destination"), ("src_binary", "source")] {
+        if d.get(key).is_some() {
+            notes.push_str(&format!("diff skipped: {what} file appears to be binary\n"));
+        }
+    }
+    for (key, what) in [("dst_larger", "destination"), ("src_larger", "source")] {
+        if let Some(n) = d.get(key) {
+            notes.push_str(&format!(
+                "diff skipped: {what} file size is greater than {}\n",
+                py_str(n)
+            ));
+        }
+    }
+    if !notes.is_empty() && (d.get("before").is_none() || d.get("after").is_none()) {
+        return Some(notes);
+    }
     let before = d.get("before").map(py_str).unwrap_or_default();
     let after = d.get("after").map(py_str).unwrap_or_default();
     if before == after {

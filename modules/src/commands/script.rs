@@ -1,8 +1,8 @@
 //! script — copy a local script to the host and run it there.
 //!
 //! The script is looked up like other controller files (the role's and the
-//! playbook's `files/`), pushed to a private temporary directory on the
-//! host, run, and removed.
+//! playbook's `files/`), pushed (streamed in chunks) to a private
+//! temporary directory on the host, run, and removed.
 //!
 //! Arguments:
 //!   free form / cmd   the script's path followed by its arguments
@@ -18,7 +18,7 @@
 use async_trait::async_trait;
 
 use super::{add_output, check_guard, shlex_split, Guard};
-use crate::api::{shell_quote, ExecOptions, HostError, Module, ModuleContext, Outcome};
+use crate::api::{shell_quote, ExecOptions, HostError, Module, ModuleContext, Outcome, Source};
 use crate::args::{Param, Spec};
 
 pub struct Script;
@@ -107,15 +107,12 @@ impl Module for Script {
                 "Could not find or access '{source}' on the Ansible Controller."
             )));
         };
-        let data = match ctx.controller.read_local(&local) {
-            Ok(d) => d,
-            Err(e) => {
-                return Ok(Outcome::failed(format!(
-                    "Could not read '{}': {e}",
-                    local.display()
-                )))
-            }
-        };
+        if let Err(e) = std::fs::File::open(&local) {
+            return Ok(Outcome::failed(format!(
+                "Could not read '{}': {e}",
+                local.display()
+            )));
+        }
         if ctx.check_mode {
             if creates.is_some() || removes.is_some() {
                 return Ok(Outcome::changed());
@@ -145,7 +142,10 @@ impl Module for Script {
             .unwrap_or_else(|| "script".into());
         let tmp = format!("{dir}/{base}");
         let result = async {
-            ctx.host.write_file(&tmp, &data, Some(0o700)).await?;
+            // Sent in chunks from the file, however big the script.
+            ctx.host
+                .write_from(&tmp, Source::LocalFile(&local), Some(0o700))
+                .await?;
             // The arguments after the script name are shell text, as in
             // Ansible, so variables and quoting in them work as written.
             let rest = &raw[first_word_end(raw)..];

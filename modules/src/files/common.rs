@@ -127,8 +127,7 @@ pub fn dict_diff(before: &Value, after: &Value) -> Diff {
     Diff {
         before: pretty(before),
         after: pretty(after),
-        before_header: None,
-        after_header: None,
+        ..Diff::default()
     }
 }
 

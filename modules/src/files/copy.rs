@@ -21,11 +21,20 @@
 //!   follow          follow a link at dest (default false: it is replaced)
 //!   checksum        expected sha1 of the source
 //!
-//! Returns: dest, src, checksum (sha1), md5sum, size, state, mode, owner,
-//! group, uid, gid, backup_file. Changed only when content or attributes
-//! differ. With --diff, the old and new content.
+//! A file is compared by its sha1 (summed on the controller in one pass,
+//! on the host with `sha1sum`; a small one is read back instead) and, when
+//! it differs, sent in chunks: it is never held whole in memory. With
+//! remote_src, the comparison and the copy both happen on the host.
+//!
+//! Returns: dest, src, checksum (sha1), md5sum (of a written file), size,
+//! state, mode, owner, group, uid, gid, backup_file. Changed only when
+//! content or attributes differ. With --diff, the old and new content; a
+//! file bigger than 104448 bytes or binary is only named, as Ansible does.
 
-use std::path::Path;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use md5::Md5;
@@ -36,7 +45,7 @@ use super::common::{
 };
 use crate::api::FileStat;
 use crate::api::{
-    shell_quote, Diff, ExecOptions, HostError, Module, ModuleContext, Outcome, Value,
+    shell_quote, Diff, ExecOptions, HostError, Module, ModuleContext, Outcome, Source, Value,
 };
 use crate::args::{Args, Mode, Param, Spec};
 use crate::file_spec;
@@ -90,30 +99,133 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The --diff entry for a content change: text only, as Ansible skips
-/// binary files.
-pub fn content_diff(dest: &str, src_label: &str, old: Option<&[u8]>, new: &[u8]) -> Diff {
-    let text = |b: &[u8]| {
-        if b.contains(&0) {
-            None
-        } else {
-            std::str::from_utf8(b).ok().map(str::to_string)
+/// The checksum and size of a controller file, read in chunks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalDigest {
+    pub sha1: String,
+    pub size: u64,
+}
+
+/// Feeds a controller file to `f` in chunks; returns its size.
+fn read_chunks(path: &Path, mut f: impl FnMut(&[u8])) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(size);
         }
-    };
-    let (before, after) = match (old.map(text).unwrap_or(Some(String::new())), text(new)) {
-        (Some(b), Some(a)) => (b, a),
-        _ => (String::new(), "(binary file: diff skipped)\n".to_string()),
-    };
-    Diff {
-        before,
-        after,
-        before_header: Some(dest.to_string()),
-        after_header: Some(src_label.to_string()),
+        f(&buf[..n]);
+        size += n as u64;
     }
 }
 
-/// Above this size, an existing file is compared by checksum on the host.
-const LARGE_FILE: usize = 64 * 1024;
+/// Reads a controller file once, in chunks, for its sha1 and size.
+pub fn local_digest(path: &Path) -> std::io::Result<LocalDigest> {
+    let mut sha1 = Sha1::new();
+    let size = read_chunks(path, |b| sha1.update(b))?;
+    Ok(LocalDigest {
+        sha1: hex(&sha1.finalize()),
+        size,
+    })
+}
+
+type DigestCell = Arc<OnceLock<Result<LocalDigest, String>>>;
+
+/// A controller file as it was summed: path, size, modification time.
+type DigestKey = (PathBuf, u64, i64, i64);
+
+/// [`local_digest`], remembered for the run by path, size and
+/// modification time: a fleet copying one file sums it once, and a file
+/// changed meanwhile is summed again.
+fn cached_digest(path: &Path) -> Result<LocalDigest, String> {
+    static CACHE: OnceLock<Mutex<HashMap<DigestKey, DigestCell>>> = OnceLock::new();
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    let key = (
+        path.to_path_buf(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+    );
+    let cache = CACHE.get_or_init(Default::default);
+    let cell = match cache.lock() {
+        Ok(mut map) => map.entry(key.clone()).or_default().clone(),
+        // A poisoned map only loses the sharing.
+        Err(_) => DigestCell::default(),
+    };
+    let r = cell
+        .get_or_init(|| local_digest(path).map_err(|e| e.to_string()))
+        .clone();
+    if r.is_err() {
+        // A failure is not remembered: the next task tries again.
+        if let Ok(mut map) = cache.lock() {
+            map.remove(&key);
+        }
+    }
+    r
+}
+
+/// Files bigger than this are not diffed (Ansible's
+/// `MAX_FILE_SIZE_FOR_DIFF` default, `ANSIBLE_MAX_DIFF_SIZE`).
+pub const MAX_DIFF_SIZE: u64 = 104_448;
+
+/// One side of a file diff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffSide<'a> {
+    /// No file (the destination before it is created).
+    Absent,
+    Content(&'a [u8]),
+    /// Bigger than [`MAX_DIFF_SIZE`]: not read.
+    TooLarge,
+}
+
+/// The --diff entry for a content change, as Ansible's file diffs have
+/// it: text sides shown, a side that is binary (holds a NUL byte) or
+/// bigger than the limit only named.
+pub fn file_diff(dest: &str, src_label: &str, old: DiffSide<'_>, new: DiffSide<'_>) -> Diff {
+    let mut d = Diff {
+        before_header: Some(dest.to_string()),
+        after_header: Some(src_label.to_string()),
+        ..Diff::default()
+    };
+    match old {
+        DiffSide::Absent => {}
+        DiffSide::TooLarge => d.dst_larger = Some(MAX_DIFF_SIZE),
+        DiffSide::Content(b) if b.contains(&0) => d.dst_binary = true,
+        DiffSide::Content(b) => d.before = String::from_utf8_lossy(b).into_owned(),
+    }
+    match new {
+        DiffSide::Absent => {}
+        DiffSide::TooLarge => d.src_larger = Some(MAX_DIFF_SIZE),
+        DiffSide::Content(b) if b.contains(&0) => d.src_binary = true,
+        DiffSide::Content(b) => d.after = String::from_utf8_lossy(b).into_owned(),
+    }
+    d
+}
+
+/// [`file_diff`] of content in memory.
+pub fn content_diff(dest: &str, src_label: &str, old: Option<&[u8]>, new: &[u8]) -> Diff {
+    fn side(b: &[u8]) -> DiffSide<'_> {
+        if b.len() as u64 > MAX_DIFF_SIZE {
+            DiffSide::TooLarge
+        } else {
+            DiffSide::Content(b)
+        }
+    }
+    file_diff(
+        dest,
+        src_label,
+        old.map(side).unwrap_or(DiffSide::Absent),
+        side(new),
+    )
+}
+
+/// Up to this size, an existing file is read back and compared; above
+/// it, it is compared by checksum on the host.
+const LARGE_FILE: u64 = 64 * 1024;
 
 /// What to do with a destination file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,15 +238,88 @@ pub enum Verdict {
     Write,
 }
 
-/// Decides from what is at dest (`st`, and `old`, its content when it is
-/// a regular file) whether `new` must be written; pure.
-pub fn decide(st: Option<&FileStat>, old: Option<&[u8]>, new: &[u8], force: bool) -> Verdict {
+/// Decides from what is at dest (`st`) and whether its content is the
+/// same as the source's (`same`: by bytes or checksum, when known)
+/// whether the source must be written; pure.
+pub fn decide(st: Option<&FileStat>, same: Option<bool>, force: bool) -> Verdict {
     match st {
         Some(_) if !force => Verdict::KeepExisting,
         Some(s) if s.kind == "link" => Verdict::Write,
-        Some(_) if old == Some(new) => Verdict::Unchanged,
+        Some(_) if same == Some(true) => Verdict::Unchanged,
         _ => Verdict::Write,
     }
+}
+
+/// What a put knows of its source before writing it.
+struct SourceFacts<'a> {
+    sha1: String,
+    md5: Option<String>,
+    size: u64,
+    /// The content, when it is in memory or small enough to read for a
+    /// byte comparison or a diff.
+    small: Option<Cow<'a, [u8]>>,
+}
+
+/// The facts of `src`: bytes are summed in memory, a controller file in
+/// one chunked pass, a host file on the host. `Err(msg)`: the source
+/// cannot be read.
+async fn source_facts<'a>(
+    ctx: &ModuleContext<'_>,
+    src: Source<'a>,
+) -> Result<Result<SourceFacts<'a>, String>, HostError> {
+    Ok(Ok(match src {
+        Source::Bytes(b) => SourceFacts {
+            sha1: sha1_hex(b),
+            md5: Some(hex(&Md5::digest(b))),
+            size: b.len() as u64,
+            small: Some(Cow::Borrowed(b)),
+        },
+        Source::LocalFile(path) => {
+            let d = match cached_digest(path) {
+                Ok(d) => d,
+                Err(e) => return Ok(Err(format!("could not read {}: {e}", path.display()))),
+            };
+            let small = if d.size <= MAX_DIFF_SIZE {
+                match std::fs::read(path) {
+                    Ok(b) => Some(Cow::Owned(b)),
+                    Err(e) => return Ok(Err(format!("could not read {}: {e}", path.display()))),
+                }
+            } else {
+                None
+            };
+            SourceFacts {
+                sha1: d.sha1,
+                md5: None,
+                size: d.size,
+                small,
+            }
+        }
+        Source::HostFile(path) => {
+            let Some(st) = ctx.host.stat(path, true).await? else {
+                return Ok(Err(format!("Source {path} not found")));
+            };
+            let small = if st.size <= LARGE_FILE {
+                ctx.host.read_file(path).await?.map(Cow::Owned)
+            } else {
+                None
+            };
+            let sha1 = match &small {
+                Some(b) => sha1_hex(b),
+                None => match ctx.host.checksum(path).await {
+                    Ok(Some(sum)) => sum,
+                    Ok(None) => return Ok(Err(format!("Source {path} not found"))),
+                    Err(e) if e.unreachable => return Err(e),
+                    Err(e) => return Ok(Err(e.message)),
+                },
+            };
+            SourceFacts {
+                md5: None,
+                sha1,
+                size: small.as_ref().map(|b| b.len() as u64).unwrap_or(st.size),
+                small,
+            }
+        }
+    }))
 }
 
 /// Writes `content` to `p.dest` when it differs, then sets attributes.
@@ -143,6 +328,17 @@ pub async fn put_file(
     ctx: &ModuleContext<'_>,
     p: &PutFile,
     content: &[u8],
+) -> Result<Outcome, HostError> {
+    put_from(ctx, p, Source::Bytes(content)).await
+}
+
+/// Writes `src` to `p.dest` when its content differs, then sets
+/// attributes; `dest` must already name the file. A big source is
+/// compared by checksum and sent in chunks, never read whole.
+pub async fn put_from(
+    ctx: &ModuleContext<'_>,
+    p: &PutFile,
+    src: Source<'_>,
 ) -> Result<Outcome, HostError> {
     let host = ctx.host;
     let mut dest = p.dest.clone();
@@ -160,52 +356,65 @@ pub async fn put_file(
         dest = r.stdout_text().trim_end_matches('\n').to_string();
         st = host.stat(&dest, false).await?;
     }
-    let checksum = sha1_hex(content);
-    let mut out = Outcome::ok()
-        .with("dest", dest.clone())
-        .with("src", p.src_label.clone())
-        .with("checksum", checksum.clone())
-        .with("md5sum", hex(&Md5::digest(content)))
-        .with("size", content.len());
     if st.as_ref().is_some_and(|s| s.kind == "directory") {
         return Ok(Outcome::failed(format!("dest {dest} is a directory")).with("dest", dest));
     }
-    if decide(st.as_ref(), None, content, p.force) == Verdict::KeepExisting {
+    let facts = match source_facts(ctx, src).await? {
+        Ok(f) => f,
+        Err(msg) => return Ok(Outcome::failed(msg)),
+    };
+    let mut out = Outcome::ok()
+        .with("dest", dest.clone())
+        .with("src", p.src_label.clone())
+        .with("checksum", facts.sha1.clone());
+    if let Some(md5) = &facts.md5 {
+        out = out.with("md5sum", md5.clone());
+    }
+    out = out.with("size", facts.size);
+    if decide(st.as_ref(), None, p.force) == Verdict::KeepExisting {
         out.msg = Some("file already exists".into());
         return Ok(out);
     }
     let is_link = st.as_ref().is_some_and(|s| s.kind == "link");
-    // Without --diff the old content itself is not needed: a size that
-    // differs settles it, and a large file is compared by checksum on the
-    // host rather than sent back.
+    // The old content is read back only when it is small and wanted (a
+    // byte comparison, a diff); a size that differs settles it; otherwise
+    // the host computes its checksum.
     let mut old = None;
-    let mut differs = None;
+    let mut same = None;
     if let Some(s) = st.as_ref().filter(|s| s.kind == "file") {
-        if !ctx.diff && s.size != content.len() as u64 {
-            differs = Some(true);
-        } else if !ctx.diff && content.len() > LARGE_FILE {
-            let r = host
-                .exec(
-                    &format!("sha1sum < {}", shell_quote(&dest)),
-                    &ExecOptions::default(),
-                )
-                .await?;
-            let theirs = r.stdout_text();
-            if r.rc == 0 && theirs.len() >= 40 {
-                differs = Some(theirs[..40] != checksum);
-            }
-        }
-        if differs.is_none() {
+        let want_old = ctx.diff && s.size <= MAX_DIFF_SIZE;
+        if s.size != facts.size && !want_old {
+            same = Some(false);
+        } else if want_old || (s.size <= LARGE_FILE && facts.small.is_some()) {
             old = host.read_file(&dest).await?;
+            same = match (&old, &facts.small) {
+                (Some(o), Some(n)) => Some(o[..] == n[..]),
+                (Some(o), None) => Some(sha1_hex(o) == facts.sha1),
+                (None, _) => Some(false),
+            };
+        } else {
+            same = match host.checksum(&dest).await {
+                Ok(sum) => Some(sum.as_deref() == Some(facts.sha1.as_str())),
+                Err(e) if e.unreachable => return Err(e),
+                // No checksum tool: the file is written again.
+                Err(_) => Some(false),
+            };
         }
     }
-    let differs = differs
-        .unwrap_or_else(|| decide(st.as_ref(), old.as_deref(), content, p.force) == Verdict::Write);
+    let differs = decide(st.as_ref(), same, p.force) == Verdict::Write;
     if differs {
         out.changed = true;
         if ctx.diff {
-            out.diff
-                .push(content_diff(&dest, &p.src_label, old.as_deref(), content));
+            let before = match (&st, &old) {
+                (Some(s), _) if s.kind == "file" && s.size > MAX_DIFF_SIZE => DiffSide::TooLarge,
+                (_, Some(o)) => DiffSide::Content(o),
+                _ => DiffSide::Absent,
+            };
+            let after = match &facts.small {
+                Some(b) if b.len() as u64 <= MAX_DIFF_SIZE => DiffSide::Content(b),
+                _ => DiffSide::TooLarge,
+            };
+            out.diff.push(file_diff(&dest, &p.src_label, before, after));
         }
     }
     let dir = parent(&dest);
@@ -274,7 +483,7 @@ pub async fn put_file(
                     return Ok(Outcome::failed(format!("validate must contain %s: {v}")));
                 }
                 let tmp = format!("{dir}/.{}.herd-validate.tmp", basename(&dest));
-                host.write_file(&tmp, content, new_mode.or(st.as_ref().map(|s| s.mode)))
+                host.write_from(&tmp, src, new_mode.or(st.as_ref().map(|s| s.mode)))
                     .await?;
                 let cmd = v.replace("%s", &shell_quote(&tmp));
                 let r = host.exec(&cmd, &ExecOptions::default()).await?;
@@ -312,7 +521,22 @@ pub async fn put_file(
                     )));
                 }
             }
-            None => host.write_file(&dest, content, new_mode).await?,
+            None => host.write_from(&dest, src, new_mode).await?,
+        }
+        if facts.md5.is_none() {
+            // As Ansible's copy computes it: on the host, of the file just
+            // written (md5 is for backwards compatibility only).
+            let r = host
+                .exec(
+                    &format!("md5sum < {}", shell_quote(&dest)),
+                    &ExecOptions::default(),
+                )
+                .await?;
+            let text = r.stdout_text();
+            let sum = text.split_whitespace().next().unwrap_or("");
+            if r.rc == 0 && sum.len() == 32 && sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+                out.values.insert("md5sum".into(), sum.into());
+            }
         }
     }
     let now = match (&st, differs) {
@@ -494,16 +718,21 @@ impl Module for Copy {
         if local.is_dir() {
             return dir_copy(ctx, &a, &src, &local, &dest).await;
         }
-        let data = match ctx.controller.read_local(&local) {
-            Ok(d) => d,
-            Err(e) => return Ok(Outcome::failed(format!("Source {src} not readable: {e}"))),
-        };
+        // The file is never read whole: summed in one chunked pass, then
+        // sent in chunks only when the host's copy differs.
+        if let Err(e) = std::fs::File::open(&local) {
+            return Ok(Outcome::failed(format!("Source {src} not readable: {e}")));
+        }
         if let Some(want) = a.str("checksum") {
-            if sha1_hex(&data) != want {
+            let sum = match cached_digest(&local) {
+                Ok(d) => d.sha1,
+                Err(e) => return Ok(Outcome::failed(format!("Source {src} not readable: {e}"))),
+            };
+            if sum != want {
                 return Ok(Outcome::failed(
                     "Copied file does not match the expected checksum. Transfer failed.",
                 )
-                .with("checksum", sha1_hex(&data))
+                .with("checksum", sum)
                 .with("expected_checksum", want));
             }
         }
@@ -513,11 +742,11 @@ impl Module for Copy {
         if p.attrs.mode == Some(Mode::Preserve) {
             p.attrs.mode = local_mode(&local).map(Mode::Octal);
         }
-        put_file(ctx, &p, &data).await
+        put_from(ctx, &p, Source::LocalFile(&local)).await
     }
 }
 
-/// Copies a controller directory: every file through [`put_file`].
+/// Copies a controller directory: every file through [`put_from`].
 async fn dir_copy(
     ctx: &ModuleContext<'_>,
     a: &Args,
@@ -559,20 +788,17 @@ async fn dir_copy(
     }
     for f in files {
         let lp = local.join(&f);
-        let data = match ctx.controller.read_local(&lp) {
-            Ok(d) => d,
-            Err(e) => {
-                return Ok(Outcome::failed(format!(
-                    "Source {} not readable: {e}",
-                    lp.display()
-                )))
-            }
-        };
+        if let Err(e) = std::fs::File::open(&lp) {
+            return Ok(Outcome::failed(format!(
+                "Source {} not readable: {e}",
+                lp.display()
+            )));
+        }
         let mut p = put_file_args(a, format!("{root}/{f}"), lp.display().to_string());
         if p.attrs.mode == Some(Mode::Preserve) {
             p.attrs.mode = local_mode(&lp).map(Mode::Octal);
         }
-        let r = put_file(ctx, &p, &data).await?;
+        let r = put_from(ctx, &p, Source::LocalFile(&lp)).await?;
         if r.failed {
             return Ok(r);
         }
@@ -623,16 +849,15 @@ async fn remote_copy(
         }
         return Ok(out);
     }
-    let Some(data) = ctx.host.read_file(src).await? else {
-        return Ok(Outcome::failed(format!("Source {src} not found")));
-    };
+    // The file stays on the host: compared by checksum there and copied
+    // there, never through the controller.
     let (dest, known) = resolve_dest(ctx, dest, basename(src)).await?;
     let mut p = put_file_args(a, dest, src.to_string());
     p.known = known;
     if p.attrs.mode == Some(Mode::Preserve) {
         p.attrs.mode = Some(Mode::Octal(st.mode));
     }
-    put_file(ctx, &p, &data).await
+    put_from(ctx, &p, Source::HostFile(src)).await
 }
 
 #[cfg(test)]
@@ -649,18 +874,16 @@ mod tests {
             kind: "link".into(),
             ..FileStat::default()
         };
-        assert_eq!(decide(None, None, b"x", true), Verdict::Write);
-        assert_eq!(decide(None, None, b"x", false), Verdict::Write);
+        assert_eq!(decide(None, None, true), Verdict::Write);
+        assert_eq!(decide(None, None, false), Verdict::Write);
+        assert_eq!(decide(Some(&file), Some(true), true), Verdict::Unchanged);
+        assert_eq!(decide(Some(&file), Some(false), true), Verdict::Write);
+        assert_eq!(decide(Some(&file), None, true), Verdict::Write);
         assert_eq!(
-            decide(Some(&file), Some(b"x"), b"x", true),
-            Verdict::Unchanged
-        );
-        assert_eq!(decide(Some(&file), Some(b"y"), b"x", true), Verdict::Write);
-        assert_eq!(
-            decide(Some(&file), Some(b"y"), b"x", false),
+            decide(Some(&file), Some(false), false),
             Verdict::KeepExisting
         );
-        assert_eq!(decide(Some(&link), None, b"x", true), Verdict::Write);
+        assert_eq!(decide(Some(&link), Some(true), true), Verdict::Write);
     }
 
     #[test]
@@ -672,6 +895,31 @@ mod tests {
         let d = content_diff("/d", "s", Some(b"a\n"), b"b\n");
         assert_eq!((d.before.as_str(), d.after.as_str()), ("a\n", "b\n"));
         let d = content_diff("/d", "s", None, b"\0x");
-        assert!(d.after.contains("binary"));
+        assert!(d.src_binary && !d.dst_binary);
+        let v = d.to_value();
+        assert_eq!(v["src_binary"], 1);
+        assert_eq!(v["before"], "");
+        assert!(v.get("after").is_none());
+        let big = vec![b'x'; MAX_DIFF_SIZE as usize + 1];
+        let d = content_diff("/d", "s", Some(&big), b"small\n");
+        assert_eq!(d.dst_larger, Some(MAX_DIFF_SIZE));
+        let v = d.to_value();
+        assert_eq!(v["dst_larger"], MAX_DIFF_SIZE);
+        assert!(v.get("before").is_none());
+        assert_eq!(v["after"], "small\n");
+    }
+
+    #[test]
+    fn local_files_are_summed_in_one_pass() {
+        let dir = std::env::temp_dir().join(format!("herd-digest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("f");
+        // Bigger than one read buffer, so the chunks are summed in order.
+        let data: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        let d = local_digest(&p).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(d.sha1, sha1_hex(&data));
+        assert_eq!(d.size, data.len() as u64);
     }
 }

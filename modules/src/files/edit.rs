@@ -68,6 +68,7 @@ pub async fn write_back(
             after: new.to_string(),
             before_header: Some(header.to_string()),
             after_header: Some(header.to_string()),
+            ..Diff::default()
         });
     }
     let mut msg = msg.to_string();

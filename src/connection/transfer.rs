@@ -1,0 +1,238 @@
+//! File transfer: what `write_from` and `checksum` of the Host API do on
+//! every connection, so a big file never sits whole in memory.
+//!
+//! A write goes to a temporary file in the destination's directory,
+//! which gets the replaced file's mode and owner (or the requested mode),
+//! and is then renamed over the destination: readers see the old file or
+//! the new one, never a half-written one.
+//!
+//! Over a persistent shell (SSH, local become) the bytes travel as the
+//! shell request's standard input, read from their source and sent in
+//! chunks of [`CHUNK`] bytes, so the transport's flow control paces
+//! them and herd holds one chunk at a time. The driver stores that input
+//! in its private temporary directory (`$HERD_TMPDIR/i`); the transfer
+//! script moves it into place (a rename when both are on one file
+//! system) and checks its size, so a transfer cut short never replaces
+//! the destination. A file already on the host is copied there.
+//!
+//! A checksum is sha1, the one Ansible's copy compares: on the host with
+//! `sha1sum`, else `shasum -a 1`, else `openssl dgst -sha1`.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use herd_modules::api::{shell_quote, HostError, Source};
+use sha1::{Digest, Sha1};
+use tokio::io::AsyncRead;
+
+/// Bytes read from a source and sent at a time.
+pub const CHUNK: usize = 256 * 1024;
+
+/// A source opened for sending: a reader and the number of bytes it
+/// holds.
+pub type Reader<'a> = (Box<dyn AsyncRead + Send + Unpin + 'a>, u64);
+
+/// Where the temporary file of a write to `path` goes: beside it, hidden,
+/// with `tag` making it unique.
+pub fn temp_path(path: &str, tag: &str) -> String {
+    match split(path) {
+        ("/", name) => format!("/.{name}.herd-{tag}.tmp"),
+        (dir, name) => format!("{dir}/.{name}.herd-{tag}.tmp"),
+    }
+}
+
+/// A path's directory and file name (`.` when it has no slash).
+fn split(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(0) => ("/", &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (".", path),
+    }
+}
+
+/// Opens a source that travels from the controller; `None` for a file
+/// already on the host.
+pub async fn open<'a>(src: &Source<'a>) -> Result<Option<Reader<'a>>, HostError> {
+    match *src {
+        Source::Bytes(data) => Ok(Some((Box::new(data), data.len() as u64))),
+        Source::LocalFile(path) => {
+            let fail = |e: std::io::Error| {
+                HostError::failed(format!("could not read {}: {e}", path.display()))
+            };
+            let file = tokio::fs::File::open(path).await.map_err(fail)?;
+            let len = file.metadata().await.map_err(fail)?.len();
+            Ok(Some((Box::new(file), len)))
+        }
+        Source::HostFile(_) => Ok(None),
+    }
+}
+
+/// Where the bytes of a shell write come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fill<'a> {
+    /// The request's standard input, of this length.
+    Stdin(u64),
+    /// A file on the host.
+    HostFile(&'a str),
+}
+
+/// The shell script of a write to `path` through `tmp`.
+pub fn write_script(path: &str, tmp: &str, fill: Fill<'_>, mode: Option<u32>) -> String {
+    let (p, t) = (shell_quote(path), shell_quote(tmp));
+    let mode = format!("{:o}", mode.unwrap_or(0o644));
+    let fill = match fill {
+        Fill::Stdin(len) => format!(
+            // The driver's copy of the input is taken as it is (kept
+            // private until it is in place); a size that differs means the
+            // transfer was cut short. wc's output may be padded: unquoted.
+            "f=\"$HERD_TMPDIR/i\"\n\
+             {{ [ -f \"$f\" ] && chmod 600 \"$f\" && mv -f -- \"$f\" {t}; }} || cat >{t} || {{ rm -f {t}; exit 1; }}\n\
+             [ $(wc -c <{t}) -eq {len} ] || {{ rm -f {t}; echo 'the transfer was cut short' >&2; exit 1; }}\n"
+        ),
+        Fill::HostFile(src) => format!(
+            "cat -- {} >{t} || {{ rm -f {t}; exit 1; }}\n",
+            shell_quote(src)
+        ),
+    };
+    // The temporary file is created private, filled, given the old
+    // file's mode and owner (or the requested mode), then renamed over.
+    format!(
+        "umask 077\n\
+         {fill}\
+         if [ -e {p} ]; then m=$(stat -L -c %a {p}) && o=$(stat -L -c %u:%g {p}) || {{ rm -f {t}; exit 1; }}; chown \"$o\" {t} 2>/dev/null; else m={mode}; fi\n\
+         chmod \"$m\" {t} && mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n"
+    )
+}
+
+/// The shell script printing the sha1 of `path`; exit 44: missing,
+/// 45: no tool to compute it.
+pub fn checksum_script(path: &str) -> String {
+    let p = shell_quote(path);
+    format!(
+        "[ -e {p} ] || exit 44\n\
+         if command -v sha1sum >/dev/null 2>&1; then exec sha1sum <{p}\n\
+         elif command -v shasum >/dev/null 2>&1; then exec shasum -a 1 <{p}\n\
+         elif command -v openssl >/dev/null 2>&1; then exec openssl dgst -sha1 <{p}\n\
+         else echo 'no sha1 tool on the host (sha1sum, shasum or openssl)' >&2; exit 45; fi\n"
+    )
+}
+
+/// The checksum in the output of [`checksum_script`]: the first word of
+/// 40 hex digits (`HEX  -` from sha1sum, `SHA1(stdin)= HEX` from openssl).
+pub fn parse_checksum(stdout: &str) -> Option<String> {
+    stdout
+        .split(|c: char| c.is_whitespace())
+        .find(|w| w.len() == 40 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|w| w.to_ascii_lowercase())
+}
+
+/// sha1 of a file on this machine, read in chunks on a blocking thread;
+/// `None` when it does not exist.
+pub async fn local_checksum(path: &str) -> Result<Option<String>, HostError> {
+    let owned = path.to_string();
+    let r = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&owned)?;
+        let mut hasher = Sha1::new();
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
+    })
+    .await
+    .map_err(|e| HostError::failed(format!("could not checksum {path}: {e}")))?;
+    match r {
+        Ok(sum) => Ok(Some(sum)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(HostError::failed(format!("could not checksum {path}: {e}"))),
+    }
+}
+
+/// A write on this machine (the `local` connection without become): the
+/// source is copied into the temporary file by the kernel or in chunks,
+/// then it is given its mode and owner and renamed over `path`.
+pub async fn local_write(path: &str, src: Source<'_>, mode: Option<u32>) -> Result<(), HostError> {
+    let target = Path::new(path);
+    let fail = |what: &str, e: std::io::Error| {
+        HostError::failed(format!("could not {what} {}: {e}", target.display()))
+    };
+    let existing = std::fs::metadata(target).ok();
+    let tmp = temp_path(path, &std::process::id().to_string());
+    let filled = match src {
+        Source::Bytes(data) => tokio::fs::write(&tmp, data).await,
+        Source::LocalFile(from) => tokio::fs::copy(from, &tmp).await.map(|_| ()),
+        Source::HostFile(from) => tokio::fs::copy(from, &tmp).await.map(|_| ()),
+    };
+    if let Err(e) = filled {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(match src {
+            Source::Bytes(_) => fail("write", e),
+            Source::LocalFile(from) => fail(&format!("copy {} to", from.display()), e),
+            Source::HostFile(from) => fail(&format!("copy {from} to"), e),
+        });
+    }
+    let result = (|| {
+        let mode = existing
+            .as_ref()
+            .map(|m| m.mode() & 0o7777)
+            .or(mode)
+            .unwrap_or(0o644);
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+        if let Some(m) = &existing {
+            // Keeping the owner needs the right to give it away; as an
+            // unprivileged user a replaced file is ours anyway.
+            let _ = std::os::unix::fs::chown(&tmp, Some(m.uid()), Some(m.gid()));
+        }
+        std::fs::rename(&tmp, target)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail("replace", e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_paths_sit_beside_the_file() {
+        assert_eq!(temp_path("/etc/a b", "x"), "/etc/.a b.herd-x.tmp");
+        assert_eq!(temp_path("/f", "x"), "/.f.herd-x.tmp");
+        assert_eq!(temp_path("f", "x"), "./.f.herd-x.tmp");
+    }
+
+    #[test]
+    fn checksums_are_found_in_each_tool_output() {
+        let h = "f572d396fae9206628714fb2ce00f72e94f2258f";
+        assert_eq!(parse_checksum(&format!("{h}  -\n")).as_deref(), Some(h));
+        assert_eq!(
+            parse_checksum(&format!("SHA1(stdin)= {}\n", h.to_uppercase())).as_deref(),
+            Some(h)
+        );
+        assert_eq!(parse_checksum("nothing here\n"), None);
+    }
+
+    #[tokio::test]
+    async fn local_checksum_streams_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"hello\n").unwrap();
+        let p = p.to_str().unwrap();
+        assert_eq!(
+            local_checksum(p).await.unwrap().as_deref(),
+            Some("f572d396fae9206628714fb2ce00f72e94f2258f")
+        );
+        assert_eq!(local_checksum(&format!("{p}.no")).await.unwrap(), None);
+    }
+}
