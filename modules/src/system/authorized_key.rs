@@ -483,6 +483,7 @@ impl Module for AuthorizedKey {
                 after: content.clone(),
                 before_header: Some(keyfile.clone()),
                 after_header: Some(keyfile.clone()),
+                ..Diff::default()
             });
         }
         if ctx.check_mode {

@@ -460,6 +460,7 @@ impl Module for Cron {
                         after: String::new(),
                         before_header: Some(header),
                         after_header: Some("/dev/null".into()),
+                        ..Diff::default()
                     });
                 }
                 o.warnings = warnings;
@@ -530,6 +531,7 @@ impl Module for Cron {
                     after: tab.render(),
                     before_header: Some(header.clone()),
                     after_header: Some(header),
+                    ..Diff::default()
                 });
             }
         }

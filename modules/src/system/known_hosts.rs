@@ -277,6 +277,7 @@ impl Module for KnownHosts {
                 "/dev/null".into()
             }),
             after_header: Some(path.clone()),
+            ..Diff::default()
         });
 
         if !present && line.is_none() && key.is_some() {
