@@ -456,6 +456,9 @@ impl Spec {
     /// the engine's and are ignored, as Ansible does; null values count as
     /// not given.
     pub fn validate(&self, raw: &Map<String, Value>) -> Result<Args, String> {
+        // Ansible reports the first of its checks that fails, in this
+        // order: aliases, mutually exclusive, required, types, choices,
+        // required_one_of, and unsupported names last.
         let mut unknown = Vec::new();
         let mut given: Vec<(&'static Param, &str, &Value)> = Vec::new();
         for (key, value) in raw {
@@ -467,36 +470,47 @@ impl Spec {
                 None => unknown.push(key.as_str()),
             }
         }
-        if !unknown.is_empty() {
-            unknown.sort_unstable();
-            let mut msg = format!(
-                "Unsupported parameters for ({}) module: {}. Supported parameters include: {}.",
-                self.fqcn(),
-                unknown.join(", "),
-                self.supported()
-            );
-            let all = self
-                .params
-                .iter()
-                .flat_map(|p| std::iter::once(p.name).chain(p.aliases.iter().copied()));
-            if let Some(s) = did_you_mean(unknown[0], all) {
-                msg.push_str(&format!(" Did you mean '{s}' instead of '{}'?", unknown[0]));
-            }
-            return Err(msg);
-        }
-        let mut args = Args::default();
-        for (p, key, value) in given {
-            if value.is_null() {
-                continue;
-            }
-            if args.has(p.name) {
+        given.retain(|(_, _, v)| !v.is_null());
+        for (i, (p, key, _)) in given.iter().enumerate() {
+            if given[..i].iter().any(|(q, _, _)| q.name == p.name) {
                 return Err(format!(
                     "{}: both option {} and its alias {key} are set.",
                     self.fqcn(),
                     p.name
                 ));
             }
-            let arg = convert(p, value)?;
+        }
+        let is_set = |n: &str| given.iter().any(|(p, _, _)| p.name == n);
+        for group in self.mutually_exclusive {
+            let set: Vec<&str> = group.iter().copied().filter(|n| is_set(n)).collect();
+            if set.len() > 1 {
+                return Err(format!(
+                    "parameters are mutually exclusive: {}",
+                    group.join("|")
+                ));
+            }
+        }
+        let mut missing: Vec<&str> = self
+            .params
+            .iter()
+            .filter(|p| p.required && !is_set(p.name))
+            .map(|p| p.name)
+            .collect();
+        if !missing.is_empty() {
+            missing.sort_unstable();
+            return Err(format!(
+                "missing required arguments: {}",
+                missing.join(", ")
+            ));
+        }
+        let mut args = Args::default();
+        let mut converted = Vec::new();
+        for p in self.params {
+            if let Some((_, _, value)) = given.iter().find(|(q, _, _)| q.name == p.name) {
+                converted.push((p, convert(p, value)?, *value));
+            }
+        }
+        for (p, arg, value) in converted {
             if !p.choices.is_empty() {
                 let shown = match &arg {
                     Arg::Str(s) => s.clone(),
@@ -515,38 +529,30 @@ impl Spec {
             }
             args.values.push((p.name, arg));
         }
-        let mut missing: Vec<&str> = self
-            .params
-            .iter()
-            .filter(|p| p.required && !args.has(p.name))
-            .map(|p| p.name)
-            .collect();
-        if !missing.is_empty() {
-            missing.sort_unstable();
-            return Err(format!(
-                "missing required arguments: {} (module {})",
-                missing.join(", "),
-                self.fqcn()
-            ));
-        }
-        for group in self.mutually_exclusive {
-            let set: Vec<&str> = group.iter().copied().filter(|n| args.has(n)).collect();
-            if set.len() > 1 {
-                return Err(format!(
-                    "parameters are mutually exclusive: {} (module {})",
-                    group.join("|"),
-                    self.fqcn()
-                ));
-            }
-        }
         for group in self.required_one_of {
             if !group.iter().any(|n| args.has(n)) {
                 return Err(format!(
-                    "one of the following is required: {} (module {})",
-                    group.join(", "),
-                    self.fqcn()
+                    "one of the following is required: {}",
+                    group.join(", ")
                 ));
             }
+        }
+        if !unknown.is_empty() {
+            unknown.sort_unstable();
+            let mut msg = format!(
+                "Unsupported parameters for ({}) module: {}. Supported parameters include: {}.",
+                self.fqcn(),
+                unknown.join(", "),
+                self.supported()
+            );
+            let all = self
+                .params
+                .iter()
+                .flat_map(|p| std::iter::once(p.name).chain(p.aliases.iter().copied()));
+            if let Some(s) = did_you_mean(unknown[0], all) {
+                msg.push_str(&format!(" Did you mean '{s}' instead of '{}'?", unknown[0]));
+            }
+            return Err(msg);
         }
         Ok(args)
     }

@@ -9,7 +9,7 @@ use crate::files::{
     template::Template,
 };
 use crate::system::{
-    authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group,
+    authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
     known_hosts::KnownHosts, user::User,
 };
 use crate::utilities::ping::Ping;
@@ -66,6 +66,11 @@ static ENTRIES: &[Entry] = &[
         name: "group",
         module: &Group,
         source: include_str!("system/group.rs"),
+    },
+    Entry {
+        name: "hostname",
+        module: &Hostname,
+        source: include_str!("system/hostname.rs"),
     },
     Entry {
         name: "ini_file",

@@ -5,5 +5,6 @@ pub mod authorized_key;
 pub mod cron;
 pub mod getent;
 pub mod group;
+pub mod hostname;
 pub mod known_hosts;
 pub mod user;
