@@ -200,49 +200,85 @@ impl Runner {
             include_params: Some(&params),
         };
         let mut vars = vars::host_vars(&scope)?;
-        if self.inventory_generation.load(Ordering::SeqCst) != run.inventory_generation {
-            // add_host/group_by changed the groups since the play started.
-            vars.insert("groups".into(), Value::Object(inv.groups_var()));
-        }
-        // Failed and unreachable hosts leave ansible_play_hosts and
-        // ansible_play_batch.
-        let failed: std::collections::HashSet<String> = if !self.any_failure.load(Ordering::SeqCst)
-        {
-            Default::default()
-        } else {
-            let states = match self.hosts.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            run.play_hosts
-                .iter()
-                .filter(|h| {
-                    states
-                        .get(*h)
-                        .is_some_and(|s| s.failed || s.unreachable || s.dead)
-                })
-                .cloned()
-                .collect()
-        };
-        if !failed.is_empty() {
-            let keep = |list: &[String]| {
-                Value::Array(
-                    list.iter()
-                        .filter(|h| !failed.contains(*h))
-                        .cloned()
-                        .map(Value::String)
-                        .collect(),
-                )
-            };
-            vars.insert("ansible_play_hosts".into(), keep(&run.play_hosts));
-            vars.insert("ansible_play_batch".into(), keep(&run.batch));
-            vars.insert("play_hosts".into(), keep(&run.batch));
+        // A variable of a lower level with one of these names is hidden by
+        // the magic variable.
+        for key in super::SHARED_VARS {
+            if vars.contains_key(*key) {
+                vars.shift_remove(*key);
+            }
         }
         vars.extend(special);
+        #[cfg(test)]
+        super::scale_count::add(&vars);
         Ok(Vars {
             vars,
             hostvars: Some(self.hostvars_source()),
+            shared: Some(self.shared_vars(run)),
         })
+    }
+
+    /// The play's [`super::SHARED_VARS`] as they are now: `groups` after
+    /// `add_host`/`group_by`, and the play's host lists without the hosts
+    /// that failed or became unreachable. Computed again only when one of
+    /// those changes.
+    fn shared_vars(&self, run: &PlayRun<'_>) -> Arc<Map<String, Value>> {
+        let failure_gen = self.failure_generation.load(Ordering::SeqCst);
+        let inventory_gen = self.inventory_generation.load(Ordering::SeqCst);
+        let mut cache = match run.shared.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some((f, i, m)) = cache.as_ref() {
+            if *f == failure_gen && *i == inventory_gen {
+                return m.clone();
+            }
+        }
+        let mut m = run.shared_base.clone();
+        if inventory_gen != run.inventory_generation {
+            // add_host/group_by changed the groups since the play started.
+            m.insert(
+                "groups".into(),
+                Value::Object(self.inventory().groups_var()),
+            );
+        }
+        // Failed and unreachable hosts leave ansible_play_hosts and
+        // ansible_play_batch.
+        if self.any_failure.load(Ordering::SeqCst) {
+            let failed: std::collections::HashSet<String> = {
+                let states = match self.hosts.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                run.play_hosts
+                    .iter()
+                    .filter(|h| {
+                        states
+                            .get(*h)
+                            .is_some_and(|s| s.failed || s.unreachable || s.dead)
+                    })
+                    .cloned()
+                    .collect()
+            };
+            if !failed.is_empty() {
+                let keep = |list: &[String]| {
+                    Value::Array(
+                        list.iter()
+                            .filter(|h| !failed.contains(*h))
+                            .cloned()
+                            .map(Value::String)
+                            .collect(),
+                    )
+                };
+                m.insert("ansible_play_hosts".into(), keep(&run.play_hosts));
+                m.insert("ansible_play_batch".into(), keep(&run.batch));
+                m.insert("play_hosts".into(), keep(&run.batch));
+            }
+        }
+        #[cfg(test)]
+        super::scale_count::add_shared(&m);
+        let m = Arc::new(m);
+        *cache = Some((failure_gen, inventory_gen, m.clone()));
+        m
     }
 
     /// Runs a task on hosts (lockstep for them all).
