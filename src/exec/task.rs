@@ -1245,7 +1245,12 @@ impl Runner {
         self.connect(&name, &settings).await
     }
 
-    /// Runs `meta:`.
+    /// Runs `meta:` as ansible-core's linear strategy does: once per host
+    /// (with its own task header each time), except the actions that act
+    /// on the whole play (`end_play`, `end_batch`, `clear_facts`,
+    /// `clear_host_errors`, `refresh_inventory`), which run for the first
+    /// host only. A host whose `when` is false gets `skipping: [host]`,
+    /// not counted in the recap.
     async fn run_meta(
         self: &Arc<Self>,
         run: &PlayRun<'_>,
@@ -1254,19 +1259,82 @@ impl Runner {
         inherit: &Inherit,
     ) {
         let what = task.args.get("_raw_params").map(py_str).unwrap_or_default();
+        let what = what.trim();
         let mut conds = inherit.when.clone();
         conds.extend(task.when.iter().cloned());
-        let selected: Vec<String> = hosts
-            .iter()
-            .filter(|h| {
-                self.task_vars(run, task, inherit, h)
+        let per_host = matches!(
+            what,
+            "noop"
+                | "reset_connection"
+                | "end_host"
+                | "role_complete"
+                | "flush_handlers"
+                | "end_role"
+        );
+        let takes_when = !matches!(what, "noop" | "refresh_inventory" | "reset_connection");
+        let targets: Vec<String> = if per_host {
+            hosts.clone()
+        } else {
+            hosts.iter().take(1).cloned().collect()
+        };
+        let t = title(task, None, self);
+        let mut selected: Vec<String> = Vec::new();
+        for h in &targets {
+            if task.is_handler {
+                self.event(Event::HandlerStart {
+                    title: t.clone(),
+                    action: task.action_written.clone(),
+                });
+            } else {
+                self.event(Event::TaskStart {
+                    title: t.clone(),
+                    is_handler: false,
+                    check_mode: self.opts.check,
+                    action: task.action_written.clone(),
+                });
+            }
+            if !takes_when && !task.when.is_empty() {
+                self.event(Event::Warning {
+                    message: format!("{what} task does not support when conditional"),
+                });
+            }
+            let holds = !takes_when
+                || conds.is_empty()
+                || self
+                    .task_vars(run, task, inherit, h)
                     .ok()
-                    .is_some_and(|v| matches!(self.eval_when(&conds, &v), Ok(None)))
-            })
-            .cloned()
-            .collect();
-        match what.trim() {
-            "flush_handlers" => self.flush_handlers(run, &hosts).await,
+                    .is_some_and(|v| matches!(self.eval_when(&conds, &v), Ok(None)));
+            if holds {
+                selected.push(h.clone());
+                continue;
+            }
+            let reason = match what {
+                "flush_handlers" => format!(", not running handlers for {h}"),
+                "clear_facts" => format!(", not clearing facts and fact cache for {h}"),
+                "clear_host_errors" => format!(", not clearing host error state for {h}"),
+                "end_batch" => ", continuing current batch".to_string(),
+                "end_play" => ", continuing play".to_string(),
+                "end_host" => format!(", continuing execution for {h}"),
+                _ => String::new(),
+            };
+            let msg = if what == "end_host" {
+                format!("end_host conditional evaluated to false, continuing execution for {h}")
+            } else {
+                what.to_string()
+            };
+            let mut result = Map::new();
+            result.insert("msg".into(), Value::String(msg));
+            result.insert(
+                "skip_reason".into(),
+                Value::String(format!("{what} conditional evaluated to False{reason}")),
+            );
+            self.event(Event::MetaSkipped {
+                host: h.clone(),
+                result,
+            });
+        }
+        match what {
+            "flush_handlers" => self.flush_handlers(run, &selected).await,
             "end_play" if !selected.is_empty() => {
                 run.aborted.store(true, Ordering::SeqCst);
                 run.end_play.store(true, Ordering::SeqCst);
@@ -1281,12 +1349,12 @@ impl Runner {
                     self.with_host(h, |st| st.ended = true);
                 }
             }
-            "clear_facts" => {
-                for h in &selected {
+            "clear_facts" if !selected.is_empty() => {
+                for h in &run.play_hosts {
                     self.with_host(h, |st| st.facts.clear());
                 }
             }
-            "clear_host_errors" => {
+            "clear_host_errors" if !selected.is_empty() => {
                 for h in &run.batch {
                     self.with_host(h, |st| st.failed = false);
                 }

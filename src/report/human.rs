@@ -567,6 +567,9 @@ impl<W: Write + Send> Sink for HumanSink<W> {
                 }
                 self.display(&msg, Some(Color::Skip));
             }
+            Event::MetaSkipped { host, result } => {
+                self.host_result(host, None, Status::Skipped, result, None, false, false)
+            }
             Event::Rescued { .. } => {}
             Event::Retrying {
                 host,

@@ -84,6 +84,13 @@ pub enum Event {
         hosts: Vec<String>,
         item: Option<String>,
     },
+    /// A `meta` task whose `when` is false on a host: `skipping: [host]`
+    /// (with `msg` and `skip_reason` at `-v`). Unlike a skipped task it
+    /// is not counted in the recap, as in ansible-playbook.
+    MetaSkipped {
+        host: String,
+        result: Map<String, Value>,
+    },
     /// A host's failure in a `block:` was handled by its `rescue:`
     /// (counted as `rescued` in the recap).
     Rescued { host: String },
