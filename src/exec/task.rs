@@ -604,6 +604,7 @@ impl Runner {
             }
             let status = status_of(&r);
             let ignored = status == Status::Failed && self.ignore_errors(task, inherit, &iv);
+            self.show_diff(task, inherit, host, &r, no_log);
             let shown = if no_log { censor(&r) } else { r.clone() };
             self.event(Event::HostResult {
                 host: host.to_string(),
@@ -680,6 +681,35 @@ impl Runner {
             no_log,
             Some(&vars),
         )
+    }
+
+    /// `--diff`: a changed result's `diff`, shown before the result as
+    /// ansible-playbook shows it (never for `no_log`).
+    fn show_diff(
+        &self,
+        task: &Task,
+        inherit: &Inherit,
+        host: &str,
+        result: &Map<String, Value>,
+        no_log: bool,
+    ) {
+        let on = inherit
+            .keyword(task, "diff")
+            .map(|v| as_bool(&v))
+            .unwrap_or(self.opts.diff);
+        let Some(diff) = result.get("diff") else {
+            return;
+        };
+        if !on || no_log || !flag(result, "changed") || !truthy(diff) {
+            return;
+        }
+        let text = crate::report::render_diff(diff);
+        if !text.is_empty() {
+            self.event(Event::Diff {
+                host: host.to_string(),
+                text,
+            });
+        }
     }
 
     fn ignore_errors(&self, task: &Task, inherit: &Inherit, vars: &Vars) -> bool {
@@ -788,18 +818,7 @@ impl Runner {
                     .insert("ansible_failed_result".into(), Value::Object(r));
             });
         }
-        if let Some(diffs) = result.get("diff").and_then(Value::as_array) {
-            if self.opts.diff && !no_log {
-                for d in diffs {
-                    if let Some(text) = diff_text(d) {
-                        self.event(Event::Diff {
-                            host: host.to_string(),
-                            text,
-                        });
-                    }
-                }
-            }
-        }
+        self.show_diff(task, inherit, host, &result, no_log);
         let shown = if no_log {
             censor(&result)
         } else {
@@ -1150,12 +1169,18 @@ impl Runner {
                             o.diff
                                 .iter()
                                 .map(|d| {
-                                    serde_json::json!({
-                                        "before": d.before,
-                                        "after": d.after,
-                                        "before_header": d.before_header,
-                                        "after_header": d.after_header,
-                                    })
+                                    // A header is left out rather than
+                                    // null, as Ansible's modules do.
+                                    let mut m = Map::new();
+                                    m.insert("before".into(), Value::String(d.before.clone()));
+                                    m.insert("after".into(), Value::String(d.after.clone()));
+                                    if let Some(h) = &d.before_header {
+                                        m.insert("before_header".into(), Value::String(h.clone()));
+                                    }
+                                    if let Some(h) = &d.after_header {
+                                        m.insert("after_header".into(), Value::String(h.clone()));
+                                    }
+                                    Value::Object(m)
                                 })
                                 .collect(),
                         ),
@@ -1658,37 +1683,4 @@ pub(crate) fn drop_omit(m: Map<String, Value>) -> Map<String, Value> {
             other => (k, other),
         })
         .collect()
-}
-
-/// A simple unified-style diff of one before/after pair.
-fn diff_text(d: &Value) -> Option<String> {
-    let before = d.get("before").map(py_str).unwrap_or_default();
-    let after = d.get("after").map(py_str).unwrap_or_default();
-    if before == after {
-        return None;
-    }
-    let bh = d
-        .get("before_header")
-        .filter(|v| !v.is_null())
-        .map(py_str)
-        .unwrap_or_else(|| "before".into());
-    let ah = d
-        .get("after_header")
-        .filter(|v| !v.is_null())
-        .map(py_str)
-        .unwrap_or_else(|| "after".into());
-    let mut out = format!("--- {bh}\n+++ {ah}\n");
-    let b: Vec<&str> = before.lines().collect();
-    let a: Vec<&str> = after.lines().collect();
-    let common = b.iter().zip(a.iter()).take_while(|(x, y)| x == y).count();
-    for l in &b[..common] {
-        out.push_str(&format!(" {l}\n"));
-    }
-    for l in &b[common..] {
-        out.push_str(&format!("-{l}\n"));
-    }
-    for l in &a[common..] {
-        out.push_str(&format!("+{l}\n"));
-    }
-    Some(out)
 }

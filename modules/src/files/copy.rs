@@ -90,6 +90,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The source label of `content:` (the result's `src`).
+const INLINE_CONTENT: &str = "dynamically generated";
+
 /// The --diff entry for a content change: text only, as Ansible skips
 /// binary files.
 pub fn content_diff(dest: &str, src_label: &str, old: Option<&[u8]>, new: &[u8]) -> Diff {
@@ -104,11 +107,17 @@ pub fn content_diff(dest: &str, src_label: &str, old: Option<&[u8]>, new: &[u8])
         (Some(b), Some(a)) => (b, a),
         _ => (String::new(), "(binary file: diff skipped)\n".to_string()),
     };
+    // As Ansible's copy action: the destination names the old side only
+    // when it existed, and the new side when the content was given inline.
     Diff {
         before,
         after,
-        before_header: Some(dest.to_string()),
-        after_header: Some(src_label.to_string()),
+        before_header: old.map(|_| dest.to_string()),
+        after_header: Some(if src_label == INLINE_CONTENT {
+            dest.to_string()
+        } else {
+            src_label.to_string()
+        }),
     }
 }
 
@@ -473,7 +482,7 @@ impl Module for Copy {
                     (dest, Some(lst))
                 }
             };
-            let mut p = put_file_args(&a, dest, "dynamically generated".into());
+            let mut p = put_file_args(&a, dest, INLINE_CONTENT.into());
             p.known = known;
             if p.attrs.mode == Some(Mode::Preserve) {
                 p.attrs.mode = None;
