@@ -605,6 +605,7 @@ impl Runner {
             let status = status_of(&r);
             let ignored = status == Status::Failed && self.ignore_errors(task, inherit, &iv);
             self.show_diff(task, inherit, host, &r, no_log);
+            self.show_error(task, host, &r, status, no_log);
             let shown = if no_log { censor(&r) } else { r.clone() };
             self.event(Event::HostResult {
                 host: host.to_string(),
@@ -710,6 +711,66 @@ impl Runner {
                 text,
             });
         }
+    }
+
+    /// The error ansible-core 2.19 prints before a failed or unreachable
+    /// result: `Task failed: Module failed: MSG` (a module's failure),
+    /// `Action failed: MSG` (an engine action's, or `failed_when`), with
+    /// the task's place in the playbook and the lines above it.
+    fn show_error(
+        &self,
+        task: &Task,
+        host: &str,
+        result: &Map<String, Value>,
+        status: Status,
+        no_log: bool,
+    ) {
+        let msg = result.get("msg").map(py_str);
+        let message = match status {
+            Status::Unreachable if no_log => {
+                // What failed stays; why is hidden.
+                let what = msg
+                    .as_deref()
+                    .and_then(|m| m.split_once(": "))
+                    .map(|(w, _)| format!("{w}: "))
+                    .unwrap_or_default();
+                format!("Task failed: {what}<error censored due to no log>")
+            }
+            Status::Unreachable => format!("Task failed: {}", msg.unwrap_or_default()),
+            Status::Failed => {
+                let located = msg
+                    .as_deref()
+                    .and_then(|m| m.split_once(". The error appears to be in '"));
+                if let Some((what, _)) = located {
+                    // An error the engine found in the task itself (a
+                    // template, a condition): its own words.
+                    format!("Task failed: {what}")
+                } else {
+                    let by_module = !result.contains_key("failed_when_result")
+                        && herd_modules::registry::get(&task.action).is_some();
+                    let kind = if by_module { "Module" } else { "Action" };
+                    match msg.as_deref() {
+                        None => format!("Task failed: {kind} failed: Unknown error."),
+                        Some("") => format!("Task failed: {kind} failed."),
+                        Some(m) => format!("Task failed: {kind} failed: {m}"),
+                    }
+                }
+            }
+            _ => return,
+        };
+        let mut d = Diagnostic::new(message);
+        if task.loc.line > 0 {
+            // Ansible names the file by its absolute path.
+            let mut loc = task.loc.clone();
+            if let Ok(abs) = std::path::absolute(&*loc.file) {
+                loc.file = abs.display().to_string().into();
+            }
+            d = d.at(loc);
+        }
+        self.event(Event::TaskError {
+            host: host.to_string(),
+            text: d.to_string(),
+        });
     }
 
     fn ignore_errors(&self, task: &Task, inherit: &Inherit, vars: &Vars) -> bool {
@@ -819,6 +880,10 @@ impl Runner {
             });
         }
         self.show_diff(task, inherit, host, &result, no_log);
+        // A loop's own result follows its items, whose errors were shown.
+        if task.loop_.is_none() || !result.contains_key("results") {
+            self.show_error(task, host, &result, status, no_log);
+        }
         let shown = if no_log {
             censor(&result)
         } else {

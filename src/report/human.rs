@@ -113,6 +113,8 @@ pub struct HumanSink<W: Write> {
     recap: Recap,
     task: Option<TaskState>,
     times: TaskTimes,
+    /// Task errors already shown: Ansible shows each text once.
+    errors_shown: HashSet<String>,
 }
 
 impl<W: Write + Send> HumanSink<W> {
@@ -127,6 +129,7 @@ impl<W: Write + Send> HumanSink<W> {
             recap: Recap::new(),
             task: None,
             times: TaskTimes::default(),
+            errors_shown: HashSet::new(),
         }
     }
 
@@ -566,6 +569,14 @@ impl<W: Write + Send> Sink for HumanSink<W> {
                     msg.push_str(&format!(" => (item={item})"));
                 }
                 self.display(&msg, Some(Color::Skip));
+            }
+            Event::TaskError { text, .. } => {
+                if self.errors_shown.insert(text.clone()) {
+                    self.task_banner();
+                    // A blank line separates it from the result line.
+                    let to_err = self.settings.display_failed_stderr;
+                    self.display_to(&format!("{text}\n\n"), Some(Color::Error), to_err);
+                }
             }
             Event::MetaSkipped { host, result } => {
                 self.host_result(host, None, Status::Skipped, result, None, false, false)
