@@ -276,23 +276,36 @@ pub async fn run_playbook(
     runner.event(Event::PlaybookStart {
         path: playbook.path.display().to_string(),
     });
-    let ctrl_c = {
-        let r = runner.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                r.interrupted.store(true, Ordering::SeqCst);
+    // Ctrl-C stops at once, as ansible-playbook stops: the tasks under
+    // way are dropped (a local command is killed with them; a remote one
+    // loses its connection) and no later task starts.
+    let plays = async {
+        for play in &playbook.plays {
+            if runner.stopped() {
+                break;
             }
-        })
-    };
-    for play in &playbook.plays {
-        if runner.stopped() {
-            break;
+            runner.run_play(play).await;
         }
-        runner.run_play(play).await;
+    };
+    tokio::select! {
+        _ = plays => {}
+        r = tokio::signal::ctrl_c() => {
+            if r.is_ok() {
+                runner.interrupted.store(true, Ordering::SeqCst);
+            }
+        }
     }
-    ctrl_c.abort();
-    // Every shell removes its temporary directory as it closes.
-    crate::connection::close_all().await;
+    if runner.interrupted.load(Ordering::SeqCst) {
+        // A shell still busy with the dropped task must not hold the exit.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            crate::connection::close_all(),
+        )
+        .await;
+    } else {
+        // Every shell removes its temporary directory as it closes.
+        crate::connection::close_all().await;
+    }
     runner.finish()
 }
 
@@ -532,7 +545,11 @@ impl Runner {
     }
 
     fn finish(self: Arc<Self>) -> (RunResult, Option<Diagnostic>) {
-        self.event(Event::PlaybookEnd);
+        // Interrupted, ansible-playbook prints no recap: only the error
+        // the caller shows.
+        if !self.interrupted.load(Ordering::SeqCst) {
+            self.event(Event::PlaybookEnd);
+        }
         let states = match self.hosts.lock() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
