@@ -145,6 +145,100 @@ impl Host for EnvHost {
     }
 }
 
+/// The user herd runs as, for the local connection's `-vvv` line.
+fn local_user() -> String {
+    // SAFETY: geteuid cannot fail; getpwuid returns null or a record that
+    // stays valid until the next getpw* call, read at once here.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            return std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+        libc::geteuid().to_string()
+    }
+}
+
+/// A host that shows, at `-vvv`, each command line it sends: the script
+/// (`cd`, `environment:` exports, the command) under the become wrapper.
+/// Passwords are never part of it (sudo reads its password from stdin);
+/// a `no_log` task's commands are not shown.
+struct TracedHost {
+    inner: Arc<dyn Host>,
+    runner: Arc<Runner>,
+    addr: String,
+    prefix: &'static str,
+    become_: Option<crate::connection::become_::Become>,
+    no_log: bool,
+}
+
+impl TracedHost {
+    fn show(&self, what: String) {
+        self.runner.event(Event::Verbose {
+            host: self.addr.clone(),
+            level: 3,
+            message: format!("{} {what}", self.prefix),
+        });
+    }
+
+    fn show_exec(&self, command: &str, opts: &ExecOptions) {
+        if self.no_log {
+            self.show("(censored due to no_log)".into());
+            return;
+        }
+        let script = crate::connection::shell::exec_script(command, opts)
+            .unwrap_or_else(|_| format!("{command}\n"));
+        let script = script.trim_end_matches('\n');
+        let plain = || format!("/bin/sh -c {}", herd_modules::api::shell_quote(script));
+        let line = match &self.become_ {
+            Some(b) => b
+                .wrap(script, "[herd] password:")
+                .unwrap_or_else(|_| plain()),
+            None => plain(),
+        };
+        self.show(line);
+    }
+}
+
+#[async_trait]
+impl Host for TracedHost {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn exec(&self, command: &str, opts: &ExecOptions) -> Result<ExecResult, HostError> {
+        self.show_exec(command, opts);
+        self.inner.exec(command, opts).await
+    }
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
+        if !self.no_log {
+            self.show(format!("READ {}", herd_modules::api::shell_quote(path)));
+        }
+        self.inner.read_file(path).await
+    }
+    async fn write_file(
+        &self,
+        path: &str,
+        data: &[u8],
+        mode: Option<u32>,
+    ) -> Result<(), HostError> {
+        if !self.no_log {
+            self.show(format!(
+                "PUT ({} bytes) TO {}",
+                data.len(),
+                herd_modules::api::shell_quote(path)
+            ));
+        }
+        self.inner.write_file(path, data, mode).await
+    }
+    async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
+        if !self.no_log {
+            self.show(format!("STAT {}", herd_modules::api::shell_quote(path)));
+        }
+        self.inner.stat(path, follow).await
+    }
+}
+
 /// The result of a task on a host, after everything.
 pub(crate) struct HostOutcome {
     pub host: String,
@@ -1332,7 +1426,40 @@ impl Runner {
         if settings.become_password.is_none() {
             settings.become_password = self.opts.become_password.clone();
         }
-        self.connect(&name, &settings).await
+        let conn = self.connect(&name, &settings).await;
+        if self.opts.verbosity < 3 {
+            return conn;
+        }
+        // -vvv: what is sent, as ansible-playbook shows it.
+        let local = settings.connection == "local";
+        let addr = if local || settings.host.is_empty() {
+            name.clone()
+        } else {
+            settings.host.clone()
+        };
+        let user = if local {
+            local_user()
+        } else {
+            settings
+                .remote_user
+                .clone()
+                .unwrap_or_else(|| "None".into())
+        };
+        let kind = if local { "LOCAL" } else { "SSH" };
+        self.event(Event::Verbose {
+            host: addr.clone(),
+            level: 3,
+            message: format!("ESTABLISH {kind} CONNECTION FOR USER: {user}"),
+        });
+        let no_log = inherit.keyword(task, "no_log").is_some_and(|v| as_bool(&v));
+        Ok(Arc::new(TracedHost {
+            inner: conn?,
+            runner: self.clone(),
+            addr,
+            prefix: if local { "EXEC" } else { "SSH: EXEC" },
+            become_: crate::connection::become_::Become::from_settings(&settings),
+            no_log,
+        }))
     }
 
     /// Runs `meta:` as ansible-core's linear strategy does: once per host

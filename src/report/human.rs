@@ -21,6 +21,7 @@ pub enum Color {
     DiffAdd,
     DiffRemove,
     DiffLines,
+    Verbose,
 }
 
 impl Color {
@@ -34,6 +35,7 @@ impl Color {
             Color::Unreachable => "1;31",
             Color::Warn => "1;35",
             Color::Debug => "1;30",
+            Color::Verbose => "0;34",
         }
     }
 }
@@ -569,6 +571,15 @@ impl<W: Write + Send> Sink for HumanSink<W> {
                     msg.push_str(&format!(" => (item={item})"));
                 }
                 self.display(&msg, Some(Color::Skip));
+            }
+            Event::Verbose {
+                host,
+                level,
+                message,
+            } => {
+                if self.verbosity >= *level {
+                    self.display(&format!("<{host}> {message}"), Some(Color::Verbose));
+                }
             }
             Event::TaskError { text, .. } => {
                 if self.errors_shown.insert(text.clone()) {

@@ -84,6 +84,14 @@ pub enum Event {
         hosts: Vec<String>,
         item: Option<String>,
     },
+    /// A line shown from verbosity `level` on (`-vvv` is 3), about `host`:
+    /// `<host> message`, as Ansible's connection plugins show what they
+    /// send (`ESTABLISH SSH CONNECTION FOR USER: u`, `SSH: EXEC …`).
+    Verbose {
+        host: String,
+        level: u8,
+        message: String,
+    },
     /// A task failed or could not reach its host: the error as
     /// ansible-core 2.19 reports it just before the `fatal:`/`failed:`
     /// line (`[ERROR]: Task failed: …`, `Origin: file:line:col` and the
