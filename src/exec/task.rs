@@ -178,13 +178,13 @@ impl TracedHost {
         self.runner.event(Event::Verbose {
             host: self.addr.clone(),
             level: 3,
-            message: format!("{} {what}", self.prefix),
+            message: format!("{}{what}", self.prefix),
         });
     }
 
     fn show_exec(&self, command: &str, opts: &ExecOptions) {
         if self.no_log {
-            self.show("(censored due to no_log)".into());
+            self.show("EXEC (censored due to no_log)".into());
             return;
         }
         let script = crate::connection::shell::exec_script(command, opts)
@@ -197,7 +197,7 @@ impl TracedHost {
                 .unwrap_or_else(|_| plain()),
             None => plain(),
         };
-        self.show(line);
+        self.show(format!("EXEC {line}"));
     }
 }
 
@@ -1456,7 +1456,7 @@ impl Runner {
             inner: conn?,
             runner: self.clone(),
             addr,
-            prefix: if local { "EXEC" } else { "SSH: EXEC" },
+            prefix: if local { "" } else { "SSH: " },
             become_: crate::connection::become_::Become::from_settings(&settings),
             no_log,
         }))
