@@ -28,6 +28,11 @@ const PLAYBOOK: &str = r#"- hosts: all
       command: /bin/true
       failed_when: true
       ignore_errors: true
+    - name: failed_when on a module that failed too
+      command: /bin/false
+      register: out
+      failed_when: out.rc != 0
+      ignore_errors: true
     - name: failed_when on an action
       debug:
         msg: hi

@@ -40,6 +40,10 @@ pub fn censor(result: &Map<String, Value>) -> Map<String, Value> {
 /// Marks a result whose failure `ignore_errors` does not ignore.
 const UNIGNORABLE: &str = "_herd_unignorable";
 
+/// Marks a result that `failed_when` found failed when the module had
+/// failed already: its error is still the module's.
+const MODULE_FAILED: &str = "_herd_module_failed";
+
 /// The failed result of an include whose file cannot be loaded.
 fn include_failed(file: &str, reason: String) -> Map<String, Value> {
     let mut m = Map::new();
@@ -682,6 +686,7 @@ impl Runner {
                         .await
                 }
             };
+            let module_failed = r.remove(MODULE_FAILED).is_some();
             self.apply_result(task, inherit, host, &r, delegate.as_deref());
             // Facts set by one item are seen by the next (the
             // `acc: "{{ acc + [item] }}"` idiom).
@@ -699,7 +704,7 @@ impl Runner {
             let status = status_of(&r);
             let ignored = status == Status::Failed && self.ignore_errors(task, inherit, &iv);
             self.show_diff(task, inherit, host, &r, no_log);
-            self.show_error(task, host, &r, status, no_log);
+            self.show_error(task, host, &r, status, no_log, module_failed);
             let shown = if no_log { censor(&r) } else { r.clone() };
             self.event(Event::HostResult {
                 host: host.to_string(),
@@ -818,6 +823,7 @@ impl Runner {
         result: &Map<String, Value>,
         status: Status,
         no_log: bool,
+        module_failed: bool,
     ) {
         let msg = result.get("msg").map(py_str);
         let message = match status {
@@ -840,7 +846,7 @@ impl Runner {
                     // template, a condition): its own words.
                     format!("Task failed: {what}")
                 } else {
-                    let by_module = !result.contains_key("failed_when_result")
+                    let by_module = (module_failed || !result.contains_key("failed_when_result"))
                         && herd_modules::registry::get(&task.action).is_some();
                     let kind = if by_module { "Module" } else { "Action" };
                     match msg.as_deref() {
@@ -904,6 +910,7 @@ impl Runner {
         // A failed include cannot be ignored (as in ansible-playbook); the
         // marker is engine-internal and leaves the result here.
         let unignorable = result.remove(UNIGNORABLE).is_some();
+        let module_failed = result.remove(MODULE_FAILED).is_some();
         if let Some(reg) = &task.register {
             let r = result.clone();
             self.with_host(host, |st| {
@@ -976,7 +983,7 @@ impl Runner {
         self.show_diff(task, inherit, host, &result, no_log);
         // A loop's own result follows its items, whose errors were shown.
         if task.loop_.is_none() || !result.contains_key("results") {
-            self.show_error(task, host, &result, status, no_log);
+            self.show_error(task, host, &result, status, no_log, module_failed);
         }
         let shown = if no_log {
             censor(&result)
@@ -1157,10 +1164,14 @@ impl Runner {
             }
             if let Some(fw) = inherit.keyword(task, "failed_when") {
                 let conds = as_conds(&fw);
+                let module_failed = flag(&r, "failed");
                 match self.templar.eval_conditions(&conds, &v) {
                     Ok(c) => {
                         r.insert("failed_when_result".into(), Value::Bool(c));
                         r.insert("failed".into(), Value::Bool(c));
+                        if c && module_failed {
+                            r.insert(MODULE_FAILED.into(), Value::Bool(true));
+                        }
                     }
                     Err(d) => return failed(located(&d, task)),
                 }
