@@ -826,6 +826,13 @@ impl Runner {
         module_failed: bool,
     ) {
         let msg = result.get("msg").map(py_str);
+        let msg = match status {
+            Status::Unreachable => msg.map(|m| match m.strip_prefix("Task failed: ") {
+                Some(rest) => rest.to_string(),
+                None => m,
+            }),
+            _ => msg,
+        };
         let message = match status {
             Status::Unreachable if no_log => {
                 // What failed stays; why is hidden.
@@ -1868,6 +1875,14 @@ pub(crate) fn status_of(r: &Map<String, Value>) -> Status {
 pub(crate) fn host_error(e: HostError) -> Map<String, Value> {
     let mut m = failed(e.message.clone());
     if e.unreachable {
+        // ansible-core 2.19 words an unreachable host's message as the
+        // task's failure.
+        if !e.message.starts_with("Task failed: ") {
+            m.insert(
+                "msg".into(),
+                Value::String(format!("Task failed: {}", e.message)),
+            );
+        }
         m.remove("failed");
         m.insert("unreachable".into(), Value::Bool(true));
         m.insert("changed".into(), Value::Bool(false));
