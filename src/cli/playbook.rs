@@ -347,6 +347,7 @@ pub fn load(session: &Session, path: &Path) -> Result<Playbook> {
                 &Vars {
                     vars: vars.clone(),
                     hostvars: None,
+                    shared: None,
                 },
             )?;
             Ok(crate::value::py_str(&v))

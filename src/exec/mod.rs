@@ -119,6 +119,9 @@ pub(crate) struct Runner {
     pub any_failure: AtomicBool,
     /// Bumped by every inventory change (`add_host`, `group_by`).
     pub inventory_generation: std::sync::atomic::AtomicUsize,
+    /// Bumped whenever a host becomes failed, unreachable or dead, or
+    /// stops being so: the play's host lists change with it.
+    pub failure_generation: std::sync::atomic::AtomicUsize,
     /// An error that stops the whole run (exit code 1).
     fatal: Mutex<Option<Diagnostic>>,
 }
@@ -236,7 +239,27 @@ pub(crate) struct PlayRun<'a> {
     pub play_hosts: Vec<String>,
     /// The inventory generation the play's `groups` was computed at.
     pub inventory_generation: usize,
+    /// [`SHARED_VARS`] as the batch started.
+    pub shared_base: Map<String, Value>,
+    /// [`SHARED_VARS`] as they are now, with the failure and inventory
+    /// generations they were computed at.
+    pub shared: Mutex<Option<SharedVars>>,
 }
+
+/// (failure generation, inventory generation, the variables).
+pub(crate) type SharedVars = (usize, usize, Arc<Map<String, Value>>);
+
+/// Magic variables whose size grows with the number of hosts: every host's
+/// variables share one copy of them ([`Vars::shared`]) rather than each
+/// task on each host copying them, which made a task's cost grow with the
+/// square of the number of hosts.
+pub(crate) const SHARED_VARS: &[&str] = &[
+    "groups",
+    "ansible_play_hosts",
+    "ansible_play_hosts_all",
+    "ansible_play_batch",
+    "play_hosts",
+];
 
 /// Runs a loaded playbook. Errors that stop the run before or between
 /// plays come back as exit code 1 after a [`Diagnostic`] is printed by the
@@ -253,23 +276,36 @@ pub async fn run_playbook(
     runner.event(Event::PlaybookStart {
         path: playbook.path.display().to_string(),
     });
-    let ctrl_c = {
-        let r = runner.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                r.interrupted.store(true, Ordering::SeqCst);
+    // Ctrl-C stops at once, as ansible-playbook stops: the tasks under
+    // way are dropped (a local command is killed with them; a remote one
+    // loses its connection) and no later task starts.
+    let plays = async {
+        for play in &playbook.plays {
+            if runner.stopped() {
+                break;
             }
-        })
-    };
-    for play in &playbook.plays {
-        if runner.stopped() {
-            break;
+            runner.run_play(play).await;
         }
-        runner.run_play(play).await;
+    };
+    tokio::select! {
+        _ = plays => {}
+        r = tokio::signal::ctrl_c() => {
+            if r.is_ok() {
+                runner.interrupted.store(true, Ordering::SeqCst);
+            }
+        }
     }
-    ctrl_c.abort();
-    // Every shell removes its temporary directory as it closes.
-    crate::connection::close_all().await;
+    if runner.interrupted.load(Ordering::SeqCst) {
+        // A shell still busy with the dropped task must not hold the exit.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            crate::connection::close_all(),
+        )
+        .await;
+    } else {
+        // Every shell removes its temporary directory as it closes.
+        crate::connection::close_all().await;
+    }
     runner.finish()
 }
 
@@ -440,6 +476,7 @@ impl Runner {
             interrupted: AtomicBool::new(false),
             halted: AtomicBool::new(false),
             inventory_generation: std::sync::atomic::AtomicUsize::new(0),
+            failure_generation: std::sync::atomic::AtomicUsize::new(0),
             any_failure: AtomicBool::new(false),
             fatal: Mutex::new(None),
         })
@@ -475,7 +512,16 @@ impl Runner {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        f(states.entry(host.to_string()).or_default())
+        let st = match states.get_mut(host) {
+            Some(st) => st,
+            None => states.entry(host.to_string()).or_default(),
+        };
+        let before = (st.failed, st.unreachable, st.dead);
+        let out = f(st);
+        if before != (st.failed, st.unreachable, st.dead) {
+            self.failure_generation.fetch_add(1, Ordering::SeqCst);
+        }
+        out
     }
 
     pub fn hostvars_source(self: &Arc<Self>) -> Arc<dyn HostVarsSource> {
@@ -499,7 +545,11 @@ impl Runner {
     }
 
     fn finish(self: Arc<Self>) -> (RunResult, Option<Diagnostic>) {
-        self.event(Event::PlaybookEnd);
+        // Interrupted, ansible-playbook prints no recap: only the error
+        // the caller shows.
+        if !self.interrupted.load(Ordering::SeqCst) {
+            self.event(Event::PlaybookEnd);
+        }
         let states = match self.hosts.lock() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
@@ -571,6 +621,7 @@ impl Runner {
         let pvars = Vars {
             vars: play_vars.vars.clone(),
             hostvars: Some(self.hostvars_source()),
+            shared: None,
         };
         let kw = |name: &str| -> Option<Value> {
             let v = play.keywords.get(name)?;
@@ -638,6 +689,14 @@ impl Runner {
             pv.magic
                 .insert("ansible_play_hosts".into(), hosts_v.clone());
             pv.magic.insert("ansible_play_hosts_all".into(), hosts_v);
+            // The variables that grow with the number of hosts are built
+            // once per batch and shared by every host's variables.
+            let mut shared = Map::new();
+            for key in SHARED_VARS {
+                if let Some(v) = pv.magic.shift_remove(*key) {
+                    shared.insert((*key).to_string(), v);
+                }
+            }
             let run = PlayRun {
                 play,
                 play_vars: pv,
@@ -650,6 +709,8 @@ impl Runner {
                 run_once_done: Mutex::new(HashSet::new()),
                 play_hosts: hosts.clone(),
                 inventory_generation: self.inventory_generation.load(Ordering::SeqCst),
+                shared_base: shared,
+                shared: Mutex::new(None),
             };
             self.event(Event::PlayStart {
                 name: run.play_vars.name.clone(),
@@ -1091,10 +1152,129 @@ fn serial_batches(hosts: &[String], serial: Option<&Value>) -> Vec<Vec<String>> 
     out
 }
 
+/// Counts the values copied into each host's variables, so a test can
+/// check that a task's cost grows linearly with the number of hosts
+/// without timing anything. Per thread: a test runs its playbook on a
+/// current-thread runtime.
+#[cfg(test)]
+pub(crate) mod scale_count {
+    use std::cell::Cell;
+
+    use crate::value::{Map, Value};
+
+    thread_local! {
+        static NODES: Cell<u64> = const { Cell::new(0) };
+        static BUILDS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    fn nodes(v: &Value) -> u64 {
+        1 + match v {
+            Value::Array(a) => a.iter().map(nodes).sum(),
+            Value::Object(m) => m.values().map(nodes).sum(),
+            _ => 0,
+        }
+    }
+
+    /// One host's variables were built.
+    pub fn add(vars: &Map<String, Value>) {
+        let n: u64 = vars.values().map(nodes).sum();
+        NODES.with(|c| c.set(c.get() + n));
+        BUILDS.with(|c| c.set(c.get() + 1));
+    }
+
+    /// Shared variables were built (once per play, or per change).
+    pub fn add_shared(vars: &Map<String, Value>) {
+        let n: u64 = vars.values().map(nodes).sum();
+        NODES.with(|c| c.set(c.get() + n));
+    }
+
+    /// (values copied, host variable maps built) since the last call.
+    pub fn take() -> (u64, u64) {
+        (NODES.with(|c| c.replace(0)), BUILDS.with(|c| c.replace(0)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Runs a few `debug` and `set_fact` tasks on `n` local hosts; the
+    /// values copied per host and task, and the host results seen.
+    fn scale_run(n: usize) -> (f64, usize) {
+        #[derive(Clone, Default)]
+        struct Count(Arc<std::sync::atomic::AtomicUsize>);
+        impl Sink for Count {
+            fn event(&mut self, e: &Event) {
+                if matches!(e, Event::HostResult { .. }) {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut inv = String::from("[fleet]\n");
+        for i in 0..n {
+            inv.push_str(&format!("h{i} ansible_connection=local\n"));
+        }
+        let inv_path = dir.path().join("hosts");
+        std::fs::write(&inv_path, inv).expect("write inventory");
+        let pb_path = dir.path().join("playbook.yml");
+        std::fs::write(
+            &pb_path,
+            "- hosts: fleet\n  gather_facts: false\n  tasks:\n\
+             \x20   - debug: msg=\"{{ inventory_hostname }} of {{ ansible_play_hosts | length }}\"\n\
+             \x20   - set_fact: {mine: \"{{ inventory_hostname }}\"}\n\
+             \x20   - debug: msg=\"{{ mine }} {{ groups['fleet'] | length }}\"\n\
+             \x20   - debug: var=play_hosts|length\n",
+        )
+        .expect("write playbook");
+        let inventory =
+            Inventory::load(&[inv_path.display().to_string()]).expect("inventory loads");
+        let pb =
+            crate::playbook::load_playbook(&pb_path, &Default::default()).expect("playbook loads");
+        let opts = RunOptions {
+            tags: TagSelection::new(&[], &[]),
+            ..RunOptions::default()
+        };
+        let sink = Count::default();
+        let seen = sink.0.clone();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        scale_count::take();
+        let (res, err) = rt.block_on(run_playbook(
+            &pb,
+            inventory,
+            Arc::new(Templar::new()),
+            opts,
+            Box::new(sink),
+        ));
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(res.exit_code, 0);
+        let (copied, builds) = scale_count::take();
+        assert!(
+            builds as usize >= 4 * n,
+            "{builds} variable maps for {n} hosts"
+        );
+        let per_host_task = copied as f64 / (4 * n) as f64;
+        (per_host_task, seen.load(Ordering::SeqCst))
+    }
+
+    /// A task's work grows linearly with the hosts: the values copied per
+    /// host and task are the same for 100 and for 1,000 hosts (they grew
+    /// tenfold when every host copied the play's host lists).
+    #[test]
+    fn per_task_work_is_linear_in_hosts() {
+        let (small, seen_small) = scale_run(100);
+        let (large, seen_large) = scale_run(1000);
+        assert_eq!(seen_small, 400);
+        assert_eq!(seen_large, 4000);
+        assert!(
+            large < small * 1.2,
+            "values copied per host and task: {small:.1} with 100 hosts, {large:.1} with 1000"
+        );
+    }
 
     fn hosts(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("h{i}")).collect()

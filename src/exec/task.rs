@@ -42,6 +42,10 @@ pub fn censor(result: &Map<String, Value>) -> Map<String, Value> {
 /// Marks a result whose failure `ignore_errors` does not ignore.
 const UNIGNORABLE: &str = "_herd_unignorable";
 
+/// Marks a result that `failed_when` found failed when the module had
+/// failed already: its error is still the module's.
+const MODULE_FAILED: &str = "_herd_module_failed";
+
 /// The failed result of an include whose file cannot be loaded.
 fn include_failed(file: &str, reason: String) -> Map<String, Value> {
     let mut m = Map::new();
@@ -150,6 +154,110 @@ impl Host for EnvHost {
     }
 }
 
+/// The user herd runs as, for the local connection's `-vvv` line.
+fn local_user() -> String {
+    // SAFETY: geteuid cannot fail; getpwuid returns null or a record that
+    // stays valid until the next getpw* call, read at once here.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            return std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+        libc::geteuid().to_string()
+    }
+}
+
+/// A host that shows, at `-vvv`, each command line it sends: the script
+/// (`cd`, `environment:` exports, the command) under the become wrapper.
+/// Passwords are never part of it (sudo reads its password from stdin);
+/// a `no_log` task's commands are not shown.
+struct TracedHost {
+    inner: Arc<dyn Host>,
+    runner: Arc<Runner>,
+    addr: String,
+    prefix: &'static str,
+    become_: Option<crate::connection::become_::Become>,
+    no_log: bool,
+}
+
+impl TracedHost {
+    fn show(&self, what: String) {
+        self.runner.event(Event::Verbose {
+            host: self.addr.clone(),
+            level: 3,
+            message: format!("{}{what}", self.prefix),
+        });
+    }
+
+    fn show_exec(&self, command: &str, opts: &ExecOptions) {
+        if self.no_log {
+            self.show("EXEC (censored due to no_log)".into());
+            return;
+        }
+        let script = crate::connection::shell::exec_script(command, opts)
+            .unwrap_or_else(|_| format!("{command}\n"));
+        let script = script.trim_end_matches('\n');
+        let plain = || format!("/bin/sh -c {}", herd_modules::api::shell_quote(script));
+        let line = match &self.become_ {
+            Some(b) => b
+                .wrap(script, "[herd] password:")
+                .unwrap_or_else(|_| plain()),
+            None => plain(),
+        };
+        self.show(format!("EXEC {line}"));
+    }
+}
+
+#[async_trait]
+impl Host for TracedHost {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn exec(&self, command: &str, opts: &ExecOptions) -> Result<ExecResult, HostError> {
+        self.show_exec(command, opts);
+        self.inner.exec(command, opts).await
+    }
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
+        if !self.no_log {
+            self.show(format!("READ {}", herd_modules::api::shell_quote(path)));
+        }
+        self.inner.read_file(path).await
+    }
+    async fn write_from(
+        &self,
+        path: &str,
+        src: Source<'_>,
+        mode: Option<u32>,
+    ) -> Result<(), HostError> {
+        if !self.no_log {
+            let from = match &src {
+                Source::Bytes(data) => format!("({} bytes)", data.len()),
+                Source::LocalFile(p) => herd_modules::api::shell_quote(&p.display().to_string()),
+                Source::HostFile(p) => format!("host:{}", herd_modules::api::shell_quote(p)),
+            };
+            self.show(format!(
+                "PUT {from} TO {}",
+                herd_modules::api::shell_quote(path)
+            ));
+        }
+        self.inner.write_from(path, src, mode).await
+    }
+    async fn checksum(&self, path: &str) -> Result<Option<String>, HostError> {
+        if !self.no_log {
+            self.show(format!("CHECKSUM {}", herd_modules::api::shell_quote(path)));
+        }
+        self.inner.checksum(path).await
+    }
+    async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
+        if !self.no_log {
+            self.show(format!("STAT {}", herd_modules::api::shell_quote(path)));
+        }
+        self.inner.stat(path, follow).await
+    }
+}
+
 /// The result of a task on a host, after everything.
 pub(crate) struct HostOutcome {
     pub host: String,
@@ -205,49 +313,85 @@ impl Runner {
             include_params: Some(&params),
         };
         let mut vars = vars::host_vars(&scope)?;
-        if self.inventory_generation.load(Ordering::SeqCst) != run.inventory_generation {
-            // add_host/group_by changed the groups since the play started.
-            vars.insert("groups".into(), Value::Object(inv.groups_var()));
-        }
-        // Failed and unreachable hosts leave ansible_play_hosts and
-        // ansible_play_batch.
-        let failed: std::collections::HashSet<String> = if !self.any_failure.load(Ordering::SeqCst)
-        {
-            Default::default()
-        } else {
-            let states = match self.hosts.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            run.play_hosts
-                .iter()
-                .filter(|h| {
-                    states
-                        .get(*h)
-                        .is_some_and(|s| s.failed || s.unreachable || s.dead)
-                })
-                .cloned()
-                .collect()
-        };
-        if !failed.is_empty() {
-            let keep = |list: &[String]| {
-                Value::Array(
-                    list.iter()
-                        .filter(|h| !failed.contains(*h))
-                        .cloned()
-                        .map(Value::String)
-                        .collect(),
-                )
-            };
-            vars.insert("ansible_play_hosts".into(), keep(&run.play_hosts));
-            vars.insert("ansible_play_batch".into(), keep(&run.batch));
-            vars.insert("play_hosts".into(), keep(&run.batch));
+        // A variable of a lower level with one of these names is hidden by
+        // the magic variable.
+        for key in super::SHARED_VARS {
+            if vars.contains_key(*key) {
+                vars.shift_remove(*key);
+            }
         }
         vars.extend(special);
+        #[cfg(test)]
+        super::scale_count::add(&vars);
         Ok(Vars {
             vars,
             hostvars: Some(self.hostvars_source()),
+            shared: Some(self.shared_vars(run)),
         })
+    }
+
+    /// The play's [`super::SHARED_VARS`] as they are now: `groups` after
+    /// `add_host`/`group_by`, and the play's host lists without the hosts
+    /// that failed or became unreachable. Computed again only when one of
+    /// those changes.
+    fn shared_vars(&self, run: &PlayRun<'_>) -> Arc<Map<String, Value>> {
+        let failure_gen = self.failure_generation.load(Ordering::SeqCst);
+        let inventory_gen = self.inventory_generation.load(Ordering::SeqCst);
+        let mut cache = match run.shared.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some((f, i, m)) = cache.as_ref() {
+            if *f == failure_gen && *i == inventory_gen {
+                return m.clone();
+            }
+        }
+        let mut m = run.shared_base.clone();
+        if inventory_gen != run.inventory_generation {
+            // add_host/group_by changed the groups since the play started.
+            m.insert(
+                "groups".into(),
+                Value::Object(self.inventory().groups_var()),
+            );
+        }
+        // Failed and unreachable hosts leave ansible_play_hosts and
+        // ansible_play_batch.
+        if self.any_failure.load(Ordering::SeqCst) {
+            let failed: std::collections::HashSet<String> = {
+                let states = match self.hosts.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                run.play_hosts
+                    .iter()
+                    .filter(|h| {
+                        states
+                            .get(*h)
+                            .is_some_and(|s| s.failed || s.unreachable || s.dead)
+                    })
+                    .cloned()
+                    .collect()
+            };
+            if !failed.is_empty() {
+                let keep = |list: &[String]| {
+                    Value::Array(
+                        list.iter()
+                            .filter(|h| !failed.contains(*h))
+                            .cloned()
+                            .map(Value::String)
+                            .collect(),
+                    )
+                };
+                m.insert("ansible_play_hosts".into(), keep(&run.play_hosts));
+                m.insert("ansible_play_batch".into(), keep(&run.batch));
+                m.insert("play_hosts".into(), keep(&run.batch));
+            }
+        }
+        #[cfg(test)]
+        super::scale_count::add_shared(&m);
+        let m = Arc::new(m);
+        *cache = Some((failure_gen, inventory_gen, m.clone()));
+        m
     }
 
     /// Runs a task on hosts (lockstep for them all).
@@ -557,6 +701,7 @@ impl Runner {
                         .await
                 }
             };
+            let module_failed = r.remove(MODULE_FAILED).is_some();
             self.apply_result(task, inherit, host, &r, delegate.as_deref());
             // Facts set by one item are seen by the next (the
             // `acc: "{{ acc + [item] }}"` idiom).
@@ -573,6 +718,8 @@ impl Runner {
             }
             let status = status_of(&r);
             let ignored = status == Status::Failed && self.ignore_errors(task, inherit, &iv);
+            self.show_diff(task, inherit, host, &r, no_log);
+            self.show_error(task, host, &r, status, no_log, module_failed);
             let shown = if no_log { censor(&r) } else { r.clone() };
             self.event(Event::HostResult {
                 host: host.to_string(),
@@ -651,6 +798,103 @@ impl Runner {
         )
     }
 
+    /// `--diff`: a changed result's `diff`, shown before the result as
+    /// ansible-playbook shows it (never for `no_log`).
+    fn show_diff(
+        &self,
+        task: &Task,
+        inherit: &Inherit,
+        host: &str,
+        result: &Map<String, Value>,
+        no_log: bool,
+    ) {
+        let on = inherit
+            .keyword(task, "diff")
+            .map(|v| as_bool(&v))
+            .unwrap_or(self.opts.diff);
+        let Some(diff) = result.get("diff") else {
+            return;
+        };
+        if !on || no_log || !flag(result, "changed") || !truthy(diff) {
+            return;
+        }
+        let text = crate::report::render_diff(diff);
+        if !text.is_empty() {
+            self.event(Event::Diff {
+                host: host.to_string(),
+                text,
+            });
+        }
+    }
+
+    /// The error ansible-core 2.19 prints before a failed or unreachable
+    /// result: `Task failed: Module failed: MSG` (a module's failure),
+    /// `Action failed: MSG` (an engine action's, or `failed_when`), with
+    /// the task's place in the playbook and the lines above it.
+    fn show_error(
+        &self,
+        task: &Task,
+        host: &str,
+        result: &Map<String, Value>,
+        status: Status,
+        no_log: bool,
+        module_failed: bool,
+    ) {
+        let msg = result.get("msg").map(py_str);
+        let msg = match status {
+            Status::Unreachable => msg.map(|m| match m.strip_prefix("Task failed: ") {
+                Some(rest) => rest.to_string(),
+                None => m,
+            }),
+            _ => msg,
+        };
+        let message = match status {
+            Status::Unreachable if no_log => {
+                // What failed stays; why is hidden.
+                let what = msg
+                    .as_deref()
+                    .and_then(|m| m.split_once(": "))
+                    .map(|(w, _)| format!("{w}: "))
+                    .unwrap_or_default();
+                format!("Task failed: {what}<error censored due to no log>")
+            }
+            Status::Unreachable => format!("Task failed: {}", msg.unwrap_or_default()),
+            Status::Failed => {
+                let located = msg
+                    .as_deref()
+                    .and_then(|m| m.split_once(". The error appears to be in '"));
+                if let Some((what, _)) = located {
+                    // An error the engine found in the task itself (a
+                    // template, a condition): its own words.
+                    format!("Task failed: {what}")
+                } else {
+                    let by_module = (module_failed || !result.contains_key("failed_when_result"))
+                        && herd_modules::registry::get(&task.action).is_some();
+                    let kind = if by_module { "Module" } else { "Action" };
+                    match msg.as_deref() {
+                        None => format!("Task failed: {kind} failed: Unknown error."),
+                        Some("") => format!("Task failed: {kind} failed."),
+                        Some(m) => format!("Task failed: {kind} failed: {m}"),
+                    }
+                }
+            }
+            _ => return,
+        };
+        let mut d = Diagnostic::new(message);
+        if task.loc.line > 0 {
+            // Ansible names the file by its absolute path.
+            let mut loc = task.loc.clone();
+            if let Ok(abs) = std::path::absolute(&*loc.file) {
+                loc.file = abs.display().to_string().into();
+            }
+            d = d.at(loc);
+        }
+        self.event(Event::TaskError {
+            host: host.to_string(),
+            text: d.to_string(),
+        });
+    }
+
     fn ignore_errors(&self, task: &Task, inherit: &Inherit, vars: &Vars) -> bool {
         inherit
             .keyword(task, "ignore_errors")
@@ -688,6 +932,7 @@ impl Runner {
         // A failed include cannot be ignored (as in ansible-playbook); the
         // marker is engine-internal and leaves the result here.
         let unignorable = result.remove(UNIGNORABLE).is_some();
+        let module_failed = result.remove(MODULE_FAILED).is_some();
         if let Some(reg) = &task.register {
             let r = result.clone();
             self.with_host(host, |st| {
@@ -757,17 +1002,10 @@ impl Runner {
                     .insert("ansible_failed_result".into(), Value::Object(r));
             });
         }
-        if let Some(diffs) = result.get("diff").and_then(Value::as_array) {
-            if self.opts.diff && !no_log {
-                for d in diffs {
-                    if let Some(text) = diff_text(d) {
-                        self.event(Event::Diff {
-                            host: host.to_string(),
-                            text,
-                        });
-                    }
-                }
-            }
+        self.show_diff(task, inherit, host, &result, no_log);
+        // A loop's own result follows its items, whose errors were shown.
+        if task.loop_.is_none() || !result.contains_key("results") {
+            self.show_error(task, host, &result, status, no_log, module_failed);
         }
         let shown = if no_log {
             censor(&result)
@@ -948,10 +1186,14 @@ impl Runner {
             }
             if let Some(fw) = inherit.keyword(task, "failed_when") {
                 let conds = as_conds(&fw);
+                let module_failed = flag(&r, "failed");
                 match self.templar.eval_conditions(&conds, &v) {
                     Ok(c) => {
                         r.insert("failed_when_result".into(), Value::Bool(c));
                         r.insert("failed".into(), Value::Bool(c));
+                        if c && module_failed {
+                            r.insert(MODULE_FAILED.into(), Value::Bool(true));
+                        }
                     }
                     Err(d) => return failed(located(&d, task)),
                 }
@@ -1199,10 +1441,48 @@ impl Runner {
         if settings.become_password.is_none() {
             settings.become_password = self.opts.become_password.clone();
         }
-        self.connect(&name, &settings).await
+        let conn = self.connect(&name, &settings).await;
+        if self.opts.verbosity < 3 {
+            return conn;
+        }
+        // -vvv: what is sent, as ansible-playbook shows it.
+        let local = settings.connection == "local";
+        let addr = if local || settings.host.is_empty() {
+            name.clone()
+        } else {
+            settings.host.clone()
+        };
+        let user = if local {
+            local_user()
+        } else {
+            settings
+                .remote_user
+                .clone()
+                .unwrap_or_else(|| "None".into())
+        };
+        let kind = if local { "LOCAL" } else { "SSH" };
+        self.event(Event::Verbose {
+            host: addr.clone(),
+            level: 3,
+            message: format!("ESTABLISH {kind} CONNECTION FOR USER: {user}"),
+        });
+        let no_log = inherit.keyword(task, "no_log").is_some_and(|v| as_bool(&v));
+        Ok(Arc::new(TracedHost {
+            inner: conn?,
+            runner: self.clone(),
+            addr,
+            prefix: if local { "" } else { "SSH: " },
+            become_: crate::connection::become_::Become::from_settings(&settings),
+            no_log,
+        }))
     }
 
-    /// Runs `meta:`.
+    /// Runs `meta:` as ansible-core's linear strategy does: once per host
+    /// (with its own task header each time), except the actions that act
+    /// on the whole play (`end_play`, `end_batch`, `clear_facts`,
+    /// `clear_host_errors`, `refresh_inventory`), which run for the first
+    /// host only. A host whose `when` is false gets `skipping: [host]`,
+    /// not counted in the recap.
     async fn run_meta(
         self: &Arc<Self>,
         run: &PlayRun<'_>,
@@ -1211,19 +1491,82 @@ impl Runner {
         inherit: &Inherit,
     ) {
         let what = task.args.get("_raw_params").map(py_str).unwrap_or_default();
+        let what = what.trim();
         let mut conds = inherit.when.clone();
         conds.extend(task.when.iter().cloned());
-        let selected: Vec<String> = hosts
-            .iter()
-            .filter(|h| {
-                self.task_vars(run, task, inherit, h)
+        let per_host = matches!(
+            what,
+            "noop"
+                | "reset_connection"
+                | "end_host"
+                | "role_complete"
+                | "flush_handlers"
+                | "end_role"
+        );
+        let takes_when = !matches!(what, "noop" | "refresh_inventory" | "reset_connection");
+        let targets: Vec<String> = if per_host {
+            hosts.clone()
+        } else {
+            hosts.iter().take(1).cloned().collect()
+        };
+        let t = title(task, None, self);
+        let mut selected: Vec<String> = Vec::new();
+        for h in &targets {
+            if task.is_handler {
+                self.event(Event::HandlerStart {
+                    title: t.clone(),
+                    action: task.action_written.clone(),
+                });
+            } else {
+                self.event(Event::TaskStart {
+                    title: t.clone(),
+                    is_handler: false,
+                    check_mode: self.opts.check,
+                    action: task.action_written.clone(),
+                });
+            }
+            if !takes_when && !task.when.is_empty() {
+                self.event(Event::Warning {
+                    message: format!("{what} task does not support when conditional"),
+                });
+            }
+            let holds = !takes_when
+                || conds.is_empty()
+                || self
+                    .task_vars(run, task, inherit, h)
                     .ok()
-                    .is_some_and(|v| matches!(self.eval_when(&conds, &v), Ok(None)))
-            })
-            .cloned()
-            .collect();
-        match what.trim() {
-            "flush_handlers" => self.flush_handlers(run, &hosts).await,
+                    .is_some_and(|v| matches!(self.eval_when(&conds, &v), Ok(None)));
+            if holds {
+                selected.push(h.clone());
+                continue;
+            }
+            let reason = match what {
+                "flush_handlers" => format!(", not running handlers for {h}"),
+                "clear_facts" => format!(", not clearing facts and fact cache for {h}"),
+                "clear_host_errors" => format!(", not clearing host error state for {h}"),
+                "end_batch" => ", continuing current batch".to_string(),
+                "end_play" => ", continuing play".to_string(),
+                "end_host" => format!(", continuing execution for {h}"),
+                _ => String::new(),
+            };
+            let msg = if what == "end_host" {
+                format!("end_host conditional evaluated to false, continuing execution for {h}")
+            } else {
+                what.to_string()
+            };
+            let mut result = Map::new();
+            result.insert("msg".into(), Value::String(msg));
+            result.insert(
+                "skip_reason".into(),
+                Value::String(format!("{what} conditional evaluated to False{reason}")),
+            );
+            self.event(Event::MetaSkipped {
+                host: h.clone(),
+                result,
+            });
+        }
+        match what {
+            "flush_handlers" => self.flush_handlers(run, &selected).await,
             "end_play" if !selected.is_empty() => {
                 run.aborted.store(true, Ordering::SeqCst);
                 run.end_play.store(true, Ordering::SeqCst);
@@ -1238,12 +1581,12 @@ impl Runner {
                     self.with_host(h, |st| st.ended = true);
                 }
             }
-            "clear_facts" => {
-                for h in &selected {
+            "clear_facts" if !selected.is_empty() => {
+                for h in &run.play_hosts {
                     self.with_host(h, |st| st.facts.clear());
                 }
             }
-            "clear_host_errors" => {
+            "clear_host_errors" if !selected.is_empty() => {
                 for h in &run.batch {
                     self.with_host(h, |st| st.failed = false);
                 }
@@ -1529,6 +1872,14 @@ pub(crate) fn status_of(r: &Map<String, Value>) -> Status {
 pub(crate) fn host_error(e: HostError) -> Map<String, Value> {
     let mut m = failed(e.message.clone());
     if e.unreachable {
+        // ansible-core 2.19 words an unreachable host's message as the
+        // task's failure.
+        if !e.message.starts_with("Task failed: ") {
+            m.insert(
+                "msg".into(),
+                Value::String(format!("Task failed: {}", e.message)),
+            );
+        }
         m.remove("failed");
         m.insert("unreachable".into(), Value::Bool(true));
         m.insert("changed".into(), Value::Bool(false));
@@ -1547,56 +1898,4 @@ pub(crate) fn drop_omit(m: Map<String, Value>) -> Map<String, Value> {
             other => (k, other),
         })
         .collect()
-}
-
-/// A simple unified-style diff of one before/after pair.
-fn diff_text(d: &Value) -> Option<String> {
-    // A file diff skipped for size or binary content says so, as
-    // ansible's callback does, and shows no hunks.
-    let mut notes = String::new();
-    for (key, what) in [("dst_binary", "destination"), ("src_binary", "source")] {
-        if d.get(key).is_some() {
-            notes.push_str(&format!("diff skipped: {what} file appears to be binary\n"));
-        }
-    }
-    for (key, what) in [("dst_larger", "destination"), ("src_larger", "source")] {
-        if let Some(n) = d.get(key) {
-            notes.push_str(&format!(
-                "diff skipped: {what} file size is greater than {}\n",
-                py_str(n)
-            ));
-        }
-    }
-    if !notes.is_empty() && (d.get("before").is_none() || d.get("after").is_none()) {
-        return Some(notes);
-    }
-    let before = d.get("before").map(py_str).unwrap_or_default();
-    let after = d.get("after").map(py_str).unwrap_or_default();
-    if before == after {
-        return None;
-    }
-    let bh = d
-        .get("before_header")
-        .filter(|v| !v.is_null())
-        .map(py_str)
-        .unwrap_or_else(|| "before".into());
-    let ah = d
-        .get("after_header")
-        .filter(|v| !v.is_null())
-        .map(py_str)
-        .unwrap_or_else(|| "after".into());
-    let mut out = format!("--- {bh}\n+++ {ah}\n");
-    let b: Vec<&str> = before.lines().collect();
-    let a: Vec<&str> = after.lines().collect();
-    let common = b.iter().zip(a.iter()).take_while(|(x, y)| x == y).count();
-    for l in &b[..common] {
-        out.push_str(&format!(" {l}\n"));
-    }
-    for l in &b[common..] {
-        out.push_str(&format!("-{l}\n"));
-    }
-    for l in &a[common..] {
-        out.push_str(&format!("+{l}\n"));
-    }
-    Some(out)
 }

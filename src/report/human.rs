@@ -21,6 +21,7 @@ pub enum Color {
     DiffAdd,
     DiffRemove,
     DiffLines,
+    Verbose,
 }
 
 impl Color {
@@ -34,6 +35,7 @@ impl Color {
             Color::Unreachable => "1;31",
             Color::Warn => "1;35",
             Color::Debug => "1;30",
+            Color::Verbose => "0;34",
         }
     }
 }
@@ -113,6 +115,8 @@ pub struct HumanSink<W: Write> {
     recap: Recap,
     task: Option<TaskState>,
     times: TaskTimes,
+    /// Task errors already shown: Ansible shows each text once.
+    errors_shown: HashSet<String>,
 }
 
 impl<W: Write + Send> HumanSink<W> {
@@ -127,6 +131,7 @@ impl<W: Write + Send> HumanSink<W> {
             recap: Recap::new(),
             task: None,
             times: TaskTimes::default(),
+            errors_shown: HashSet::new(),
         }
     }
 
@@ -566,6 +571,26 @@ impl<W: Write + Send> Sink for HumanSink<W> {
                     msg.push_str(&format!(" => (item={item})"));
                 }
                 self.display(&msg, Some(Color::Skip));
+            }
+            Event::Verbose {
+                host,
+                level,
+                message,
+            } => {
+                if self.verbosity >= *level {
+                    self.display(&format!("<{host}> {message}"), Some(Color::Verbose));
+                }
+            }
+            Event::TaskError { text, .. } => {
+                if self.errors_shown.insert(text.clone()) {
+                    self.task_banner();
+                    // A blank line separates it from the result line.
+                    let to_err = self.settings.display_failed_stderr;
+                    self.display_to(&format!("{text}\n\n"), Some(Color::Error), to_err);
+                }
+            }
+            Event::MetaSkipped { host, result } => {
+                self.host_result(host, None, Status::Skipped, result, None, false, false)
             }
             Event::Rescued { .. } => {}
             Event::Retrying {

@@ -84,6 +84,27 @@ pub enum Event {
         hosts: Vec<String>,
         item: Option<String>,
     },
+    /// A line shown from verbosity `level` on (`-vvv` is 3), about `host`:
+    /// `<host> message`, as Ansible's connection plugins show what they
+    /// send (`ESTABLISH SSH CONNECTION FOR USER: u`, `SSH: EXEC …`).
+    Verbose {
+        host: String,
+        level: u8,
+        message: String,
+    },
+    /// A task failed or could not reach its host: the error as
+    /// ansible-core 2.19 reports it just before the `fatal:`/`failed:`
+    /// line (`[ERROR]: Task failed: …`, `Origin: file:line:col` and the
+    /// lines above it, as [`crate::diag::Diagnostic`] renders it). The same
+    /// text is shown once per run.
+    TaskError { host: String, text: String },
+    /// A `meta` task whose `when` is false on a host: `skipping: [host]`
+    /// (with `msg` and `skip_reason` at `-v`). Unlike a skipped task it
+    /// is not counted in the recap, as in ansible-playbook.
+    MetaSkipped {
+        host: String,
+        result: Map<String, Value>,
+    },
     /// A host's failure in a `block:` was handled by its `rescue:`
     /// (counted as `rescued` in the recap).
     Rescued { host: String },

@@ -45,6 +45,11 @@ pub struct Vars {
     pub vars: Map<String, Value>,
     /// Where `hostvars` reads other hosts' variables from.
     pub hostvars: Option<Arc<dyn HostVarsSource>>,
+    /// Variables that are the same for every host of a play (`groups`,
+    /// `ansible_play_hosts`, …), shared instead of copied into each host's
+    /// map: they grow with the number of hosts. A name in `vars` hides the
+    /// same name here.
+    pub shared: Option<Arc<Map<String, Value>>>,
 }
 
 impl Vars {
@@ -52,6 +57,7 @@ impl Vars {
         Vars {
             vars,
             hostvars: None,
+            shared: None,
         }
     }
 }

@@ -77,6 +77,8 @@ enum Source {
 pub(crate) struct VarsObject {
     templar: Templar,
     src: Source,
+    /// [`Vars::shared`], held here so pointers into it stay valid.
+    shared: Option<Arc<Map<String, Value>>>,
     hostvars: Option<Arc<dyn HostVarsSource>>,
     cache: Mutex<HashMap<String, Mj>>,
     resolving: Mutex<Vec<String>>,
@@ -102,6 +104,7 @@ impl VarsObject {
         let obj = Arc::new(VarsObject {
             templar,
             src: Source::Borrowed(cell.clone()),
+            shared: vars.shared.clone(),
             hostvars: vars.hostvars.clone(),
             cache: Mutex::new(HashMap::new()),
             resolving: Mutex::new(Vec::new()),
@@ -120,6 +123,7 @@ impl VarsObject {
         Arc::new(VarsObject {
             templar,
             src: Source::Owned(vars),
+            shared: None,
             hostvars,
             cache: Mutex::new(HashMap::new()),
             resolving: Mutex::new(Vec::new()),
@@ -146,7 +150,14 @@ impl VarsObject {
     /// These variables with `extra` on top (the template lookup's
     /// `template_vars`).
     pub fn overlay(self: &Arc<Self>, extra: Map<String, Value>) -> Arc<VarsObject> {
-        let mut merged = self.with_map(|m| m.clone()).unwrap_or_default();
+        let mut merged = self
+            .shared
+            .as_ref()
+            .map(|s| Map::clone(s))
+            .unwrap_or_default();
+        if let Some(local) = self.with_map(|m| m.clone()) {
+            merged.extend(local);
+        }
         for (k, v) in extra {
             merged.insert(k, v);
         }
@@ -160,8 +171,14 @@ impl VarsObject {
 
     /// The names of all variables.
     pub fn names(&self) -> Vec<String> {
-        self.with_map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
+        let mut names: Vec<String> = self
+            .with_map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Some(shared) = &self.shared {
+            let local: std::collections::HashSet<String> = names.iter().cloned().collect();
+            names.extend(shared.keys().filter(|k| !local.contains(*k)).cloned());
+        }
+        names
     }
 
     pub fn templar(&self) -> &Templar {
@@ -173,13 +190,17 @@ impl VarsObject {
         matches!(name, "omit" | "vars")
             || (name == "hostvars" && self.hostvars.is_some())
             || self.with_map(|m| m.contains_key(name)).unwrap_or(false)
+            || self.shared.as_ref().is_some_and(|s| s.contains_key(name))
     }
 
     fn resolve(self: &Arc<Self>, name: &str) -> Option<Mj> {
         if let Some(v) = lock(&self.cache).get(name) {
             return Some(v.clone());
         }
-        let node = self.with_map(|m| m.get(name).map(NodePtr::new))??;
+        let node = match self.with_map(|m| m.get(name).map(NodePtr::new))? {
+            Some(n) => n,
+            None => NodePtr::new(self.shared.as_ref()?.get(name)?),
+        };
         let v = lazy_node(self, node, name);
         lock(&self.cache).insert(name.to_string(), v.clone());
         Some(v)
@@ -530,9 +551,7 @@ impl Object for VarsObject {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let keys = self
-            .with_map(|m| m.keys().map(|k| Mj::from(k.as_str())).collect::<Vec<_>>())
-            .unwrap_or_default();
+        let keys = self.names().iter().map(|k| Mj::from(k.as_str())).collect();
         Enumerator::Values(keys)
     }
 }

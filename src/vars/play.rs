@@ -120,6 +120,7 @@ pub fn play_vars(scope: &PlayScope) -> Result<PlayVars> {
     let early = Vars {
         vars: with_magic(&layers, &play_magic(scope, &roles, &[], &[])),
         hostvars: None,
+        shared: None,
     };
     // An error in `hosts:` is reported after one in `name:`, as
     // ansible-playbook validates the name first.
@@ -138,6 +139,7 @@ pub fn play_vars(scope: &PlayScope) -> Result<PlayVars> {
         let vars = Vars {
             vars: with_magic(&layers, &play_magic(scope, &roles, &pattern_list, &hosts)),
             hostvars: None,
+            shared: None,
         };
         if let Some(data) = load_vars_file(scope.templar, item, &play.basedir, &vars)? {
             layers.push(Level::VarsFiles, data);
@@ -154,6 +156,7 @@ pub fn play_vars(scope: &PlayScope) -> Result<PlayVars> {
                     &Vars {
                         vars: vars.clone(),
                         hostvars: None,
+                        shared: None,
                     },
                 )
                 .map_err(|e| keyword_error("name", e, &play.loc))?,

@@ -168,6 +168,9 @@ fn cached_digest(path: &Path) -> Result<LocalDigest, String> {
     r
 }
 
+/// The source label of `content:` (the result's `src`).
+const INLINE_CONTENT: &str = "dynamically generated";
+
 /// Files bigger than this are not diffed (Ansible's
 /// `MAX_FILE_SIZE_FOR_DIFF` default, `ANSIBLE_MAX_DIFF_SIZE`).
 pub const MAX_DIFF_SIZE: u64 = 104_448;
@@ -186,9 +189,15 @@ pub enum DiffSide<'a> {
 /// it: text sides shown, a side that is binary (holds a NUL byte) or
 /// bigger than the limit only named.
 pub fn file_diff(dest: &str, src_label: &str, old: DiffSide<'_>, new: DiffSide<'_>) -> Diff {
+    // As Ansible's copy action: the destination names the old side only
+    // when it existed, and the new side when the content was given inline.
     let mut d = Diff {
-        before_header: Some(dest.to_string()),
-        after_header: Some(src_label.to_string()),
+        before_header: (old != DiffSide::Absent).then(|| dest.to_string()),
+        after_header: Some(if src_label == INLINE_CONTENT {
+            dest.to_string()
+        } else {
+            src_label.to_string()
+        }),
         ..Diff::default()
     };
     match old {
@@ -697,7 +706,7 @@ impl Module for Copy {
                     (dest, Some(lst))
                 }
             };
-            let mut p = put_file_args(&a, dest, "dynamically generated".into());
+            let mut p = put_file_args(&a, dest, INLINE_CONTENT.into());
             p.known = known;
             if p.attrs.mode == Some(Mode::Preserve) {
                 p.attrs.mode = None;
