@@ -26,8 +26,10 @@ macro_rules! on_shell {
 pub mod become_;
 pub mod known_hosts;
 pub mod local;
+pub mod proxy;
 pub mod shell;
 pub mod ssh;
+pub mod ssh_config;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -52,7 +54,22 @@ pub struct Options {
     pub persistent_shell: bool,
     /// The ssh_config file to read (default `~/.ssh/config`).
     pub ssh_config_file: Option<PathBuf>,
+    /// SSH handshakes in flight to one server at most
+    /// (`[ssh_connection] herd_max_handshakes`).
+    pub max_handshakes: usize,
+    /// SSH connections open at once at most
+    /// (`[ssh_connection] herd_max_connections`): beyond, the least
+    /// recently used idle one is closed.
+    pub max_connections: usize,
 }
+
+/// Handshakes in flight per server by default: under sshd's default
+/// MaxStartups (10).
+pub const DEFAULT_MAX_HANDSHAKES: usize = 8;
+
+/// Connections open at once by default: a whole inventory of up to
+/// this many hosts stays connected for the run.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 
 impl Default for Options {
     /// Host key checking on unless `ANSIBLE_HOST_KEY_CHECKING` says
@@ -65,6 +82,8 @@ impl Default for Options {
                 .unwrap_or(true),
             persistent_shell: true,
             ssh_config_file: None,
+            max_handshakes: DEFAULT_MAX_HANDSHAKES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -88,6 +107,8 @@ impl Options {
             host_key_checking: config.host_key_checking,
             persistent_shell: persistent,
             ssh_config_file: None,
+            max_handshakes: config.ssh_max_handshakes,
+            max_connections: config.ssh_max_connections,
         }
     }
 }

@@ -104,6 +104,8 @@ pub fn connection_settings(
             .as_ref()
             .map(|p| p.display().to_string()),
         timeout: config.timeout,
+        ssh_common_args: ssh_args_setting(config, "ssh_common_args", "ANSIBLE_SSH_COMMON_ARGS"),
+        ssh_extra_args: ssh_args_setting(config, "ssh_extra_args", "ANSIBLE_SSH_EXTRA_ARGS"),
         become_: config.become_,
         become_method: config.become_method.clone(),
         become_user: config.become_user.clone(),
@@ -157,6 +159,16 @@ pub fn connection_settings(
         }
     }
     s
+}
+
+/// `[ssh_connection] ssh_common_args` / `ssh_extra_args`, the
+/// environment variable beating the file, as Ansible's ssh plugin reads
+/// them (the `ansible_ssh_*_args` variables beat both).
+fn ssh_args_setting(config: &Config, key: &str, env: &str) -> Option<String> {
+    std::env::var(env)
+        .ok()
+        .or_else(|| config.get_raw("ssh_connection", key).map(String::from))
+        .filter(|v| !v.trim().is_empty())
 }
 
 fn set_field(s: &mut ConnectionSettings, field: &str, v: &Value) {
@@ -263,5 +275,21 @@ mod tests {
             &none,
         );
         assert!(s.become_);
+    }
+
+    #[test]
+    fn ssh_args_from_the_config_file_and_variables() {
+        let mut cfg = Config::default();
+        cfg.raw.insert(
+            "ssh_connection".into(),
+            [("ssh_common_args".to_string(), "-J gw".to_string())].into(),
+        );
+        let none = Map::new();
+        let s = connection_settings("h", &cfg, &CliConnection::default(), &[], &none);
+        assert_eq!(s.ssh_common_args.as_deref(), Some("-J gw"));
+        assert_eq!(s.ssh_extra_args, None);
+        let vars = map(json!({"ansible_ssh_common_args": "-o ProxyJump=none"}));
+        let s = connection_settings("h", &cfg, &CliConnection::default(), &[], &vars);
+        assert_eq!(s.ssh_common_args.as_deref(), Some("-o ProxyJump=none"));
     }
 }
