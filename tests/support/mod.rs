@@ -329,6 +329,22 @@ impl Sshd {
         children_of(self.child.id() as i32).len()
     }
 
+    /// The TCP connections to this sshd that both ends still hold open
+    /// (ESTABLISHED on sshd's side, from /proc/net/tcp): what a client
+    /// has open now, without sessions sshd is still tearing down.
+    pub fn established(&self) -> usize {
+        let port = format!(":{:04X}", self.port);
+        std::fs::read_to_string("/proc/net/tcp")
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .filter(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 3 && f[1].ends_with(&port) && f[3] == "01"
+            })
+            .count()
+    }
+
     /// Kills sshd and every session process it started (by their ids,
     /// found through /proc), as a crash of the server would.
     pub fn kill_all(&mut self) {
