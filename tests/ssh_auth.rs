@@ -60,6 +60,21 @@ async fn encrypted_key_needs_its_passphrase() {
 }
 
 #[tokio::test]
+async fn encrypted_key_opens_with_its_own_passphrase_setting() {
+    let sshd = Sshd::start();
+    let mut s = sshd.settings();
+    s.private_key_file = Some(sshd.key_path("encrypted").display().to_string());
+    s.private_key_passphrase = Some("not it".into());
+    let e = SshConnection::open(&s, &Options::default())
+        .await
+        .err()
+        .expect("refused");
+    assert!(e.message.contains("ansible_private_key_passphrase"), "{e}");
+    s.private_key_passphrase = Some(support::PASSPHRASE.into());
+    assert_eq!(whoami(&sshd, &s, &Options::default()).await, support::USER);
+}
+
+#[tokio::test]
 async fn password_logs_in() {
     let sshd = Sshd::start();
     let s = sshd.password_settings();

@@ -60,6 +60,9 @@ pub struct Options {
     /// One persistent shell per host and become user (the default), or
     /// a new exec channel per command.
     pub persistent_shell: bool,
+    /// Ask on the terminal for the passphrase of an encrypted key that
+    /// nothing else opens (a playbook run; not library callers).
+    pub ask_passphrase: bool,
     /// The ssh_config file to read (default `~/.ssh/config`).
     pub ssh_config_file: Option<PathBuf>,
     /// SSH handshakes in flight to one server at most
@@ -89,6 +92,7 @@ impl Default for Options {
                 .and_then(|v| crate::config::parse_bool(&v))
                 .unwrap_or(true),
             persistent_shell: true,
+            ask_passphrase: false,
             ssh_config_file: None,
             max_handshakes: DEFAULT_MAX_HANDSHAKES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -114,6 +118,7 @@ impl Options {
         Options {
             host_key_checking: config.host_key_checking,
             persistent_shell: persistent,
+            ask_passphrase: true,
             ssh_config_file: None,
             max_handshakes: config.ssh_max_handshakes,
             max_connections: config.ssh_max_connections,

@@ -15,8 +15,9 @@
 //! named), the key files (`ansible_private_key_file`, `IdentityFile`,
 //! `-i`, else `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`; RSA signs with
 //! rsa-sha2-512/256), then the password and keyboard-interactive with
-//! it. An encrypted key is opened with `ansible_password` as its
-//! passphrase (there is no separate passphrase setting yet).
+//! it. An encrypted key file is opened with its own passphrase source
+//! (see `open_encrypted_key`): `ansible_private_key_passphrase`, the
+//! agent holding it, `ansible_password`, or a prompt on the terminal.
 //!
 //! Host keys are checked by `known_hosts.rs`: an unknown key is refused
 //! unless host_key_checking is off or StrictHostKeyChecking is
@@ -49,11 +50,12 @@ use crate::vars::ConnectionSettings;
 /// What decides a connection: the cache key of [`SshConnection`].
 pub fn connection_key(s: &ConnectionSettings) -> String {
     format!(
-        "{}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}",
+        "{}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}",
         s.host,
         s.port,
         s.remote_user,
         s.private_key_file,
+        s.private_key_passphrase,
         s.password,
         s.ssh_common_args,
         s.ssh_extra_args
@@ -253,6 +255,8 @@ struct Hop {
     what: String,
     files: Vec<PathBuf>,
     unknown: UnknownKey,
+    /// Whether an encrypted key's passphrase may be asked for.
+    ask_passphrase: bool,
 }
 
 impl Hop {
@@ -300,6 +304,7 @@ impl Hop {
             what,
             files,
             unknown,
+            ask_passphrase: options.ask_passphrase,
         }
     }
 }
@@ -615,7 +620,7 @@ async fn connect_hop(
                     return Err(failed(msg, true));
                 }
             };
-            authenticate(&mut handle, &hop.user, &hop.auth, &hop.cfg, what)
+            authenticate(&mut handle, hop, what)
                 .await
                 .map_err(|e| (e, false))?;
             Ok::<_, (HostError, bool)>(handle)
@@ -662,11 +667,10 @@ fn signal_number(sig: &russh::Sig) -> i32 {
 /// identity files, then password and keyboard-interactive.
 async fn authenticate(
     handle: &mut client::Handle<Client>,
-    user: &str,
-    settings: &ConnectionSettings,
-    cfg: &SshConfig,
+    hop: &Hop,
     what: &str,
 ) -> Result<(), HostError> {
+    let (user, settings, cfg) = (hop.user.as_str(), &hop.auth, &hop.cfg);
     let broken = |e: russh::Error| {
         HostError::unreachable(format!("ssh authentication with {what} failed: {e}"))
     };
@@ -724,25 +728,13 @@ async fn authenticate(
     for path in &key_files {
         let key = match russh::keys::load_secret_key(path, None) {
             Ok(k) => k,
-            Err(russh::keys::Error::KeyIsEncrypted) => match &settings.password {
-                Some(pass) => match russh::keys::load_secret_key(path, Some(pass)) {
-                    Ok(k) => k,
-                    Err(e) => {
-                        notes.push(format!(
-                            "{}: could not decrypt with the given passphrase: {e}",
-                            path.display()
-                        ));
-                        continue;
-                    }
-                },
-                None => {
-                    notes.push(format!(
-                        "{} is encrypted: give its passphrase (ansible_password) or add it to ssh-agent",
-                        path.display()
-                    ));
-                    continue;
+            Err(russh::keys::Error::KeyIsEncrypted) => {
+                match open_encrypted_key(handle, hop, path, rsa_hash, &mut notes).await? {
+                    EncryptedKey::Opened(k) => *k,
+                    EncryptedKey::LoggedIn => return Ok(()),
+                    EncryptedKey::Skipped => continue,
                 }
-            },
+            }
             Err(e) => {
                 if !explicit.is_empty() {
                     notes.push(format!("{}: {e}", path.display()));
@@ -801,6 +793,119 @@ async fn authenticate(
         msg.push(')');
     }
     Err(HostError::unreachable(msg))
+}
+
+/// What became of an encrypted key file.
+enum EncryptedKey {
+    Opened(Box<russh::keys::PrivateKey>),
+    /// ssh-agent holds the key and logged in with it.
+    LoggedIn,
+    Skipped,
+}
+
+/// Passphrases typed at the terminal this run, by key file: one prompt
+/// per key, not one per host.
+type Typed = tokio::sync::Mutex<std::collections::HashMap<PathBuf, Option<String>>>;
+
+fn typed_passphrases() -> &'static Typed {
+    static TYPED: std::sync::OnceLock<Typed> = std::sync::OnceLock::new();
+    TYPED.get_or_init(Default::default)
+}
+
+/// Opens an encrypted key file as OpenSSH would let a user: with its
+/// passphrase setting (`ansible_private_key_passphrase`), else through
+/// ssh-agent when it holds the key (its `.pub` beside it), else with
+/// `ansible_password` (herd's older behaviour, kept), else by asking
+/// on the terminal.
+async fn open_encrypted_key(
+    handle: &mut client::Handle<Client>,
+    hop: &Hop,
+    path: &std::path::Path,
+    rsa_hash: Option<HashAlg>,
+    notes: &mut Vec<String>,
+) -> Result<EncryptedKey, HostError> {
+    let (user, settings) = (hop.user.as_str(), &hop.auth);
+    let shown = path.display();
+    if let Some(pass) = &settings.private_key_passphrase {
+        return Ok(match russh::keys::load_secret_key(path, Some(pass)) {
+            Ok(k) => EncryptedKey::Opened(Box::new(k)),
+            Err(e) => {
+                notes.push(format!(
+                    "{shown}: could not decrypt with ansible_private_key_passphrase: {e}"
+                ));
+                EncryptedKey::Skipped
+            }
+        });
+    }
+    let mut public = path.as_os_str().to_owned();
+    public.push(".pub");
+    if let Ok(public) = russh::keys::load_public_key(PathBuf::from(public)) {
+        if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await {
+            let held = agent
+                .request_identities()
+                .await
+                .map(|ids| {
+                    ids.iter()
+                        .any(|id| id.public_key().key_data() == public.key_data())
+                })
+                .unwrap_or(false);
+            if held {
+                let hash = if public.algorithm().is_rsa() {
+                    rsa_hash
+                } else {
+                    None
+                };
+                match handle
+                    .authenticate_publickey_with(user, public, hash, &mut agent)
+                    .await
+                {
+                    Ok(AuthResult::Success) => return Ok(EncryptedKey::LoggedIn),
+                    Ok(_) => {}
+                    Err(e) => notes.push(format!("{shown} through ssh-agent: {e}")),
+                }
+            }
+        }
+    }
+    if let Some(pass) = &settings.password {
+        if let Ok(k) = russh::keys::load_secret_key(path, Some(pass)) {
+            return Ok(EncryptedKey::Opened(Box::new(k)));
+        }
+    }
+    // One prompt at a time, and each key asked once per run.
+    let mut typed = typed_passphrases().lock().await;
+    let answer = match typed.get(path) {
+        Some(a) => a.clone(),
+        None if !hop.ask_passphrase => None,
+        None => {
+            let prompt = format!("Enter passphrase for key '{shown}': ");
+            let a = tokio::task::spawn_blocking(move || crate::exec::prompt_line(&prompt, false))
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .flatten();
+            typed.insert(path.to_path_buf(), a.clone());
+            a
+        }
+    };
+    drop(typed);
+    match answer {
+        Some(pass) => Ok(match russh::keys::load_secret_key(path, Some(&pass)) {
+            Ok(k) => EncryptedKey::Opened(Box::new(k)),
+            Err(e) => {
+                notes.push(format!(
+                    "{shown}: could not decrypt with the passphrase typed: {e}"
+                ));
+                EncryptedKey::Skipped
+            }
+        }),
+        None => {
+            notes.push(format!(
+                "{shown} is encrypted: set ansible_private_key_passphrase, add the key to \
+                 ssh-agent, or run herd on a terminal to be asked for its passphrase"
+            ));
+            Ok(EncryptedKey::Skipped)
+        }
+    }
 }
 
 /// A host reached over SSH, as one login and become user.

@@ -18,6 +18,9 @@ pub struct ConnectionSettings {
     pub remote_user: Option<String>,
     pub password: Option<String>,
     pub private_key_file: Option<String>,
+    /// The passphrase of an encrypted key file
+    /// (`ansible_private_key_passphrase`).
+    pub private_key_passphrase: Option<String>,
     pub timeout: u64,
     pub ssh_common_args: Option<String>,
     pub ssh_extra_args: Option<String>,
@@ -55,6 +58,13 @@ const VARIABLES: &[(&str, &[&str])] = &[
     (
         "private_key_file",
         &["ansible_ssh_private_key_file", "ansible_private_key_file"],
+    ),
+    (
+        "private_key_passphrase",
+        &[
+            "ansible_ssh_private_key_passphrase",
+            "ansible_private_key_passphrase",
+        ],
     ),
     ("ssh_common_args", &["ansible_ssh_common_args"]),
     ("ssh_extra_args", &["ansible_ssh_extra_args"]),
@@ -104,6 +114,7 @@ pub fn connection_settings(
             .as_ref()
             .map(|p| p.display().to_string()),
         timeout: config.timeout,
+        private_key_passphrase: std::env::var("ANSIBLE_PRIVATE_KEY_PASSPHRASE").ok(),
         ssh_common_args: ssh_args_setting(config, "ssh_common_args", "ANSIBLE_SSH_COMMON_ARGS"),
         ssh_extra_args: ssh_args_setting(config, "ssh_extra_args", "ANSIBLE_SSH_EXTRA_ARGS"),
         become_: config.become_,
@@ -189,6 +200,7 @@ fn set_field(s: &mut ConnectionSettings, field: &str, v: &Value) {
             }
         }
         "private_key_file" => s.private_key_file = Some(text()),
+        "private_key_passphrase" => s.private_key_passphrase = Some(text()),
         "ssh_common_args" => s.ssh_common_args = Some(text()),
         "ssh_extra_args" => s.ssh_extra_args = Some(text()),
         "shell_executable" => s.shell_executable = Some(text()),
