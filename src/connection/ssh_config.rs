@@ -5,8 +5,8 @@
 //!
 //! Read: `Host` blocks (patterns, `!` negation), `Match` blocks (`all`,
 //! `host`, `originalhost`, `user`, `localuser`, `exec`, each negatable;
-//! `canonical` never matches since herd does not canonicalise names,
-//! `final` always does, as the final pass of one), `Include` (globs,
+//! `canonical`, `tagged` and `localnetwork` never match, `final` always
+//! does, as the final pass of one), `Include` (globs,
 //! relative to `~/.ssh`, conditional inside a block), and the keywords
 //! `HostName`, `User`, `Port`, `IdentityFile`, `StrictHostKeyChecking`,
 //! `UserKnownHostsFile`, `ConnectTimeout`, `ProxyJump`, `ProxyCommand`.
@@ -280,7 +280,9 @@ impl SshConfig {
             let takes_arg = !matches!(criterion.as_str(), "all" | "canonical" | "final");
             let result = match criterion.as_str() {
                 "all" | "final" => true,
-                "canonical" => false,
+                // herd does not canonicalise names, sets no tag (`-P`),
+                // and does not look at local interfaces.
+                "canonical" | "tagged" | "localnetwork" => false,
                 "host" => {
                     let current = self.host_name.as_deref().unwrap_or(ctx.original_host);
                     arg.is_some_and(|a| pattern_list(a, current))
@@ -479,6 +481,7 @@ mod tests {
                     Match originalhost alias !host other\n  Port 2200\n\
                     Match host web1.example.com\n  IdentityFile w\n\
                     Match canonical all\n  User never\n\
+                    Match tagged x localnetwork 10.0.0.0/8\n  User never\n\
                     Match exec \"test %h = alias\"\n  ConnectTimeout 7\n\
                     Host web1\n  HostName web1.example.com\n\
                     Match all\n  User everyone\n";
