@@ -224,3 +224,36 @@ fn low_max_startups_is_survived_with_the_handshake_limit() {
     let run = herd(&sshd, dir, &["--forks", "20"], &[]);
     check_fleet(&run, dir, &names, 3);
 }
+
+#[test]
+fn reset_connection_opens_a_new_connection() {
+    let sshd = Sshd::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path();
+    project(&sshd, dir, 2, "");
+    // Each persistent shell has its own temporary directory: a new one
+    // after the reset, the same one without.
+    std::fs::write(
+        dir.join("site.yml"),
+        r#"- hosts: fleet
+  gather_facts: false
+  tasks:
+    - ansible.builtin.shell: echo "$HERD_TMPDIR"
+      register: a
+    - ansible.builtin.shell: echo "$HERD_TMPDIR"
+      register: b
+    - ansible.builtin.meta: reset_connection
+    - ansible.builtin.shell: echo "$HERD_TMPDIR"
+      register: c
+    - ansible.builtin.assert:
+        that:
+          - a.stdout | length > 0
+          - a.stdout == b.stdout
+          - b.stdout != c.stdout
+"#,
+    )
+    .expect("write");
+    let run = herd(&sshd, dir, &[], &[]);
+    assert!(run.ok, "{}", run.stdout);
+    assert_eq!(run.recap.len(), 2, "{}", run.stdout);
+}
