@@ -260,6 +260,29 @@ struct Hop {
 }
 
 impl Hop {
+    /// The key files to try, and whether they were named
+    /// (`ansible_private_key_file`, `IdentityFile`, `-i`) rather than
+    /// the default identities.
+    fn key_files(&self) -> (bool, Vec<PathBuf>) {
+        let named: Vec<String> = self
+            .auth
+            .private_key_file
+            .iter()
+            .cloned()
+            .chain(self.cfg.identity_files.iter().cloned())
+            .collect();
+        if named.is_empty() {
+            let defaults = ["id_ed25519", "id_ecdsa", "id_rsa"]
+                .iter()
+                .map(|n| home().join(".ssh").join(n))
+                .filter(|p| p.exists())
+                .collect();
+            (false, defaults)
+        } else {
+            (true, named.iter().map(|f| expand(f)).collect())
+        }
+    }
+
     fn new(
         name: &str,
         cfg: SshConfig,
@@ -412,6 +435,9 @@ impl SshConnection {
         });
         raise_nofile_limit();
         let mut handles: Vec<client::Handle<Client>> = Vec::new();
+        for hop in &hops {
+            ask_passphrases_ahead(hop).await;
+        }
         for hop in &hops {
             let via = match (handles.last(), &command) {
                 (Some(prev), _) => Via::Jump(prev),
@@ -670,7 +696,7 @@ async fn authenticate(
     hop: &Hop,
     what: &str,
 ) -> Result<(), HostError> {
-    let (user, settings, cfg) = (hop.user.as_str(), &hop.auth, &hop.cfg);
+    let (user, settings) = (hop.user.as_str(), &hop.auth);
     let broken = |e: russh::Error| {
         HostError::unreachable(format!("ssh authentication with {what} failed: {e}"))
     };
@@ -685,24 +711,10 @@ async fn authenticate(
 
     // Explicit keys (ansible_private_key_file, IdentityFile, -i) or the
     // default identities.
-    let explicit: Vec<String> = settings
-        .private_key_file
-        .iter()
-        .cloned()
-        .chain(cfg.identity_files.iter().cloned())
-        .collect();
-    let key_files: Vec<PathBuf> = if explicit.is_empty() {
-        ["id_ed25519", "id_ecdsa", "id_rsa"]
-            .iter()
-            .map(|n| home().join(".ssh").join(n))
-            .filter(|p| p.exists())
-            .collect()
-    } else {
-        explicit.iter().map(|f| expand(f)).collect()
-    };
+    let (explicit, key_files) = hop.key_files();
 
     // The agent first, as OpenSSH does, unless a key file was named.
-    if explicit.is_empty() {
+    if !explicit {
         if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await {
             if let Ok(ids) = agent.request_identities().await {
                 for id in ids {
@@ -736,7 +748,7 @@ async fn authenticate(
                 }
             }
             Err(e) => {
-                if !explicit.is_empty() {
+                if explicit {
                     notes.push(format!("{}: {e}", path.display()));
                 }
                 continue;
@@ -837,33 +849,19 @@ async fn open_encrypted_key(
             }
         });
     }
-    let mut public = path.as_os_str().to_owned();
-    public.push(".pub");
-    if let Ok(public) = russh::keys::load_public_key(PathBuf::from(public)) {
-        if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await {
-            let held = agent
-                .request_identities()
-                .await
-                .map(|ids| {
-                    ids.iter()
-                        .any(|id| id.public_key().key_data() == public.key_data())
-                })
-                .unwrap_or(false);
-            if held {
-                let hash = if public.algorithm().is_rsa() {
-                    rsa_hash
-                } else {
-                    None
-                };
-                match handle
-                    .authenticate_publickey_with(user, public, hash, &mut agent)
-                    .await
-                {
-                    Ok(AuthResult::Success) => return Ok(EncryptedKey::LoggedIn),
-                    Ok(_) => {}
-                    Err(e) => notes.push(format!("{shown} through ssh-agent: {e}")),
-                }
-            }
+    if let Some((public, mut agent)) = agent_holding(path).await {
+        let hash = if public.algorithm().is_rsa() {
+            rsa_hash
+        } else {
+            None
+        };
+        match handle
+            .authenticate_publickey_with(user, public, hash, &mut agent)
+            .await
+        {
+            Ok(AuthResult::Success) => return Ok(EncryptedKey::LoggedIn),
+            Ok(_) => {}
+            Err(e) => notes.push(format!("{shown} through ssh-agent: {e}")),
         }
     }
     if let Some(pass) = &settings.password {
@@ -871,23 +869,7 @@ async fn open_encrypted_key(
             return Ok(EncryptedKey::Opened(Box::new(k)));
         }
     }
-    // One prompt at a time, and each key asked once per run.
-    let mut typed = typed_passphrases().lock().await;
-    let answer = match typed.get(path) {
-        Some(a) => a.clone(),
-        None if !hop.ask_passphrase => None,
-        None => {
-            let prompt = format!("Enter passphrase for key '{shown}': ");
-            let a = tokio::task::spawn_blocking(move || crate::exec::prompt_line(&prompt, false))
-                .await
-                .ok()
-                .and_then(|r| r.ok())
-                .flatten();
-            typed.insert(path.to_path_buf(), a.clone());
-            a
-        }
-    };
-    drop(typed);
+    let answer = typed_passphrase(path, hop.ask_passphrase).await;
     match answer {
         Some(pass) => Ok(match russh::keys::load_secret_key(path, Some(&pass)) {
             Ok(k) => EncryptedKey::Opened(Box::new(k)),
@@ -905,6 +887,76 @@ async fn open_encrypted_key(
             ));
             Ok(EncryptedKey::Skipped)
         }
+    }
+}
+
+/// The public key of an encrypted key file (its `.pub` beside it) and
+/// a connection to the ssh-agent that holds it, if one does.
+async fn agent_holding(
+    path: &std::path::Path,
+) -> Option<(
+    russh::keys::PublicKey,
+    russh::keys::agent::client::AgentClient<tokio::net::UnixStream>,
+)> {
+    let mut public = path.as_os_str().to_owned();
+    public.push(".pub");
+    let public = russh::keys::load_public_key(PathBuf::from(public)).ok()?;
+    let mut agent = russh::keys::agent::client::AgentClient::connect_env()
+        .await
+        .ok()?;
+    let ids = agent.request_identities().await.ok()?;
+    ids.iter()
+        .any(|id| id.public_key().key_data() == public.key_data())
+        .then_some((public, agent))
+}
+
+/// The passphrase typed for a key file this run, asking for it (when
+/// `ask`) the first time: one prompt at a time, each key asked once.
+async fn typed_passphrase(path: &std::path::Path, ask: bool) -> Option<String> {
+    let mut typed = typed_passphrases().lock().await;
+    if let Some(a) = typed.get(path) {
+        return a.clone();
+    }
+    if !ask {
+        return None;
+    }
+    let prompt = format!("Enter passphrase for key '{}': ", path.display());
+    let answer = tokio::task::spawn_blocking(move || crate::exec::prompt_line(&prompt, false))
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .flatten();
+    typed.insert(path.to_path_buf(), answer.clone());
+    answer
+}
+
+/// Asks, before connecting (so outside the connect timeout), for the
+/// passphrase of each named encrypted key file that neither its
+/// passphrase setting, `ansible_password` nor ssh-agent opens.
+async fn ask_passphrases_ahead(hop: &Hop) {
+    if !hop.ask_passphrase || hop.auth.private_key_passphrase.is_some() {
+        return;
+    }
+    let (named, files) = hop.key_files();
+    if !named {
+        return;
+    }
+    for path in files {
+        if !matches!(
+            russh::keys::load_secret_key(&path, None),
+            Err(russh::keys::Error::KeyIsEncrypted)
+        ) {
+            continue;
+        }
+        let by_password = hop
+            .auth
+            .password
+            .as_ref()
+            .is_some_and(|pw| russh::keys::load_secret_key(&path, Some(pw)).is_ok());
+        if by_password || agent_holding(&path).await.is_some() {
+            continue;
+        }
+        typed_passphrase(&path, true).await;
     }
 }
 
