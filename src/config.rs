@@ -36,6 +36,12 @@ pub struct Config {
     /// `[inventory] any_unparsed_is_failed`: any unparsable source is an
     /// error.
     pub inventory_any_unparsed_is_failed: bool,
+    /// `[ssh_connection] herd_max_connections`: SSH connections open at
+    /// once.
+    pub ssh_max_connections: usize,
+    /// `[ssh_connection] herd_max_handshakes`: SSH handshakes in flight
+    /// per server.
+    pub ssh_max_handshakes: usize,
     /// Every `[section]` key as written, for settings read elsewhere
     /// (`[ssh_connection]` among them).
     pub raw: HashMap<String, HashMap<String, String>>,
@@ -73,6 +79,8 @@ impl Default for Config {
             become_ask_pass: false,
             inventory_unparsed_is_failed: false,
             inventory_any_unparsed_is_failed: false,
+            ssh_max_connections: crate::connection::DEFAULT_MAX_CONNECTIONS,
+            ssh_max_handshakes: crate::connection::DEFAULT_MAX_HANDSHAKES,
             raw: HashMap::new(),
         }
     }
@@ -182,6 +190,16 @@ impl Config {
                 "any_unparsed_is_failed",
                 "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED",
             ),
+            (
+                "ssh_connection",
+                "herd_max_connections",
+                "HERD_SSH_MAX_CONNECTIONS",
+            ),
+            (
+                "ssh_connection",
+                "herd_max_handshakes",
+                "HERD_SSH_MAX_HANDSHAKES",
+            ),
         ];
         for (section, key, var) in settings {
             // Paths in the file are relative to the file; in the
@@ -268,6 +286,21 @@ impl Config {
             "become_ask_pass" => self.become_ask_pass = boolean(value)?,
             "unparsed_is_failed" => self.inventory_unparsed_is_failed = boolean(value)?,
             "any_unparsed_is_failed" => self.inventory_any_unparsed_is_failed = boolean(value)?,
+            "herd_max_connections" | "herd_max_handshakes" => {
+                let n = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        format!("invalid value '{value}' for '{key}': expected a positive integer")
+                    })?;
+                if key == "herd_max_connections" {
+                    self.ssh_max_connections = n;
+                } else {
+                    self.ssh_max_handshakes = n;
+                }
+            }
             _ => {}
         }
         Ok(())

@@ -33,13 +33,23 @@ async fn whoami(
 async fn agent_keys_log_in() {
     let sshd = Sshd::start();
     let sock = sshd.dir().join("agent.sock");
-    let mut agent = std::process::Command::new("ssh-agent")
+    let agent = std::process::Command::new("ssh-agent")
         .arg("-D")
         .arg("-a")
         .arg(&sock)
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("ssh-agent (package openssh-client)");
+    // Ends the agent however the test ends.
+    struct Agent(std::process::Child);
+    impl Drop for Agent {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let agent = Agent(agent);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !sock.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -59,7 +69,30 @@ async fn agent_keys_log_in() {
     let mut s = sshd.settings();
     s.private_key_file = None;
     let who = whoami(&sshd, &s, &Options::default()).await;
-    let _ = agent.kill();
-    let _ = agent.wait();
+    assert_eq!(who, support::USER);
+
+    // A named encrypted key with no passphrase given (and no terminal to
+    // ask on) is refused, until the agent holds it.
+    let mut s = sshd.settings();
+    s.private_key_file = Some(sshd.key_path("encrypted").display().to_string());
+    let refused = SshConnection::open(&s, &Options::default()).await.err();
+    let plain = sshd.dir().join("id_plain_copy");
+    std::fs::copy(sshd.key_path("encrypted"), &plain).expect("copy key");
+    let decrypted = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-p", "-P", support::PASSPHRASE, "-N", "", "-f"])
+        .arg(&plain)
+        .output()
+        .expect("ssh-keygen");
+    assert!(decrypted.status.success());
+    let added = std::process::Command::new("ssh-add")
+        .arg(&plain)
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .expect("ssh-add");
+    assert!(added.status.success());
+    let who = whoami(&sshd, &s, &Options::default()).await;
+    drop(agent);
+    let refused = refused.expect("refused without the agent");
+    assert!(refused.message.contains("is encrypted"), "{refused}");
     assert_eq!(who, support::USER);
 }

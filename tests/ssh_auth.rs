@@ -60,6 +60,21 @@ async fn encrypted_key_needs_its_passphrase() {
 }
 
 #[tokio::test]
+async fn encrypted_key_opens_with_its_own_passphrase_setting() {
+    let sshd = Sshd::start();
+    let mut s = sshd.settings();
+    s.private_key_file = Some(sshd.key_path("encrypted").display().to_string());
+    s.private_key_passphrase = Some("not it".into());
+    let e = SshConnection::open(&s, &Options::default())
+        .await
+        .err()
+        .expect("refused");
+    assert!(e.message.contains("ansible_private_key_passphrase"), "{e}");
+    s.private_key_passphrase = Some(support::PASSPHRASE.into());
+    assert_eq!(whoami(&sshd, &s, &Options::default()).await, support::USER);
+}
+
+#[tokio::test]
 async fn password_logs_in() {
     let sshd = Sshd::start();
     let s = sshd.password_settings();
@@ -255,4 +270,63 @@ async fn keyboard_interactive_answers_with_the_password() {
         whoami(&sshd, &s, &Options::default()).await,
         support::PASSWORD_USER
     );
+}
+
+#[test]
+fn encrypted_key_passphrase_is_asked_once_on_a_terminal() {
+    let sshd = Sshd::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path();
+    let mut inv = String::from("[all]\n");
+    for i in 0..3 {
+        inv.push_str(&format!(
+            "h{i} ansible_host=127.0.0.1 ansible_port={} ansible_user={} \
+             ansible_ssh_private_key_file={} \
+             ansible_ssh_common_args='-o UserKnownHostsFile={}'\n",
+            sshd.port(),
+            support::USER,
+            sshd.key_path("encrypted").display(),
+            sshd.known_hosts_path().display()
+        ));
+    }
+    std::fs::write(dir.join("hosts.ini"), inv).expect("write");
+    std::fs::write(
+        dir.join("site.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: id -un\n",
+    )
+    .expect("write");
+    // `script` (util-linux) gives herd a terminal and types the
+    // passphrase into it.
+    let mut child = std::process::Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "{} playbook -i hosts.ini site.yml",
+            env!("CARGO_BIN_EXE_herd")
+        ))
+        .arg("/dev/null")
+        .current_dir(dir)
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (package bsdutils)");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("piped");
+        writeln!(stdin, "{}", support::PASSPHRASE).expect("type the passphrase");
+        // Kept open until herd is done, so `script` does not end early.
+        let out = child.wait_with_output().expect("script output");
+        drop(stdin);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert_eq!(
+            text.matches("Enter passphrase for key").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(text.matches("ok=1 ").count(), 3, "{text}");
+    }
 }

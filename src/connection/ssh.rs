@@ -4,18 +4,20 @@
 //! command remains available as a fallback (`persistent_shell = False`
 //! in `[ssh_connection]`, or `HERD_SSH_PERSISTENT_SHELL=0`).
 //!
-//! Supported from `~/.ssh/config` (and `-o Key=Value` in
-//! `ansible_ssh_common_args` / `ansible_ssh_extra_args`): `Host`
-//! patterns, `HostName`, `User`, `Port`, `IdentityFile`,
-//! `StrictHostKeyChecking`, `UserKnownHostsFile`, `ConnectTimeout`.
-//! `ProxyJump` and `ProxyCommand` are not supported and fail clearly.
+//! Settings come from the ssh arguments and `~/.ssh/config` (see
+//! `ssh_config.rs`). `ProxyJump` connects and logs in to each jump host
+//! in turn (its own ssh_config entry, identities and host key check)
+//! and runs the next handshake over a `direct-tcpip` channel of the
+//! previous hop; `ProxyCommand` runs the handshake over a local
+//! command's stdin and stdout (`proxy.rs`).
 //!
 //! Login, in OpenSSH's order: ssh-agent keys (when no key file is
 //! named), the key files (`ansible_private_key_file`, `IdentityFile`,
 //! `-i`, else `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`; RSA signs with
 //! rsa-sha2-512/256), then the password and keyboard-interactive with
-//! it. An encrypted key is opened with `ansible_password` as its
-//! passphrase (there is no separate passphrase setting yet).
+//! it. An encrypted key file is opened with its own passphrase source
+//! (see `open_encrypted_key`): `ansible_private_key_passphrase`, the
+//! agent holding it, `ansible_password`, or a prompt on the terminal.
 //!
 //! Host keys are checked by `known_hosts.rs`: an unknown key is refused
 //! unless host_key_checking is off or StrictHostKeyChecking is
@@ -39,176 +41,25 @@ use tokio::sync::{mpsc, Mutex};
 
 use super::become_::Become;
 use super::known_hosts::{self, Verdict};
+use super::proxy;
 use super::shell::{self, Event, Shell};
+use super::ssh_config::{expand, home, Proxy, SshConfig};
 use super::Options;
 use crate::vars::ConnectionSettings;
 
 /// What decides a connection: the cache key of [`SshConnection`].
 pub fn connection_key(s: &ConnectionSettings) -> String {
     format!(
-        "{}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}",
+        "{}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}",
         s.host,
         s.port,
         s.remote_user,
         s.private_key_file,
+        s.private_key_passphrase,
         s.password,
         s.ssh_common_args,
         s.ssh_extra_args
     )
-}
-
-/// Settings from `~/.ssh/config` and `-o` options for one host.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SshConfig {
-    pub host_name: Option<String>,
-    pub user: Option<String>,
-    pub port: Option<u16>,
-    pub identity_files: Vec<String>,
-    pub strict_host_key_checking: Option<String>,
-    pub known_hosts_files: Vec<String>,
-    pub connect_timeout: Option<u64>,
-    pub proxy: Option<String>,
-}
-
-impl SshConfig {
-    /// Applies one `Key value`, the first value winning as in OpenSSH
-    /// (IdentityFile accumulates).
-    fn set(&mut self, key: &str, value: &str, host: &str) {
-        let value = value.trim().trim_matches('"');
-        match key.to_ascii_lowercase().as_str() {
-            "hostname" if self.host_name.is_none() => {
-                self.host_name = Some(value.replace("%h", host))
-            }
-            "user" if self.user.is_none() => self.user = Some(value.to_string()),
-            "port" if self.port.is_none() => self.port = value.parse().ok(),
-            "identityfile" => self.identity_files.push(value.to_string()),
-            "stricthostkeychecking" if self.strict_host_key_checking.is_none() => {
-                self.strict_host_key_checking = Some(value.to_ascii_lowercase())
-            }
-            "userknownhostsfile" if self.known_hosts_files.is_empty() => {
-                self.known_hosts_files = value.split_whitespace().map(String::from).collect()
-            }
-            "connecttimeout" if self.connect_timeout.is_none() => {
-                self.connect_timeout = value.parse().ok()
-            }
-            "proxyjump" | "proxycommand" if self.proxy.is_none() && value != "none" => {
-                self.proxy = Some(key.to_string())
-            }
-            _ => {}
-        }
-    }
-
-    /// Reads an ssh_config text for `host`: blocks whose `Host` patterns
-    /// match (negations excluded), `Match` blocks skipped.
-    pub fn parse_into(&mut self, text: &str, host: &str) {
-        let mut active = true;
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (key, value) = match line.find(|c: char| c == '=' || c.is_whitespace()) {
-                Some(i) => {
-                    let rest =
-                        line[i..].trim_start_matches(|c: char| c == '=' || c.is_whitespace());
-                    (&line[..i], rest)
-                }
-                None => continue,
-            };
-            match key.to_ascii_lowercase().as_str() {
-                "host" => {
-                    let mut matched = false;
-                    let mut negated = false;
-                    for pat in value.split_whitespace() {
-                        if let Some(n) = pat.strip_prefix('!') {
-                            negated |= known_hosts::wildcard_match(n, host);
-                        } else {
-                            matched |= known_hosts::wildcard_match(pat, host);
-                        }
-                    }
-                    active = matched && !negated;
-                }
-                "match" => active = false,
-                _ if active => self.set(key, value, host),
-                _ => {}
-            }
-        }
-    }
-
-    /// Takes `-o Key=Value`, `-i file` and `-p port` from ssh arguments.
-    pub fn parse_args(&mut self, args: &str, host: &str) {
-        let words: Vec<String> = split_words(args);
-        let mut i = 0;
-        while i < words.len() {
-            let w = &words[i];
-            let next = words.get(i + 1).cloned().unwrap_or_default();
-            if let Some(opt) = w.strip_prefix("-o") {
-                let opt = if opt.is_empty() {
-                    i += 1;
-                    next
-                } else {
-                    opt.to_string()
-                };
-                if let Some((k, v)) = opt.split_once('=').or_else(|| opt.split_once(' ')) {
-                    self.set(k.trim(), v, host);
-                }
-            } else if w == "-i" {
-                self.identity_files.push(next);
-                i += 1;
-            } else if w == "-p" {
-                if self.port.is_none() {
-                    self.port = next.parse().ok();
-                }
-                i += 1;
-            } else if w == "-J" {
-                self.proxy = Some("ProxyJump".into());
-                i += 1;
-            }
-            i += 1;
-        }
-    }
-}
-
-/// Splits ssh arguments into words, honouring single and double quotes.
-fn split_words(s: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut any = false;
-    for c in s.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => cur.push(c),
-            None if c == '\'' || c == '"' => {
-                quote = Some(c);
-                any = true;
-            }
-            None if c.is_whitespace() => {
-                if any || !cur.is_empty() {
-                    words.push(std::mem::take(&mut cur));
-                }
-                any = false;
-            }
-            None => cur.push(c),
-        }
-    }
-    if any || !cur.is_empty() {
-        words.push(cur);
-    }
-    words
-}
-
-fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"))
-}
-
-fn expand(path: &str) -> PathBuf {
-    match path.strip_prefix("~/") {
-        Some(rest) => home().join(rest),
-        None => PathBuf::from(path),
-    }
 }
 
 /// A TCP stream that re-arms TCP_QUICKACK after each read: Linux drops
@@ -341,6 +192,9 @@ impl client::Handler for Client {
 /// One authenticated SSH connection.
 pub struct SshConnection {
     handle: client::Handle<Client>,
+    /// The jump hosts' connections the handle runs through, first hop
+    /// first: kept open as long as it is.
+    jumps: Vec<client::Handle<Client>>,
     what: String,
     /// Exec channels open at once for the channel-per-command fallback:
     /// sshd allows 10 sessions per connection (MaxSessions), and the
@@ -350,21 +204,21 @@ pub struct SshConnection {
 
 const FALLBACK_CHANNELS: usize = 6;
 
-/// Handshakes in flight per server.
-const HANDSHAKES_PER_SERVER: usize = 8;
-
 type Gates = StdMutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>;
 
-fn handshake_gate(address: &str, port: u16) -> Arc<tokio::sync::Semaphore> {
+/// The handshakes in flight to one server (`[ssh_connection]
+/// herd_max_handshakes` of them at most).
+fn handshake_gate(address: &str, port: u16, limit: usize) -> Arc<tokio::sync::Semaphore> {
     static GATES: std::sync::OnceLock<Gates> = std::sync::OnceLock::new();
     let gates = GATES.get_or_init(Default::default);
+    let limit = limit.max(1);
     match gates.lock() {
         Ok(mut g) => g
-            .entry(format!("{address}:{port}"))
-            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(HANDSHAKES_PER_SERVER)))
+            .entry(format!("{address}:{port}:{limit}"))
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(limit)))
             .clone(),
         // A poisoned map only loses the sharing, not correctness.
-        Err(_) => Arc::new(tokio::sync::Semaphore::new(HANDSHAKES_PER_SERVER)),
+        Err(_) => Arc::new(tokio::sync::Semaphore::new(limit)),
     }
 }
 
@@ -387,55 +241,73 @@ fn raise_nofile_limit() {
     });
 }
 
-impl SshConnection {
-    /// Connects and authenticates, all within the connect timeout.
-    pub async fn open(
-        settings: &ConnectionSettings,
+/// One hop of the way to a host: the target itself, or a jump host.
+struct Hop {
+    /// The address to reach (HostName, else the name).
+    address: String,
+    port: u16,
+    user: String,
+    cfg: SshConfig,
+    /// Key file and password to log in with (none for a jump host:
+    /// only its ssh_config identities and the agent).
+    auth: ConnectionSettings,
+    /// `user@address:port`, prefixed with `jump host ` for a jump.
+    what: String,
+    files: Vec<PathBuf>,
+    unknown: UnknownKey,
+    /// Whether an encrypted key's passphrase may be asked for.
+    ask_passphrase: bool,
+}
+
+impl Hop {
+    /// The key files to try, and whether they were named
+    /// (`ansible_private_key_file`, `IdentityFile`, `-i`) rather than
+    /// the default identities.
+    fn key_files(&self) -> (bool, Vec<PathBuf>) {
+        let named: Vec<String> = self
+            .auth
+            .private_key_file
+            .iter()
+            .cloned()
+            .chain(self.cfg.identity_files.iter().cloned())
+            .collect();
+        if named.is_empty() {
+            let defaults = ["id_ed25519", "id_ecdsa", "id_rsa"]
+                .iter()
+                .map(|n| home().join(".ssh").join(n))
+                .filter(|p| p.exists())
+                .collect();
+            (false, defaults)
+        } else {
+            (true, named.iter().map(|f| expand(f)).collect())
+        }
+    }
+
+    fn new(
+        name: &str,
+        cfg: SshConfig,
+        auth: ConnectionSettings,
+        port: Option<u16>,
+        user: Option<String>,
         options: &Options,
-    ) -> Result<SshConnection, HostError> {
-        let mut cfg = SshConfig::default();
-        for args in [&settings.ssh_common_args, &settings.ssh_extra_args]
-            .into_iter()
-            .flatten()
-        {
-            cfg.parse_args(args, &settings.host);
-        }
-        let config_file = options
-            .ssh_config_file
-            .clone()
-            .unwrap_or_else(|| home().join(".ssh/config"));
-        if let Ok(text) = std::fs::read_to_string(&config_file) {
-            cfg.parse_into(&text, &settings.host);
-        }
-        if let Some(p) = &cfg.proxy {
-            return Err(HostError::unreachable(format!(
-                "{p} is not supported by herd's ssh connection (host {})",
-                settings.host
-            )));
-        }
-        let address = cfg
-            .host_name
-            .clone()
-            .unwrap_or_else(|| settings.host.clone());
-        let port = settings.port.or(cfg.port).unwrap_or(22);
-        let user = settings
-            .remote_user
-            .clone()
+        jump: bool,
+    ) -> Hop {
+        let address = cfg.host_name.clone().unwrap_or_else(|| name.to_string());
+        let port = port.or(cfg.port).unwrap_or(22);
+        let user = user
             .or(cfg.user.clone())
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "root".into());
-        let what = format!("{user}@{address}:{port}");
-        let secs = match settings.timeout {
-            0 => cfg.connect_timeout.unwrap_or(10),
-            t => t,
-        };
+        let what = format!(
+            "{}{user}@{address}:{port}",
+            if jump { "jump host " } else { "" }
+        );
         let files: Vec<PathBuf> = if cfg.known_hosts_files.is_empty() {
-            let mut v = vec![
+            vec![
                 home().join(".ssh/known_hosts"),
                 home().join(".ssh/known_hosts2"),
-            ];
-            v.push(PathBuf::from("/etc/ssh/ssh_known_hosts"));
-            v
+                PathBuf::from("/etc/ssh/ssh_known_hosts"),
+            ]
         } else {
             cfg.known_hosts_files.iter().map(|f| expand(f)).collect()
         };
@@ -446,6 +318,115 @@ impl SshConnection {
             None if !options.host_key_checking => UnknownKey::Accept,
             None => UnknownKey::Refuse,
         };
+        Hop {
+            address,
+            port,
+            user,
+            cfg,
+            auth,
+            what,
+            files,
+            unknown,
+            ask_passphrase: options.ask_passphrase,
+        }
+    }
+}
+
+/// How a hop's byte stream is made.
+enum Via<'a> {
+    Tcp,
+    /// A ProxyCommand, already expanded.
+    Command(&'a str),
+    /// A direct-tcpip channel of the previous hop's connection.
+    Jump(&'a client::Handle<Client>),
+}
+
+impl SshConnection {
+    /// Connects and authenticates, each hop (jump hosts, then the
+    /// target) within the connect timeout.
+    pub async fn open(
+        settings: &ConnectionSettings,
+        options: &Options,
+    ) -> Result<SshConnection, HostError> {
+        let default_file = options
+            .ssh_config_file
+            .clone()
+            .unwrap_or_else(|| home().join(".ssh/config"));
+        let args: Vec<&str> = [&settings.ssh_common_args, &settings.ssh_extra_args]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let cfg = SshConfig::resolve(
+            &settings.host,
+            settings.remote_user.as_deref(),
+            &args,
+            &default_file,
+        );
+        if let Some(p) = cfg.problems.first() {
+            return Err(HostError::unreachable(format!(
+                "Failed to connect to the host via ssh: {}: {p}",
+                settings.host
+            )));
+        }
+        let secs = match settings.timeout {
+            0 => cfg.connect_timeout.unwrap_or(10),
+            t => t,
+        };
+        let config_path = cfg.config_path(&default_file);
+        let proxy = cfg.proxy.clone();
+        let target = Hop::new(
+            &settings.host,
+            cfg,
+            settings.clone(),
+            settings.port,
+            settings.remote_user.clone(),
+            options,
+            false,
+        );
+        // Jump hosts read the same config file for their own names (as
+        // `ssh -J` passes only `-F` on), not the `-o` options.
+        let mut hops = Vec::new();
+        if let Some(Proxy::Jump(list)) = &proxy {
+            for j in list {
+                let mut jcfg = SshConfig {
+                    config_file: target.cfg.config_file.clone(),
+                    ..SshConfig::default()
+                };
+                jcfg.read_file(config_path.as_deref(), &j.host, j.user.as_deref());
+                if let Some(p) = jcfg.problems.first() {
+                    return Err(HostError::unreachable(format!(
+                        "Failed to connect to the host via ssh: jump host {}: {p}",
+                        j.host
+                    )));
+                }
+                let auth = ConnectionSettings {
+                    private_key_file: None,
+                    password: None,
+                    ..settings.clone()
+                };
+                hops.push(Hop::new(
+                    &j.host,
+                    jcfg,
+                    auth,
+                    j.port,
+                    j.user.clone(),
+                    options,
+                    true,
+                ));
+            }
+        }
+        let command = match &proxy {
+            Some(Proxy::Command(c)) => Some(proxy::expand_command(
+                c,
+                &target.address,
+                target.port,
+                &target.user,
+                &settings.host,
+            )),
+            _ => None,
+        };
+        hops.push(target);
         let config = Arc::new(client::Config {
             nodelay: true,
             keepalive_interval: Some(Duration::from_secs(15)),
@@ -453,79 +434,42 @@ impl SshConnection {
             ..client::Config::default()
         });
         raise_nofile_limit();
-        // sshd drops unauthenticated connections beyond MaxStartups
-        // (10 by default): few handshakes at a time per server, and a
-        // dropped one is retried after a pause.
-        let gate = handshake_gate(&address, port);
-        let permit = gate.acquire().await.map_err(|_| {
-            HostError::unreachable(format!("Failed to connect to the host via ssh: {what}"))
-        })?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        let mut pause = Duration::from_millis(100);
-        let handle = loop {
-            let refusal = Arc::new(StdMutex::new(None));
-            let handler = Client {
-                host: address.clone(),
-                port,
-                files: files.clone(),
-                unknown,
-                refusal: refusal.clone(),
+        let mut handles: Vec<client::Handle<Client>> = Vec::new();
+        for hop in &hops {
+            ask_passphrases_ahead(hop).await;
+        }
+        for hop in &hops {
+            let via = match (handles.last(), &command) {
+                (Some(prev), _) => Via::Jump(prev),
+                (None, Some(c)) => Via::Command(c),
+                (None, None) => Via::Tcp,
             };
-            let attempt = async {
-                let tcp = TcpStream::connect((address.as_str(), port))
-                    .await
-                    .map_err(|e| {
-                        (
-                            HostError::unreachable(format!(
-                                "Failed to connect to the host via ssh: {what}: {e}"
-                            )),
-                            false,
-                        )
-                    })?;
-                let _ = tcp.set_nodelay(true);
-                let mut handle = client::connect_stream(config.clone(), QuickAck(tcp), handler)
-                    .await
-                    .map_err(|e| {
-                        let why = refusal.lock().ok().and_then(|r| r.clone());
-                        match why {
-                            Some(why) => (
-                                HostError::unreachable(format!(
-                                    "Host key verification failed for {what}: {why}"
-                                )),
-                                false,
-                            ),
-                            None => (
-                                HostError::unreachable(format!(
-                                    "Failed to connect to the host via ssh: {what}: {e}"
-                                )),
-                                true,
-                            ),
-                        }
-                    })?;
-                authenticate(&mut handle, &user, settings, &cfg, &what)
-                    .await
-                    .map_err(|e| (e, false))?;
-                Ok::<_, (HostError, bool)>(handle)
-            };
-            match tokio::time::timeout_at(deadline, attempt).await {
-                Ok(Ok(h)) => break h,
-                Ok(Err((e, retry))) => {
-                    if !retry || tokio::time::Instant::now() + pause >= deadline {
-                        return Err(e);
+            let handle = match connect_hop(hop, via, &config, options.max_handshakes, secs).await {
+                Ok(h) => h,
+                Err(mut e) => {
+                    if hops.len() > 1 {
+                        let target = hops.last().map(|h| h.what.as_str()).unwrap_or_default();
+                        e.message = format!("{} (on the way to {target})", e.message);
                     }
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
+                    for h in handles.iter().rev() {
+                        let _ = h
+                            .disconnect(russh::Disconnect::ByApplication, "", "en")
+                            .await;
+                    }
+                    return Err(e);
                 }
-                Err(_) => {
-                    return Err(HostError::unreachable(format!(
-                        "Failed to connect to the host via ssh: {what}: timed out after {secs}s"
-                    )))
-                }
-            }
+            };
+            handles.push(handle);
+        }
+        let what = hops.last().map(|h| h.what.clone()).unwrap_or_default();
+        let Some(handle) = handles.pop() else {
+            return Err(HostError::unreachable(format!(
+                "Failed to connect to the host via ssh: {what}"
+            )));
         };
-        drop(permit);
         Ok(SshConnection {
             handle,
+            jumps: handles,
             what,
             channels: tokio::sync::Semaphore::new(FALLBACK_CHANNELS),
         })
@@ -594,6 +538,135 @@ impl SshConnection {
             .handle
             .disconnect(russh::Disconnect::ByApplication, "", "en")
             .await;
+        for j in self.jumps.iter().rev() {
+            let _ = j
+                .disconnect(russh::Disconnect::ByApplication, "", "en")
+                .await;
+        }
+    }
+}
+
+/// Attempts of a ProxyCommand whose handshake fails: a command that
+/// cannot reach the host fails the same way each time.
+const COMMAND_ATTEMPTS: u32 = 3;
+
+/// Makes one hop's stream and runs the SSH handshake and login over
+/// it. sshd drops unauthenticated connections beyond MaxStartups (10
+/// by default): few handshakes run at a time per server, and one the
+/// server dropped early is retried after a growing pause, until the
+/// connect timeout.
+async fn connect_hop(
+    hop: &Hop,
+    via: Via<'_>,
+    config: &Arc<client::Config>,
+    max_handshakes: usize,
+    secs: u64,
+) -> Result<client::Handle<Client>, HostError> {
+    let what = &hop.what;
+    let gate = handshake_gate(&hop.address, hop.port, max_handshakes);
+    let _permit = gate.acquire().await.map_err(|_| {
+        HostError::unreachable(format!("Failed to connect to the host via ssh: {what}"))
+    })?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut pause = Duration::from_millis(100);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let refusal = Arc::new(StdMutex::new(None));
+        let handler = Client {
+            host: hop.address.clone(),
+            port: hop.port,
+            files: hop.files.clone(),
+            unknown: hop.unknown,
+            refusal: refusal.clone(),
+        };
+        let failed = |e: String, retry: bool| {
+            (
+                HostError::unreachable(format!(
+                    "Failed to connect to the host via ssh: {what}: {e}"
+                )),
+                retry,
+            )
+        };
+        let attempt = async {
+            let mut stderr = None;
+            let stream: Box<dyn proxy::Transport> = match &via {
+                Via::Tcp => {
+                    let tcp = TcpStream::connect((hop.address.as_str(), hop.port))
+                        .await
+                        .map_err(|e| failed(e.to_string(), false))?;
+                    let _ = tcp.set_nodelay(true);
+                    Box::new(QuickAck(tcp))
+                }
+                Via::Command(c) => {
+                    let s = proxy::CommandStream::spawn(c).map_err(|e| (e, false))?;
+                    stderr = Some(s.stderr());
+                    Box::new(s)
+                }
+                Via::Jump(prev) => {
+                    let ch = prev
+                        .channel_open_direct_tcpip(
+                            hop.address.clone(),
+                            u32::from(hop.port),
+                            "127.0.0.1",
+                            0,
+                        )
+                        .await
+                        .map_err(|e| {
+                            failed(
+                                format!(
+                                    "the previous jump host could not open a channel to it: {e}"
+                                ),
+                                false,
+                            )
+                        })?;
+                    Box::new(ch.into_stream())
+                }
+            };
+            let mut handle = match client::connect_stream(config.clone(), stream, handler).await {
+                Ok(h) => h,
+                Err(e) => {
+                    if let Some(why) = refusal.lock().ok().and_then(|r| r.clone()) {
+                        return Err((
+                            HostError::unreachable(format!(
+                                "Host key verification failed for {what}: {why}"
+                            )),
+                            false,
+                        ));
+                    }
+                    let mut msg = e.to_string();
+                    if let Some(tail) = &stderr {
+                        // Let the command's last words arrive.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let text = proxy::stderr_text(tail);
+                        if !text.is_empty() {
+                            msg = format!("{msg} (ProxyCommand: {text})");
+                        }
+                    }
+                    return Err(failed(msg, true));
+                }
+            };
+            authenticate(&mut handle, hop, what)
+                .await
+                .map_err(|e| (e, false))?;
+            Ok::<_, (HostError, bool)>(handle)
+        };
+        match tokio::time::timeout_at(deadline, attempt).await {
+            Ok(Ok(h)) => return Ok(h),
+            Ok(Err((e, retry))) => {
+                let gave_up = matches!(via, Via::Command(_)) && attempts >= COMMAND_ATTEMPTS;
+                if !retry || gave_up || tokio::time::Instant::now() + pause >= deadline {
+                    return Err(e);
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(_) => {
+                return Err(HostError::unreachable(format!(
+                    "Failed to connect to the host via ssh: {what}: timed out after {secs}s"
+                )))
+            }
+        }
     }
 }
 
@@ -620,11 +693,10 @@ fn signal_number(sig: &russh::Sig) -> i32 {
 /// identity files, then password and keyboard-interactive.
 async fn authenticate(
     handle: &mut client::Handle<Client>,
-    user: &str,
-    settings: &ConnectionSettings,
-    cfg: &SshConfig,
+    hop: &Hop,
     what: &str,
 ) -> Result<(), HostError> {
+    let (user, settings) = (hop.user.as_str(), &hop.auth);
     let broken = |e: russh::Error| {
         HostError::unreachable(format!("ssh authentication with {what} failed: {e}"))
     };
@@ -639,24 +711,10 @@ async fn authenticate(
 
     // Explicit keys (ansible_private_key_file, IdentityFile, -i) or the
     // default identities.
-    let explicit: Vec<String> = settings
-        .private_key_file
-        .iter()
-        .cloned()
-        .chain(cfg.identity_files.iter().cloned())
-        .collect();
-    let key_files: Vec<PathBuf> = if explicit.is_empty() {
-        ["id_ed25519", "id_ecdsa", "id_rsa"]
-            .iter()
-            .map(|n| home().join(".ssh").join(n))
-            .filter(|p| p.exists())
-            .collect()
-    } else {
-        explicit.iter().map(|f| expand(f)).collect()
-    };
+    let (explicit, key_files) = hop.key_files();
 
     // The agent first, as OpenSSH does, unless a key file was named.
-    if explicit.is_empty() {
+    if !explicit {
         if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await {
             if let Ok(ids) = agent.request_identities().await {
                 for id in ids {
@@ -682,27 +740,15 @@ async fn authenticate(
     for path in &key_files {
         let key = match russh::keys::load_secret_key(path, None) {
             Ok(k) => k,
-            Err(russh::keys::Error::KeyIsEncrypted) => match &settings.password {
-                Some(pass) => match russh::keys::load_secret_key(path, Some(pass)) {
-                    Ok(k) => k,
-                    Err(e) => {
-                        notes.push(format!(
-                            "{}: could not decrypt with the given passphrase: {e}",
-                            path.display()
-                        ));
-                        continue;
-                    }
-                },
-                None => {
-                    notes.push(format!(
-                        "{} is encrypted: give its passphrase (ansible_password) or add it to ssh-agent",
-                        path.display()
-                    ));
-                    continue;
+            Err(russh::keys::Error::KeyIsEncrypted) => {
+                match open_encrypted_key(handle, hop, path, rsa_hash, &mut notes).await? {
+                    EncryptedKey::Opened(k) => *k,
+                    EncryptedKey::LoggedIn => return Ok(()),
+                    EncryptedKey::Skipped => continue,
                 }
-            },
+            }
             Err(e) => {
-                if !explicit.is_empty() {
+                if explicit {
                     notes.push(format!("{}: {e}", path.display()));
                 }
                 continue;
@@ -759,6 +805,159 @@ async fn authenticate(
         msg.push(')');
     }
     Err(HostError::unreachable(msg))
+}
+
+/// What became of an encrypted key file.
+enum EncryptedKey {
+    Opened(Box<russh::keys::PrivateKey>),
+    /// ssh-agent holds the key and logged in with it.
+    LoggedIn,
+    Skipped,
+}
+
+/// Passphrases typed at the terminal this run, by key file: one prompt
+/// per key, not one per host.
+type Typed = tokio::sync::Mutex<std::collections::HashMap<PathBuf, Option<String>>>;
+
+fn typed_passphrases() -> &'static Typed {
+    static TYPED: std::sync::OnceLock<Typed> = std::sync::OnceLock::new();
+    TYPED.get_or_init(Default::default)
+}
+
+/// Opens an encrypted key file as OpenSSH would let a user: with its
+/// passphrase setting (`ansible_private_key_passphrase`), else through
+/// ssh-agent when it holds the key (its `.pub` beside it), else with
+/// `ansible_password` (herd's older behaviour, kept), else by asking
+/// on the terminal.
+async fn open_encrypted_key(
+    handle: &mut client::Handle<Client>,
+    hop: &Hop,
+    path: &std::path::Path,
+    rsa_hash: Option<HashAlg>,
+    notes: &mut Vec<String>,
+) -> Result<EncryptedKey, HostError> {
+    let (user, settings) = (hop.user.as_str(), &hop.auth);
+    let shown = path.display();
+    if let Some(pass) = &settings.private_key_passphrase {
+        return Ok(match russh::keys::load_secret_key(path, Some(pass)) {
+            Ok(k) => EncryptedKey::Opened(Box::new(k)),
+            Err(e) => {
+                notes.push(format!(
+                    "{shown}: could not decrypt with ansible_private_key_passphrase: {e}"
+                ));
+                EncryptedKey::Skipped
+            }
+        });
+    }
+    if let Some((public, mut agent)) = agent_holding(path).await {
+        let hash = if public.algorithm().is_rsa() {
+            rsa_hash
+        } else {
+            None
+        };
+        match handle
+            .authenticate_publickey_with(user, public, hash, &mut agent)
+            .await
+        {
+            Ok(AuthResult::Success) => return Ok(EncryptedKey::LoggedIn),
+            Ok(_) => {}
+            Err(e) => notes.push(format!("{shown} through ssh-agent: {e}")),
+        }
+    }
+    if let Some(pass) = &settings.password {
+        if let Ok(k) = russh::keys::load_secret_key(path, Some(pass)) {
+            return Ok(EncryptedKey::Opened(Box::new(k)));
+        }
+    }
+    let answer = typed_passphrase(path, hop.ask_passphrase).await;
+    match answer {
+        Some(pass) => Ok(match russh::keys::load_secret_key(path, Some(&pass)) {
+            Ok(k) => EncryptedKey::Opened(Box::new(k)),
+            Err(e) => {
+                notes.push(format!(
+                    "{shown}: could not decrypt with the passphrase typed: {e}"
+                ));
+                EncryptedKey::Skipped
+            }
+        }),
+        None => {
+            notes.push(format!(
+                "{shown} is encrypted: set ansible_private_key_passphrase, add the key to \
+                 ssh-agent, or run herd on a terminal to be asked for its passphrase"
+            ));
+            Ok(EncryptedKey::Skipped)
+        }
+    }
+}
+
+/// The public key of an encrypted key file (its `.pub` beside it) and
+/// a connection to the ssh-agent that holds it, if one does.
+async fn agent_holding(
+    path: &std::path::Path,
+) -> Option<(
+    russh::keys::PublicKey,
+    russh::keys::agent::client::AgentClient<tokio::net::UnixStream>,
+)> {
+    let mut public = path.as_os_str().to_owned();
+    public.push(".pub");
+    let public = russh::keys::load_public_key(PathBuf::from(public)).ok()?;
+    let mut agent = russh::keys::agent::client::AgentClient::connect_env()
+        .await
+        .ok()?;
+    let ids = agent.request_identities().await.ok()?;
+    ids.iter()
+        .any(|id| id.public_key().key_data() == public.key_data())
+        .then_some((public, agent))
+}
+
+/// The passphrase typed for a key file this run, asking for it (when
+/// `ask`) the first time: one prompt at a time, each key asked once.
+async fn typed_passphrase(path: &std::path::Path, ask: bool) -> Option<String> {
+    let mut typed = typed_passphrases().lock().await;
+    if let Some(a) = typed.get(path) {
+        return a.clone();
+    }
+    if !ask {
+        return None;
+    }
+    let prompt = format!("Enter passphrase for key '{}': ", path.display());
+    let answer = tokio::task::spawn_blocking(move || crate::exec::prompt_line(&prompt, false))
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .flatten();
+    typed.insert(path.to_path_buf(), answer.clone());
+    answer
+}
+
+/// Asks, before connecting (so outside the connect timeout), for the
+/// passphrase of each named encrypted key file that neither its
+/// passphrase setting, `ansible_password` nor ssh-agent opens.
+async fn ask_passphrases_ahead(hop: &Hop) {
+    if !hop.ask_passphrase || hop.auth.private_key_passphrase.is_some() {
+        return;
+    }
+    let (named, files) = hop.key_files();
+    if !named {
+        return;
+    }
+    for path in files {
+        if !matches!(
+            russh::keys::load_secret_key(&path, None),
+            Err(russh::keys::Error::KeyIsEncrypted)
+        ) {
+            continue;
+        }
+        let by_password = hop
+            .auth
+            .password
+            .as_ref()
+            .is_some_and(|pw| russh::keys::load_secret_key(&path, Some(pw)).is_ok());
+        if by_password || agent_holding(&path).await.is_some() {
+            continue;
+        }
+        typed_passphrase(&path, true).await;
+    }
 }
 
 /// A host reached over SSH, as one login and become user.
@@ -1053,48 +1252,5 @@ impl Host for SshHost {
 
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
         on_shell!(self, s => s.stat(path, follow))
-    }
-}
-
-/// Settings parsed per host, for tests and diagnostics.
-pub fn resolve_config(text: &str, host: &str) -> SshConfig {
-    let mut c = SshConfig::default();
-    c.parse_into(text, host);
-    c
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ssh_config_blocks() {
-        let text = "Host web*\n  HostName %h.example.com\n  User deploy\n  Port 2222\n\
-                    Host *\n  User other\n  IdentityFile ~/.ssh/k\n  StrictHostKeyChecking accept-new\n\
-                    Match all\n  User nobody\n";
-        let c = resolve_config(text, "web1");
-        assert_eq!(c.host_name.as_deref(), Some("web1.example.com"));
-        assert_eq!(c.user.as_deref(), Some("deploy"));
-        assert_eq!(c.port, Some(2222));
-        assert_eq!(c.identity_files, vec!["~/.ssh/k".to_string()]);
-        assert_eq!(c.strict_host_key_checking.as_deref(), Some("accept-new"));
-        let c = resolve_config(text, "db");
-        assert_eq!(c.user.as_deref(), Some("other"));
-        assert_eq!(c.host_name, None);
-    }
-
-    #[test]
-    fn ssh_args() {
-        let mut c = SshConfig::default();
-        c.parse_args(
-            "-o StrictHostKeyChecking=no -o 'UserKnownHostsFile=/dev/null' -p 2200",
-            "h",
-        );
-        assert_eq!(c.strict_host_key_checking.as_deref(), Some("no"));
-        assert_eq!(c.known_hosts_files, vec!["/dev/null".to_string()]);
-        assert_eq!(c.port, Some(2200));
-        let mut c = SshConfig::default();
-        c.parse_args("-o ProxyJump=bastion", "h");
-        assert!(c.proxy.is_some());
     }
 }

@@ -110,7 +110,6 @@ pub(crate) struct Runner {
     sink: Mutex<Box<dyn Sink>>,
     pub hosts: Mutex<IndexMap<String, HostState>>,
     pub forks: tokio::sync::Semaphore,
-    connections: tokio::sync::Mutex<HashMap<String, Arc<dyn Host>>>,
     pub interrupted: AtomicBool,
     /// The playbook stopped early on failures (no more hosts left).
     halted: AtomicBool,
@@ -472,7 +471,6 @@ impl Runner {
             opts,
             sink: Mutex::new(sink),
             hosts: Mutex::new(IndexMap::new()),
-            connections: tokio::sync::Mutex::new(HashMap::new()),
             interrupted: AtomicBool::new(false),
             halted: AtomicBool::new(false),
             inventory_generation: std::sync::atomic::AtomicUsize::new(0),
@@ -571,29 +569,19 @@ impl Runner {
         (RunResult { stats, exit_code }, fatal)
     }
 
-    /// Opens (or reuses) the connection to a host with these settings.
+    /// Opens (or reuses) the connection to a host with these settings:
+    /// the connection pool (`crate::connection`) caches them.
     pub async fn connect(
         &self,
         name: &str,
         settings: &ConnectionSettings,
     ) -> Result<Arc<dyn Host>, herd_modules::api::HostError> {
-        let key = format!("{name}\u{0}{settings:?}");
-        let mut conns = self.connections.lock().await;
-        if let Some(h) = conns.get(&key) {
-            return Ok(h.clone());
-        }
-        let h = crate::connection::connect(name, settings).await?;
-        conns.insert(key, h.clone());
-        Ok(h)
+        crate::connection::connect(name, settings).await
     }
 
-    /// Drops the connections to a host (`meta: reset_connection`).
+    /// Closes the connections to a host (`meta: reset_connection`).
     pub async fn reset_connection(&self, name: &str) {
-        let prefix = format!("{name}\u{0}");
-        self.connections
-            .lock()
-            .await
-            .retain(|k, _| !k.starts_with(&prefix));
+        crate::connection::reset(name).await;
     }
 
     async fn run_play(self: &Arc<Self>, play: &Play) {

@@ -18,6 +18,9 @@ pub struct ConnectionSettings {
     pub remote_user: Option<String>,
     pub password: Option<String>,
     pub private_key_file: Option<String>,
+    /// The passphrase of an encrypted key file
+    /// (`ansible_private_key_passphrase`).
+    pub private_key_passphrase: Option<String>,
     pub timeout: u64,
     pub ssh_common_args: Option<String>,
     pub ssh_extra_args: Option<String>,
@@ -55,6 +58,13 @@ const VARIABLES: &[(&str, &[&str])] = &[
     (
         "private_key_file",
         &["ansible_ssh_private_key_file", "ansible_private_key_file"],
+    ),
+    (
+        "private_key_passphrase",
+        &[
+            "ansible_ssh_private_key_passphrase",
+            "ansible_private_key_passphrase",
+        ],
     ),
     ("ssh_common_args", &["ansible_ssh_common_args"]),
     ("ssh_extra_args", &["ansible_ssh_extra_args"]),
@@ -104,6 +114,9 @@ pub fn connection_settings(
             .as_ref()
             .map(|p| p.display().to_string()),
         timeout: config.timeout,
+        private_key_passphrase: std::env::var("ANSIBLE_PRIVATE_KEY_PASSPHRASE").ok(),
+        ssh_common_args: ssh_args_setting(config, "ssh_common_args", "ANSIBLE_SSH_COMMON_ARGS"),
+        ssh_extra_args: ssh_args_setting(config, "ssh_extra_args", "ANSIBLE_SSH_EXTRA_ARGS"),
         become_: config.become_,
         become_method: config.become_method.clone(),
         become_user: config.become_user.clone(),
@@ -159,6 +172,16 @@ pub fn connection_settings(
     s
 }
 
+/// `[ssh_connection] ssh_common_args` / `ssh_extra_args`, the
+/// environment variable beating the file, as Ansible's ssh plugin reads
+/// them (the `ansible_ssh_*_args` variables beat both).
+fn ssh_args_setting(config: &Config, key: &str, env: &str) -> Option<String> {
+    std::env::var(env)
+        .ok()
+        .or_else(|| config.get_raw("ssh_connection", key).map(String::from))
+        .filter(|v| !v.trim().is_empty())
+}
+
 fn set_field(s: &mut ConnectionSettings, field: &str, v: &Value) {
     let text = || py_str(v);
     let boolean = || match v {
@@ -177,6 +200,7 @@ fn set_field(s: &mut ConnectionSettings, field: &str, v: &Value) {
             }
         }
         "private_key_file" => s.private_key_file = Some(text()),
+        "private_key_passphrase" => s.private_key_passphrase = Some(text()),
         "ssh_common_args" => s.ssh_common_args = Some(text()),
         "ssh_extra_args" => s.ssh_extra_args = Some(text()),
         "shell_executable" => s.shell_executable = Some(text()),
@@ -263,5 +287,21 @@ mod tests {
             &none,
         );
         assert!(s.become_);
+    }
+
+    #[test]
+    fn ssh_args_from_the_config_file_and_variables() {
+        let mut cfg = Config::default();
+        cfg.raw.insert(
+            "ssh_connection".into(),
+            [("ssh_common_args".to_string(), "-J gw".to_string())].into(),
+        );
+        let none = Map::new();
+        let s = connection_settings("h", &cfg, &CliConnection::default(), &[], &none);
+        assert_eq!(s.ssh_common_args.as_deref(), Some("-J gw"));
+        assert_eq!(s.ssh_extra_args, None);
+        let vars = map(json!({"ansible_ssh_common_args": "-o ProxyJump=none"}));
+        let s = connection_settings("h", &cfg, &CliConnection::default(), &[], &vars);
+        assert_eq!(s.ssh_common_args.as_deref(), Some("-o ProxyJump=none"));
     }
 }

@@ -161,6 +161,13 @@ impl Sshd {
 
     /// Starts an sshd with these authentication settings.
     pub fn start_with(auth: &str) -> Sshd {
+        Sshd::start_with_extra(auth, "")
+    }
+
+    /// Starts an sshd with these authentication settings and `extra`
+    /// lines at the end of its config (where a keyword whose last value
+    /// wins, such as `MaxStartups`, overrides the harness's).
+    pub fn start_with_extra(auth: &str, extra: &str) -> Sshd {
         require_environment();
         let dir = tempfile::Builder::new()
             .prefix("herd-sshd-")
@@ -189,7 +196,7 @@ impl Sshd {
              AuthorizedKeysFile {d}/authorized_keys\n{auth}StrictModes no\n\
              PubkeyAuthentication yes\n\
              PermitRootLogin no\nAllowUsers {USER} {PASSWORD_USER} {TTY_USER}\nMaxStartups 200:30:400\n\
-             MaxSessions 64\nLogLevel ERROR\nPrintMotd no\n",
+             MaxSessions 64\nLogLevel ERROR\nPrintMotd no\n{extra}",
             d = d.display()
         );
         std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
@@ -314,6 +321,28 @@ impl Sshd {
             password: Some(PASSWORD.into()),
             ..self.settings()
         }
+    }
+
+    /// The client connections sshd holds now (one child process each,
+    /// authenticated or not).
+    pub fn connections(&self) -> usize {
+        children_of(self.child.id() as i32).len()
+    }
+
+    /// The TCP connections to this sshd that both ends still hold open
+    /// (ESTABLISHED on sshd's side, from /proc/net/tcp): what a client
+    /// has open now, without sessions sshd is still tearing down.
+    pub fn established(&self) -> usize {
+        let port = format!(":{:04X}", self.port);
+        std::fs::read_to_string("/proc/net/tcp")
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .filter(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 3 && f[1].ends_with(&port) && f[3] == "01"
+            })
+            .count()
     }
 
     /// Kills sshd and every session process it started (by their ids,
