@@ -113,7 +113,16 @@ impl<W: Write> JsonSink<W> {
         if !self.action.is_empty() {
             r.insert("action".into(), Value::String(self.action.clone()));
         }
-        r.entry("_ansible_no_log").or_insert(Value::Bool(no_log));
+        // Every result says whether it was censored, except a loop's
+        // summary, which carries it in each item (and on itself only when
+        // an item was censored), as ansible-core's results do.
+        let is_loop = r
+            .get("results")
+            .and_then(Value::as_array)
+            .is_some_and(|items| !items.is_empty());
+        if !is_loop || no_log {
+            r.entry("_ansible_no_log").or_insert(Value::Bool(no_log));
+        }
         let end = self.now();
         let Some(play) = self.plays.last_mut() else {
             return;
