@@ -9,9 +9,14 @@
 #   - the unprivileged user `herdtest` (plain /bin/sh, passwordless sudo) that
 #     the SSH tests log in as;
 #   - ansible-core 2.19 in a Python venv (.venv/ansible, or $HERD_ANSIBLE_VENV),
-#     the oracle of the conformance suite.
+#     the oracle of the conformance suite;
+#   - the ansible.posix collection (its `json` stdout callback, whose output
+#     the conformance suite compares) in <venv>/collections, taken from
+#     PyPI's `ansible` package (12.x pairs with ansible-core 2.19): the
+#     wheel is downloaded once and only that collection is kept.
 # Then it runs `cargo test --workspace --all-targets --no-fail-fast` with
-# HERD_ANSIBLE_BIN_DIR pointing at that venv. Arguments, if any, replace
+# HERD_ANSIBLE_BIN_DIR pointing at that venv (the tests look for the
+# collections beside its bin/). Arguments, if any, replace
 # `--all-targets` (e.g. `scripts/test.sh --test conformance`).
 set -euo pipefail
 
@@ -22,6 +27,8 @@ packages=(openssh-server openssh-client sudo cron python3-venv)
 test_user=herdtest
 venv="${HERD_ANSIBLE_VENV:-$repo/.venv/ansible}"
 ansible_spec='ansible-core>=2.19,<2.20'
+collections_spec='ansible>=12,<13'
+collections="$venv/collections"
 python="${HERD_PYTHON:-python3}"
 
 say() { printf 'test.sh: %s\n' "$*" >&2; }
@@ -102,10 +109,43 @@ install_ansible() {
     "$venv/bin/python" -m pip install -q --disable-pip-version-check "$ansible_spec"
 }
 
+# ansible.posix from the `ansible` wheel, extracted into
+# $collections/ansible_collections/ansible/posix. Extracted into a scratch
+# directory and renamed into place, so an interrupted run leaves nothing
+# that looks installed.
+install_posix_collection() {
+    local dest="$collections/ansible_collections/ansible/posix"
+    [ -f "$dest/plugins/callback/json.py" ] && return
+    say "installing the ansible.posix collection into $collections (from $collections_spec)"
+    local tmp
+    tmp="$(mktemp -d)"
+    "$venv/bin/python" -m pip download -q --disable-pip-version-check --no-deps \
+        --only-binary=:all: -d "$tmp/wheel" "$collections_spec" ||
+        { rm -rf "$tmp"; die "could not download $collections_spec from PyPI"; }
+    "$venv/bin/python" - "$tmp/wheel" "$tmp/out" <<'PY' ||
+import pathlib, sys, zipfile
+wheels = sorted(pathlib.Path(sys.argv[1]).glob("ansible-*.whl"))
+if len(wheels) != 1:
+    sys.exit(f"expected one ansible wheel, found {[w.name for w in wheels]}")
+prefix = "ansible_collections/ansible/posix/"
+with zipfile.ZipFile(wheels[0]) as z:
+    names = [n for n in z.namelist() if n.startswith(prefix)]
+    if not any(n.endswith("plugins/callback/json.py") for n in names):
+        sys.exit(f"{wheels[0].name} has no ansible.posix json callback")
+    z.extractall(sys.argv[2], names)
+PY
+        { rm -rf "$tmp"; die "could not extract ansible.posix from the ansible wheel"; }
+    mkdir -p "$(dirname "$dest")"
+    rm -rf "$dest"
+    mv "$tmp/out/ansible_collections/ansible/posix" "$dest"
+    rm -rf "$tmp"
+}
+
 install_packages
 check_ssh_tools
 create_test_user
 install_ansible
+install_posix_collection
 
 if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
     # shellcheck disable=SC1091

@@ -214,7 +214,9 @@ fn until_retries_counts_attempts() {
     - debug: msg="{{ never.attempts }} {{ never.failed }}"
 "#);
     assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
-    assert_eq!(r.msgs("h1"), vec!["3", "2 True"]);
+    // Out of retries, ansible-core registers one attempt fewer than it
+    // made (2 here); run conformance case 03 checks it against ansible.
+    assert_eq!(r.msgs("h1"), vec!["3", "1 True"]);
     let retries = r
         .events
         .iter()

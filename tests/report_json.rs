@@ -92,3 +92,61 @@ fn shaped_as_the_json_callback() {
         "{\n    \"custom_stats\": {},\n    \"global_custom_stats\": {},\n    \"plays\": [\n"
     ));
 }
+
+/// `herd playbook --format`: `json` writes the document, `human` the
+/// default output even when `stdout_callback` names the JSON callback,
+/// which alone selects the document. A loop's entry has its items, each
+/// with its label and no_log flag, as ansible-core's results have them.
+#[test]
+fn format_flag_chooses_the_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Say\n      debug: {msg: hi}\n    - name: Loop\n      debug: {msg: '{{ item.n }}'}\n      loop: [{n: 1}, {n: 2}]\n      loop_control: {label: '{{ item.n }}'}\n",
+    )
+    .expect("playbook");
+    let run = |args: &[&str], callback: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_herd"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("ANSIBLE_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.current_dir(dir.path())
+            .args(["playbook", "-i", "localhost,", "-c", "local", "site.yml"])
+            .args(args);
+        if let Some(c) = callback {
+            cmd.env("ANSIBLE_STDOUT_CALLBACK", c);
+        }
+        let out = cmd.output().expect("run herd");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let doc = |text: &str| -> Value { serde_json::from_str(text).expect("one JSON document") };
+
+    let json = doc(&run(&["--format", "json"], None));
+    let tasks = &json["plays"][0]["tasks"];
+    assert_eq!(tasks[0]["task"]["name"], "Say");
+    let say = &tasks[0]["hosts"]["localhost"];
+    assert_eq!(say["msg"], "hi");
+    assert_eq!(say["action"], "debug");
+    assert_eq!(say["_ansible_no_log"], false);
+    let lp = &tasks[1]["hosts"]["localhost"];
+    assert!(lp.get("_ansible_no_log").is_none(), "{lp}");
+    let items = lp["results"].as_array().expect("loop results");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["_ansible_item_label"], 2);
+    assert_eq!(items[1]["_ansible_no_log"], false);
+    assert_eq!(items[1]["failed"], false);
+    assert_eq!(json["stats"]["localhost"]["ok"], 2);
+
+    assert!(doc(&run(&[], Some("ansible.posix.json")))["plays"].is_array());
+    let human = run(&["--format", "human"], Some("json"));
+    assert!(human.contains("PLAY RECAP"), "{human}");
+    assert!(run(&[], None).contains("TASK [Say]"));
+}

@@ -98,6 +98,22 @@ pub struct PlaybookArgs {
     /// Run handlers even if a task fails
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
+
+    /// Output format: 'human' (ansible-playbook's default output) or
+    /// 'json' (one JSON document at the end, as ansible.posix.json writes
+    /// it); default from stdout_callback in ansible.cfg or
+    /// ANSIBLE_STDOUT_CALLBACK, else human
+    #[arg(long = "format", value_enum, value_name = "FORMAT")]
+    pub format: Option<OutputFormat>,
+}
+
+/// What `herd playbook` writes on stdout.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// The default callback's output: banners, one line per host, recap
+    Human,
+    /// The `ansible.posix.json` callback's document
+    Json,
 }
 
 /// Connection, privilege and parallelism flags shared by `herd playbook`
@@ -300,7 +316,8 @@ fn run_plays(args: &PlaybookArgs, session: Session) -> Result<i32> {
     opts.start_at_task = args.start_at_task.clone();
     opts.force_handlers = args.force_handlers;
     opts.flush_cache = args.flush_cache;
-    let sink = output_sink(&session.config, args.verbose);
+    let json = args.format.map(|f| f == OutputFormat::Json);
+    let sink = output_sink(&session.config, json, args.verbose);
     let runtime = runtime()?;
     let (result, fatal) = runtime.block_on(crate::exec::run_playbook(
         &playbook,
@@ -327,9 +344,14 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Diagnostic::new(format!("could not start the runtime: {e}")))
 }
 
-/// Where the run's events go: the report's human or JSON output.
-pub fn output_sink(config: &Config, verbosity: u8) -> Box<dyn crate::report::Sink> {
-    crate::report::sink_for(config, false, verbosity)
+/// Where the run's events go: the report's human or JSON output (`json`
+/// is `--format`, when given).
+pub fn output_sink(
+    config: &Config,
+    json: Option<bool>,
+    verbosity: u8,
+) -> Box<dyn crate::report::Sink> {
+    crate::report::sink_for(config, json, verbosity)
 }
 
 /// Loads a playbook with the roles path and templating of the session.

@@ -119,16 +119,17 @@ impl Runner {
             }
         }
         let mut m = ok();
-        // A quiet assert prints a bare `ok:` line, as in ansible-core.
+        // A quiet assert prints a bare `ok:` line, as in ansible-core; its
+        // result still has the message.
         if !quiet {
             m.insert("_ansible_verbose_always".into(), Value::Bool(true));
-            m.insert(
-                "msg".into(),
-                args.get("success_msg")
-                    .cloned()
-                    .unwrap_or(Value::String("All assertions passed".into())),
-            );
         }
+        m.insert(
+            "msg".into(),
+            args.get("success_msg")
+                .cloned()
+                .unwrap_or(Value::String("All assertions passed".into())),
+        );
         m
     }
 

@@ -24,6 +24,23 @@ use crate::vars::{self, HostScope};
 /// What `no_log: true` leaves of a result.
 pub fn censor(result: &Map<String, Value>) -> Map<String, Value> {
     let mut m = Map::new();
+    if let Some(n) = result.get("_ansible_no_log") {
+        m.insert("_ansible_no_log".into(), n.clone());
+    }
+    // A loop keeps the shape of its results: each item hidden that had
+    // `no_log` itself.
+    if let Some(Value::Array(items)) = result.get("results") {
+        let items = items
+            .iter()
+            .map(|i| match i {
+                Value::Object(o) if o.get("_ansible_no_log").is_some_and(truthy) => {
+                    Value::Object(censor(o))
+                }
+                other => other.clone(),
+            })
+            .collect();
+        m.insert("results".into(), Value::Array(items));
+    }
     // Ansible keeps `changed` beside the notice.
     m.insert(
         "changed".into(),
@@ -37,6 +54,19 @@ pub fn censor(result: &Map<String, Value>) -> Map<String, Value> {
         ),
     );
     m
+}
+
+/// Drops `_ansible_*` keys at every depth (ansible-core's
+/// `strip_internal_keys`).
+fn strip_internal(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, _| !k.starts_with("_ansible_"));
+            m.values_mut().for_each(strip_internal);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_internal),
+        _ => {}
+    }
 }
 
 /// Marks a result whose failure `ignore_errors` does not ignore.
@@ -712,6 +742,17 @@ impl Runner {
             }
             r.insert(loop_var.clone(), item.clone());
             r.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
+            // What ansible-core's callbacks see in each item (register
+            // drops these again).
+            let label_value = match &lc.label {
+                Some(l) => self
+                    .templar
+                    .render_value(l, &iv)
+                    .unwrap_or_else(|_| item.clone()),
+                None => item.clone(),
+            };
+            r.insert("_ansible_item_label".into(), label_value);
+            r.insert("_ansible_no_log".into(), Value::Bool(no_log));
             if let Some(ix) = &lc.index_var {
                 r.insert(ix.clone(), Value::from(i));
                 r.insert("ansible_index_var".into(), Value::String(ix.clone()));
@@ -934,9 +975,11 @@ impl Runner {
         let unignorable = result.remove(UNIGNORABLE).is_some();
         let module_failed = result.remove(MODULE_FAILED).is_some();
         if let Some(reg) = &task.register {
-            let r = result.clone();
+            // As ansible-core registers it: without internal keys.
+            let mut r = Value::Object(result.clone());
+            strip_internal(&mut r);
             self.with_host(host, |st| {
-                st.set_facts.insert(reg.clone(), Value::Object(r));
+                st.set_facts.insert(reg.clone(), r);
             });
         }
         let status = status_of(&result);
@@ -1149,7 +1192,8 @@ impl Runner {
                 .and_then(|v| self.templar.render_value(v, vars).ok())
                 .and_then(|v| py_str(&v).trim().parse::<i64>().ok())
             {
-                None => 3,
+                // ansible-core: the first attempt and 3 retries.
+                None => 4,
                 Some(n) if n <= 0 => 1,
                 Some(n) => (n + 1) as u32,
             },
@@ -1168,6 +1212,15 @@ impl Runner {
             if flag(&r, "unreachable") {
                 return r;
             }
+            // As ansible-core: `failed` from `rc` when the action did not
+            // say, and `changed` false, before the conditions see them.
+            if !r.contains_key("failed") {
+                let rc_failed = r
+                    .get("rc")
+                    .is_some_and(|rc| rc.as_i64() != Some(0) && rc.as_str() != Some("0"));
+                r.insert("failed".into(), Value::Bool(rc_failed));
+            }
+            r.entry("changed").or_insert(Value::Bool(false));
             let mut v = vars.clone();
             if let Some(reg) = &task.register {
                 v.vars.insert(reg.clone(), Value::Object(r.clone()));
@@ -1211,6 +1264,8 @@ impl Runner {
                 return r;
             }
             if attempt >= retries {
+                // ansible-core registers one attempt fewer than it made.
+                r.insert("attempts".into(), Value::from(retries - 1));
                 r.insert("failed".into(), Value::Bool(true));
                 return r;
             }
@@ -1298,6 +1353,16 @@ impl Runner {
                 .or_else(|| args.get("cmd"))
                 .cloned()
                 .unwrap_or(Value::Null);
+            // `command` reports its words, `shell` its line.
+            let cmd = match (&cmd, name) {
+                (Value::String(line), "command") => {
+                    match herd_modules::commands::shlex_split(line) {
+                        Ok(words) => Value::Array(words.into_iter().map(Value::String).collect()),
+                        Err(_) => cmd,
+                    }
+                }
+                _ => cmd,
+            };
             return serde_json::json!({
                 "changed": false,
                 "cmd": cmd,

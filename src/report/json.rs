@@ -95,7 +95,13 @@ impl<W: Write> JsonSink<W> {
         }));
     }
 
-    fn record(&mut self, host: &str, status: Status, result: &Map<String, Value>, no_log: bool) {
+    fn record(
+        &mut self,
+        host: &str,
+        status: Status,
+        result: &Map<String, Value>,
+        no_log: Option<bool>,
+    ) {
         let mut r = result.clone();
         // As Ansible's callbacks see a result: the status keys come from
         // the event.
@@ -113,7 +119,19 @@ impl<W: Write> JsonSink<W> {
         if !self.action.is_empty() {
             r.insert("action".into(), Value::String(self.action.clone()));
         }
-        r.entry("_ansible_no_log").or_insert(Value::Bool(no_log));
+        // Every result says whether it was censored, except a loop's
+        // summary, which carries it in each item (and on itself only when
+        // an item was censored), as ansible-core's results do.
+        let is_loop = r
+            .get("results")
+            .and_then(Value::as_array)
+            .is_some_and(|items| !items.is_empty());
+        // (A skipped meta task's result, made by the strategy, has none.)
+        if let Some(no_log) = no_log {
+            if !is_loop || no_log {
+                r.entry("_ansible_no_log").or_insert(Value::Bool(no_log));
+            }
+        }
         let end = self.now();
         let Some(play) = self.plays.last_mut() else {
             return;
@@ -175,7 +193,10 @@ impl<W: Write + Send> Sink for JsonSink<W> {
                 item: None,
                 no_log,
                 ..
-            } => self.record(host, *status, result, *no_log),
+            } => self.record(host, *status, result, Some(*no_log)),
+            // A meta task skipped by its `when` has a result too (not
+            // counted in the stats, as in ansible-playbook).
+            Event::MetaSkipped { host, result } => self.record(host, Status::Skipped, result, None),
             Event::PlaybookEnd => self.finish(),
             _ => {}
         }

@@ -183,13 +183,21 @@ impl Sink for Tee {
     }
 }
 
-/// The outputs a run asks for: the human output (or, with `--format json`
-/// or `stdout_callback = json`, the JSON document) on stdout, the live
-/// status line on a terminal, and a copy without colours in `log_path`.
-pub fn sink_for(config: &crate::config::Config, json: bool, verbosity: u8) -> Box<dyn Sink> {
+/// The outputs a run asks for: the human output (or, with
+/// `stdout_callback = json`, the JSON document) on stdout, the live status
+/// line on a terminal, and a copy without colours in `log_path`. `json`,
+/// when given (`--format`), wins over `stdout_callback`.
+pub fn sink_for(
+    config: &crate::config::Config,
+    json: Option<bool>,
+    verbosity: u8,
+) -> Box<dyn Sink> {
     let env: std::collections::HashMap<String, String> = std::env::vars().collect();
-    let settings = Settings::from_config(config, &env);
-    sink_with(&settings, json, verbosity)
+    let mut settings = Settings::from_config(config, &env);
+    if let Some(json) = json {
+        settings.json_callback = json;
+    }
+    sink_with(&settings, false, verbosity)
 }
 
 /// [`sink_for`] with the settings already read.

@@ -29,6 +29,23 @@ pub fn ansible_bin_dir() -> PathBuf {
     );
 }
 
+/// The collections directory beside ansible's venv (`<venv>/collections`,
+/// where scripts/test.sh puts the ansible.posix collection), for
+/// `ANSIBLE_COLLECTIONS_PATH`, or a failure telling how to install it.
+pub fn ansible_collections_path() -> PathBuf {
+    let bin = ansible_bin_dir();
+    let dir = bin.parent().unwrap_or(&bin).join("collections");
+    let callback = dir.join("ansible_collections/ansible/posix/plugins/callback/json.py");
+    assert!(
+        callback.is_file(),
+        "the ansible.posix collection is not installed ({} is missing).\n\
+         The conformance tests compare its json callback's output with herd's: \
+         run scripts/test.sh, which installs it from PyPI's `ansible` package.",
+        callback.display()
+    );
+    dir
+}
+
 /// A command for one of ansible's programs with a clean, colourless,
 /// warning-light environment.
 pub fn ansible_command(program: &str) -> std::process::Command {

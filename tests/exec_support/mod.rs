@@ -73,7 +73,12 @@ impl Run {
                 item.is_none()
                     && *s == Status::Ok
                     && r.contains_key("msg")
-                    && r.keys().filter(|k| !k.starts_with("_ansible")).count() == 2
+                    // A debug message: `msg` and `changed` (and `failed`,
+                    // which every executed result has).
+                    && r.keys()
+                        .filter(|k| !k.starts_with("_ansible") && *k != "failed")
+                        .count()
+                        == 2
             })
             .filter_map(|(_, _, r, _)| {
                 r.get("msg").map(|m| match m {

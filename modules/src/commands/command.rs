@@ -220,17 +220,13 @@ async fn run_command_inner(
         Guard::Run => {}
         Guard::CreatesExists(c) => {
             out.msg = Some(format!("{shoulda} not run command since '{c}' exists"));
-            return Ok(out
-                .with("stdout", format!("skipped, since {c} exists"))
-                .with("rc", 0));
+            return Ok(not_run(out, format!("skipped, since {c} exists")));
         }
         Guard::RemovesMissing(r) => {
             out.msg = Some(format!(
                 "{shoulda} not run command since '{r}' does not exist"
             ));
-            return Ok(out
-                .with("stdout", format!("skipped, since {r} does not exist"))
-                .with("rc", 0));
+            return Ok(not_run(out, format!("skipped, since {r} does not exist")));
         }
     }
     if ctx.check_mode {
@@ -275,6 +271,18 @@ async fn run_command_inner(
     out.changed = true;
     add_output(&mut out, &r, a.bool_or("strip_empty_ends", true));
     Ok(out)
+}
+
+/// The result of a command that `creates`/`removes` kept from running:
+/// the keys of a run, with no times and no error output.
+fn not_run(out: Outcome, stdout: String) -> Outcome {
+    out.with("stdout", stdout)
+        .with("rc", 0)
+        .with("stderr", "")
+        .with("stderr_lines", Value::Array(Vec::new()))
+        .with("start", Value::Null)
+        .with("end", Value::Null)
+        .with("delta", Value::Null)
 }
 
 #[async_trait]

@@ -99,7 +99,7 @@ fn extras_script(
     let p = shell_quote(path);
     let l = if follow { "-L " } else { "" };
     let mut s = format!(
-        "p={p}; printf 'stat=%s\\0' \"$(stat {l}-c '%X %Z %i %d %h %b %B %t %T' -- \"$p\" 2>/dev/null)\"; \
+        "p={p}; printf 'stat=%s\\0' \"$(stat {l}-c '%X %Z %i %d %h %b %o %t %T' -- \"$p\" 2>/dev/null)\"; \
          [ -r \"$p\" ] && printf 'readable=1\\0'; [ -w \"$p\" ] && printf 'writeable=1\\0'; \
          [ -x \"$p\" ] && printf 'executable=1\\0'; "
     );
@@ -171,6 +171,7 @@ pub fn add_extras(m: &mut Map<String, Value>, output: &[u8]) {
                     m.insert("dev".into(), num(n[3]).into());
                     m.insert("nlink".into(), num(n[4]).into());
                     m.insert("blocks".into(), num(n[5]).into());
+                    // The I/O block size (st_blksize), as Python reports it.
                     m.insert("block_size".into(), num(n[6]).into());
                     let major = u64::from_str_radix(n[7], 16).unwrap_or(0);
                     let minor = u64::from_str_radix(n[8], 16).unwrap_or(0);
