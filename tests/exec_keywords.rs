@@ -478,7 +478,10 @@ fn timeout_throttle_and_debug_verbosity() {
     - debug: msg="{{ t.msg }}"
 "#);
     assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
-    assert_eq!(r.msgs("h1"), vec!["Timed out after 1 second(s)."]);
+    assert_eq!(
+        r.msgs("h1"),
+        vec!["Task failed: Timed out after 1 second(s)."]
+    );
     let skipped = r
         .results("h1")
         .into_iter()

@@ -115,6 +115,10 @@ impl Runner {
                 }
                 m.insert("assertion".into(), c.clone());
                 m.insert("evaluated_to".into(), Value::Bool(false));
+                // As ansible-core's: shown indented unless quiet.
+                if !quiet {
+                    m.insert("_ansible_verbose_always".into(), Value::Bool(true));
+                }
                 return m;
             }
         }

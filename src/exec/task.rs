@@ -908,6 +908,9 @@ impl Runner {
                     // An error the engine found in the task itself (a
                     // template, a condition): its own words.
                     format!("Task failed: {what}")
+                } else if let Some(m) = msg.as_deref().filter(|m| m.starts_with("Task failed: ")) {
+                    // A failure of the task as a whole (its `timeout`).
+                    m.to_string()
                 } else {
                     let by_module = (module_failed || !result.contains_key("failed_when_result"))
                         && herd_modules::registry::get(&task.action).is_some();
@@ -1408,7 +1411,9 @@ impl Runner {
             Some(t) => match tokio::time::timeout(Duration::from_secs(t), module.run(&ctx)).await {
                 Ok(r) => r,
                 Err(_) => {
-                    let mut m = failed(format!("Timed out after {t} second(s)."));
+                    // ansible-core 2.19 words a task timeout as a task
+                    // failure.
+                    let mut m = failed(format!("Task failed: Timed out after {t} second(s)."));
                     m.insert("changed".into(), Value::Bool(false));
                     m.insert("timedout".into(), serde_json::json!({"period": t}));
                     return m;
