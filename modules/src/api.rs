@@ -168,6 +168,13 @@ pub trait Controller: Send + Sync {
 
     /// Reads a file on the controller.
     fn read_local(&self, path: &std::path::Path) -> std::io::Result<Vec<u8>>;
+
+    /// The directory a relative controller path is taken from (Ansible's
+    /// `path_dwim`): the playbook's directory, or the current one for an
+    /// ad-hoc command.
+    fn base_dir(&self) -> PathBuf {
+        std::env::current_dir().unwrap_or_default()
+    }
 }
 
 /// Options of the `template` module that change how Jinja reads a file.

@@ -4,7 +4,7 @@
 use crate::api::Module;
 use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
 use crate::files::{
-    blockinfile::BlockInFile, copy::Copy, file::File, find::Find, ini_file::IniFile,
+    blockinfile::BlockInFile, copy::Copy, fetch::Fetch, file::File, find::Find, ini_file::IniFile,
     lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat, tempfile::TempFile,
     template::Template,
 };
@@ -46,6 +46,11 @@ static ENTRIES: &[Entry] = &[
         name: "cron",
         module: &Cron,
         source: include_str!("system/cron.rs"),
+    },
+    Entry {
+        name: "fetch",
+        module: &Fetch,
+        source: include_str!("files/fetch.rs"),
     },
     Entry {
         name: "file",

@@ -248,17 +248,12 @@ impl AdhocSink {
     /// The `[ERROR]` block ansible-core 2.19 prints before a failed or
     /// unreachable host's result: what failed, and the task it ran.
     fn error(&self, result: &Map<String, Value>, failed: bool) -> String {
-        let short = self.action.rsplit('.').next().unwrap_or(&self.action);
-        // Failures raised by an action plugin rather than a module.
         let source = if !failed {
             ""
-        } else if matches!(
-            short,
-            "fail" | "assert" | "debug" | "set_fact" | "include_vars"
-        ) {
-            "Action failed: "
-        } else {
+        } else if crate::exec::failure_is_module_failure(&self.action) {
             "Module failed: "
+        } else {
+            "Action failed: "
         };
         format!(
             "[ERROR]: Task failed: {source}{}\nOrigin: <adhoc '{}' task>\n\n{}\n",

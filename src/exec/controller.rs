@@ -15,6 +15,8 @@ pub(crate) struct TaskController {
     vars: Vars,
     /// Directories searched, in order (role, task file, playbook).
     search: Vec<PathBuf>,
+    /// Where relative controller paths are taken from.
+    base: PathBuf,
 }
 
 impl TaskController {
@@ -40,11 +42,16 @@ impl TaskController {
             templar,
             vars,
             search,
+            base: run.play.basedir.clone(),
         }
     }
 }
 
 impl Controller for TaskController {
+    fn base_dir(&self) -> PathBuf {
+        self.base.clone()
+    }
+
     fn find_file(&self, kind: &str, name: &str) -> Option<PathBuf> {
         let p = Path::new(name);
         if p.is_absolute() {

@@ -40,7 +40,7 @@ use crate::template::{HostVarsSource, Templar, Vars};
 use crate::value::{py_str, Map, Value};
 use crate::vars::{self, CliConnection, ConnectionSettings, PlayScope, PlayVars};
 
-pub use task::censor;
+pub use task::{censor, failure_is_module_failure};
 
 /// How a run is carried out: the command-line options of ansible-playbook
 /// and ansible that change execution.

@@ -913,7 +913,7 @@ impl Runner {
                     m.to_string()
                 } else {
                     let by_module = (module_failed || !result.contains_key("failed_when_result"))
-                        && herd_modules::registry::get(&task.action).is_some();
+                        && failure_is_module_failure(&task.action);
                     let kind = if by_module { "Module" } else { "Action" };
                     match msg.as_deref() {
                         None => format!("Task failed: {kind} failed: Unknown error."),
@@ -1968,4 +1968,12 @@ pub(crate) fn drop_omit(m: Map<String, Value>) -> Map<String, Value> {
             other => (k, other),
         })
         .collect()
+}
+
+/// Whether ansible-core words a failure of `action` as "Module failed"
+/// (a module run on the host) rather than "Action failed" (an action on
+/// the controller: the engine's own actions, and `fetch`).
+pub fn failure_is_module_failure(action: &str) -> bool {
+    let short = action.rsplit('.').next().unwrap_or(action);
+    herd_modules::registry::get(short).is_some() && short != "fetch"
 }

@@ -4,6 +4,7 @@ pub mod blockinfile;
 pub mod common;
 pub mod copy;
 pub mod edit;
+pub mod fetch;
 pub mod file;
 pub mod find;
 pub mod ini_file;
