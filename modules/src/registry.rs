@@ -4,9 +4,9 @@
 use crate::api::Module;
 use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
 use crate::files::{
-    blockinfile::BlockInFile, copy::Copy, fetch::Fetch, file::File, find::Find, ini_file::IniFile,
-    lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat, tempfile::TempFile,
-    template::Template,
+    assemble::Assemble, blockinfile::BlockInFile, copy::Copy, fetch::Fetch, file::File, find::Find,
+    ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
+    tempfile::TempFile, template::Template,
 };
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
@@ -22,6 +22,11 @@ struct Entry {
 }
 
 static ENTRIES: &[Entry] = &[
+    Entry {
+        name: "assemble",
+        module: &Assemble,
+        source: include_str!("files/assemble.rs"),
+    },
     Entry {
         name: "authorized_key",
         module: &AuthorizedKey,

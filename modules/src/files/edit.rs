@@ -127,22 +127,17 @@ pub async fn write_back(
     Ok(out)
 }
 
-/// What Ansible adds to any result that names a `path`: the path's mode,
-/// owner, group, ids, size and `state` (its kind, or `absent`), the state
-/// replacing the module's own.
+/// What Ansible adds to any result that names a `path` (or `dest`) that
+/// exists: the path's mode, owner, group, ids, size and `state` (its
+/// kind), the state replacing the module's own.
 pub async fn with_path_info(
     host: &dyn Host,
     mut out: Outcome,
     path: &str,
 ) -> Result<Outcome, HostError> {
-    match host.stat(path, false).await? {
-        Some(st) => {
-            for (k, v) in stat_values(&st) {
-                out.values.insert(k.into(), v);
-            }
-        }
-        None => {
-            out.values.insert("state".into(), "absent".into());
+    if let Some(st) = host.stat(path, false).await? {
+        for (k, v) in stat_values(&st) {
+            out.values.insert(k.into(), v);
         }
     }
     Ok(out)

@@ -1,5 +1,6 @@
 //! Modules that manage files, and what they share.
 
+pub mod assemble;
 pub mod blockinfile;
 pub mod common;
 pub mod copy;
