@@ -8,6 +8,9 @@
 //! missing section is added at the end. The file is written back
 //! atomically only when it changes.
 //!
+//! Tested: on real files (tests/module_ini_file.rs); its steps were checked
+//! against community.general.ini_file.
+//!
 //! Arguments:
 //!   path (dest)        the file (required)
 //!   section            the section (none: the options before any section)

@@ -6,6 +6,8 @@
 //! whitespace otherwise); a key seen on several lines gets a list of
 //! lists. Nothing on the host changes.
 //!
+//! Tested: ad-hoc results compared with ansible's (tests/adhoc_output.rs).
+//!
 //! Arguments:
 //!   database  the database (required)
 //!   key       one entry to look up (default: all)

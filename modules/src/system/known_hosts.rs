@@ -6,6 +6,9 @@
 //! state=absent the matching line (or, without key, every line of the host)
 //! goes. The file is rewritten atomically only when it changes.
 //!
+//! Tested: every step compared with ansible's known_hosts on real files
+//! (tests/module_known_hosts.rs).
+//!
 //! Arguments:
 //!   name (host)  the host name (or `[host]:port`) as in the file (required)
 //!   key          the line: `HOST TYPE BASE64 [comment]`, the host field

@@ -9,6 +9,10 @@
 //! remove users; changing an existing user there fails with a message
 //! naming the missing `usermod`.
 //!
+//! Tested: for real as root, on test accounts of its own, with check mode,
+//! drift and bad arguments (tests/module_user.rs); ad-hoc results compared
+//! with ansible's (tests/adhoc_output.rs).
+//!
 //! Arguments:
 //!   name (user)          the account (required)
 //!   state                present (default) or absent
