@@ -1738,7 +1738,10 @@ impl Runner {
                 .as_ref()
                 .and_then(|l| l.loop_var.clone())
                 .unwrap_or_else(|| "item".into());
-            for (i, item) in items.into_iter().enumerate() {
+            // The include's own result on this host, per item, for the
+            // JSON document (the human output shows `included:` lines).
+            let mut include_results: Vec<Map<String, Value>> = Vec::new();
+            for (i, item) in items.iter().cloned().enumerate() {
                 let mut iv = vars.clone();
                 let mut params = Map::new();
                 if let Some(it) = &item {
@@ -1822,6 +1825,23 @@ impl Runner {
                 };
                 match loaded {
                     Ok((key, items, handlers, role)) => {
+                        let mut r = Map::new();
+                        let mut include_args = args.clone();
+                        if task.action == "include_tasks" {
+                            let file = include_args
+                                .remove("_raw_params")
+                                .or_else(|| include_args.remove("file"))
+                                .unwrap_or(Value::Null);
+                            r.insert("include".into(), file);
+                        }
+                        r.insert("include_args".into(), Value::Object(include_args));
+                        if let Some(it) = &item {
+                            r.insert("_ansible_item_label".into(), Value::String(py_str(it)));
+                            r.insert("_ansible_no_log".into(), Value::Bool(false));
+                            r.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
+                            r.insert(loop_var.clone(), it.clone());
+                        }
+                        include_results.push(r);
                         let key = format!("{key}#{i}");
                         match groups.iter_mut().find(|g| g.key == key) {
                             Some(g) => {
@@ -1858,6 +1878,24 @@ impl Runner {
                         break;
                     }
                 }
+            }
+            if !include_results.is_empty() {
+                let mut result = if task.loop_.is_none() {
+                    include_results.remove(0)
+                } else {
+                    let mut m = Map::new();
+                    m.insert("msg".into(), Value::String("All items completed".into()));
+                    m.insert(
+                        "results".into(),
+                        Value::Array(include_results.into_iter().map(Value::Object).collect()),
+                    );
+                    m
+                };
+                result.insert("changed".into(), Value::Bool(false));
+                self.event(Event::IncludeResult {
+                    host: h.clone(),
+                    result,
+                });
             }
         }
         for g in &groups {

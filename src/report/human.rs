@@ -592,7 +592,7 @@ impl<W: Write + Send> Sink for HumanSink<W> {
             Event::MetaSkipped { host, result } => {
                 self.host_result(host, None, Status::Skipped, result, None, false, false)
             }
-            Event::Rescued { .. } => {}
+            Event::Rescued { .. } | Event::IncludeResult { .. } => {}
             Event::Retrying {
                 host,
                 title,

@@ -197,6 +197,11 @@ impl<W: Write + Send> Sink for JsonSink<W> {
             // A meta task skipped by its `when` has a result too (not
             // counted in the stats, as in ansible-playbook).
             Event::MetaSkipped { host, result } => self.record(host, Status::Skipped, result, None),
+            Event::IncludeResult { host, result } => {
+                // (ok, counted with the `included:` event)
+                let no_log = (!result.contains_key("results")).then_some(false);
+                self.record(host, Status::Ok, result, no_log)
+            }
             Event::PlaybookEnd => self.finish(),
             _ => {}
         }

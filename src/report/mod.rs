@@ -84,6 +84,14 @@ pub enum Event {
         hosts: Vec<String>,
         item: Option<String>,
     },
+    /// The result of an `include_tasks`/`include_role` task on a host (its
+    /// `include`, `include_args`, or a loop's `results`), as ansible-core
+    /// records it: for the JSON document only, the human output having
+    /// shown `included:`.
+    IncludeResult {
+        host: String,
+        result: Map<String, Value>,
+    },
     /// A line shown from verbosity `level` on (`-vvv` is 3), about `host`:
     /// `<host> message`, as Ansible's connection plugins show what they
     /// send (`ESTABLISH SSH CONNECTION FOR USER: u`, `SSH: EXEC …`).
