@@ -104,6 +104,8 @@ async fn touch_and_absent() {
         .await;
     assert!(o.changed);
     assert!(!Path::new(&f).exists());
+    // As Ansible's: a file still to be touched has no diff in check mode.
+    assert!(o.values.get("diff").is_none(), "{o:?}");
     let o = env
         .run("file", json!({"path": f, "state": "touch", "mode": "0600"}))
         .await;

@@ -484,7 +484,10 @@ impl Module for File {
         } else {
             Outcome::ok()
         };
-        if ctx.diff {
+        // Ansible's touch of a missing file in check mode stops before its
+        // diff is made.
+        let touch_new = args.state == "touch" && ctx.check_mode && prev.is_none();
+        if ctx.diff && !touch_new {
             // One before/after dict, as Ansible's file module returns it.
             out.values.insert(
                 "diff".into(),
