@@ -57,7 +57,42 @@ async fn content_absent_present_drift_check() {
         .await;
     assert!(!o.changed);
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), "mine\n");
+    // Only named, as Ansible's copy action reports a file it keeps.
+    let mut keys: Vec<&str> = o.values.keys().map(|k| k.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys, ["dest", "src"], "{o:?}");
+    assert_eq!(o.msg, None);
     assert!(!Path::new("pwned").exists());
+}
+
+#[tokio::test]
+async fn result_keys_as_ansibles_copy_action() {
+    let env = Env::new();
+    let dest = env.path("f");
+    let args = json!({"content": "x\n", "dest": dest});
+    // Check mode, a file to write: `changed` and an empty diff only.
+    let o = env.run_with("copy", args.clone(), true, false).await;
+    assert!(o.changed && o.msg.is_none(), "{o:?}");
+    let keys: Vec<&str> = o.values.keys().map(|k| k.as_str()).collect();
+    assert_eq!(keys, ["diff"], "{o:?}");
+    assert_eq!(o.values["diff"], json!([]));
+    let nested = json!({"content": "x\n", "dest": env.path("sub/f")});
+    let o = env.run_with("copy", nested, true, false).await;
+    assert!(o.changed && o.msg.is_none(), "{o:?}");
+    assert_eq!(o.values["diff"], json!([]));
+    // Check mode, the same content: the file as the file module reports it.
+    std::fs::write(&dest, "x\n").unwrap();
+    let o = env.run_with("copy", args.clone(), true, false).await;
+    assert!(!o.changed, "{o:?}");
+    assert_eq!(o.values["path"], dest.as_str());
+    assert_eq!(o.values["state"], "file");
+    assert!(o.values.get("md5sum").is_none() && o.values.get("src").is_none());
+    // A real run without --diff still returns the empty list.
+    let o = env
+        .run("copy", json!({"content": "y\n", "dest": dest}))
+        .await;
+    assert!(o.changed && o.diff.is_empty(), "{o:?}");
+    assert_eq!(o.values["diff"], json!([]));
 }
 
 #[tokio::test]

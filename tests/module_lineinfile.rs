@@ -104,12 +104,19 @@ async fn present_check_diff_and_attrs() {
     let o = env.check("lineinfile", args.clone()).await;
     assert!(o.changed);
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "a=1\n");
-    assert_eq!(o.diff[0].before, "a=1\n");
-    assert_eq!(o.diff[0].after, "a=2\n");
+    let d = &o.values["diff"];
+    assert_eq!(d[0]["before"], "a=1\n");
+    assert_eq!(d[0]["after"], "a=2\n");
+    assert_eq!(d[0]["before_header"], format!("{p} (content)"));
+    assert_eq!(d[1]["after_header"], format!("{p} (file attributes)"));
+    // Without --diff, the entries are there with their headers only.
+    let o = env.run_with("lineinfile", args.clone(), true, false).await;
+    let d = &o.values["diff"];
     assert_eq!(
-        o.diff[0].before_header.as_deref(),
-        Some(format!("{p} (content)").as_str())
+        (d[0]["before"].as_str(), d[0]["after"].as_str()),
+        (Some(""), Some(""))
     );
+    assert_eq!(d[0]["after_header"], format!("{p} (content)"));
     let o = env.run("lineinfile", args.clone()).await;
     assert!(o.changed);
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "a=2\n");

@@ -14,11 +14,12 @@
 //!   create, backup, validate, mode, owner, group   as for lineinfile
 //!
 //! Returns: changed, msg ('Block inserted', 'Block removed', 'File
-//! created'), backup_file. With --diff, the content.
+//! created'), backup_file. The diff entries with their
+//! headers always, the content in them with --diff.
 
 use async_trait::async_trait;
 
-use super::edit::{read_current, write_back};
+use super::edit::{read_current, set_editor_diff, write_back};
 use super::pyre;
 use crate::api::{HostError, Module, ModuleContext, Outcome};
 use crate::args::{Param, Spec};
@@ -219,6 +220,7 @@ impl Module for BlockInFile {
         )
         .await?;
         o.changed |= cur.text.is_none();
+        set_editor_diff(ctx, &mut o, &path, cur.text.as_deref());
         Ok(o)
     }
 }

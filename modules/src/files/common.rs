@@ -1,7 +1,7 @@
 //! What the file modules share: owner/group/mode handling, the `state`
 //! of a path as Ansible names it, and dict-shaped diffs.
 
-use crate::api::{shell_quote, Diff, ExecOptions, FileStat, Host, HostError, Value};
+use crate::api::{shell_quote, ExecOptions, FileStat, Host, HostError, Value};
 use crate::args::{apply_symbolic_mode, Args, Mode};
 
 /// Wanted owner, group and mode of a path.
@@ -119,39 +119,6 @@ pub fn diff_attrs(before: &mut Value, after: &mut Value, st: &FileStat, c: &Attr
             a.insert("group".into(), g.clone().into());
         }
     }
-}
-
-/// A dict diff as Ansible renders one: sorted keys, 4-space indent,
-/// trailing newline.
-pub fn dict_diff(before: &Value, after: &Value) -> Diff {
-    Diff {
-        before: pretty(before),
-        after: pretty(after),
-        ..Diff::default()
-    }
-}
-
-fn pretty(v: &Value) -> String {
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<_> = m.keys().collect();
-                keys.sort();
-                Value::Object(
-                    keys.into_iter()
-                        .map(|k| (k.clone(), sorted(&m[k])))
-                        .collect(),
-                )
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            v => v.clone(),
-        }
-    }
-    let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    let _ = serde::Serialize::serialize(&sorted(v), &mut ser);
-    String::from_utf8_lossy(&buf).into_owned() + "\n"
 }
 
 /// Ansible's name for what is at a path: `absent`, `file`, `directory`,

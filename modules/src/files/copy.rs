@@ -27,8 +27,11 @@
 //! remote_src, the comparison and the copy both happen on the host.
 //!
 //! Returns: dest, src, checksum (sha1), md5sum (of a written file), size,
-//! state, mode, owner, group, uid, gid, backup_file. Changed only when
-//! content or attributes differ. With --diff, the old and new content; a
+//! state, mode, owner, group, uid, gid, backup_file, and `diff: []` when
+//! there is no diff entry. Changed only when content or attributes
+//! differ. As Ansible's copy action: in check mode a file to write is only
+//! `changed`, an unchanged one is reported as the file module does, and
+//! an existing file kept by `force: false` only named (dest, src). With --diff, the old and new content; a
 //! file bigger than 104448 bytes or binary is only named, as Ansible does.
 
 use std::borrow::Cow;
@@ -380,9 +383,18 @@ pub async fn put_from(
         out = out.with("md5sum", md5.clone());
     }
     out = out.with("size", facts.size);
+    // Ansible's copy action (a controller source or content) answers
+    // some cases itself with fewer keys than its module (remote_src).
+    let action = !matches!(src, Source::HostFile(_));
     if decide(st.as_ref(), None, p.force) == Verdict::KeepExisting {
-        out.msg = Some("file already exists".into());
-        return Ok(out);
+        // Only named, as both leave an existing file alone.
+        let mut kept = Outcome::ok()
+            .with("dest", dest)
+            .with("src", p.src_label.clone());
+        if !action {
+            kept.msg = Some("file already exists".into());
+        }
+        return Ok(kept);
     }
     let is_link = st.as_ref().is_some_and(|s| s.kind == "link");
     // The old content is read back only when it is small and wanted (a
@@ -431,6 +443,9 @@ pub async fn put_from(
     let dir_missing = st.is_none() && host.stat(&dir, true).await?.is_none();
     if dir_missing {
         if ctx.check_mode {
+            if action {
+                return Ok(check_mode_write(out.diff));
+            }
             out.changed = true;
             out.msg = Some(format!("dest directory {dir} would be created"));
             return Ok(out);
@@ -446,12 +461,25 @@ pub async fn put_from(
         }
     }
     if ctx.check_mode {
+        if action && differs {
+            return Ok(check_mode_write(out.diff));
+        }
         // Attributes of an existing file can be compared now; a new file
         // is a change anyway.
         if let Some(s) = st.as_ref().filter(|_| !differs) {
             match attr_change(&p.attrs, s) {
                 Ok(c) => out.changed |= !c.is_empty(),
                 Err(e) => return Ok(Outcome::failed(e)),
+            }
+            if action {
+                // The file as it is, as the file module reports it.
+                for (k, v) in stat_values(s) {
+                    out.values.insert(k.into(), v);
+                }
+                out.values.shift_remove("src");
+                out.values.shift_remove("md5sum");
+                out.values.insert("path".into(), dest.into());
+                return Ok(with_empty_diff(out));
             }
         }
         return Ok(out);
@@ -585,7 +613,24 @@ pub async fn put_from(
         out.values.shift_remove("md5sum");
         out.values.insert("path".into(), dest.into());
     }
-    Ok(out)
+    Ok(if action { with_empty_diff(out) } else { out })
+}
+
+/// Ansible's copy action returns `diff: []` when it has no entry (without
+/// --diff, or with nothing to show); entries replace it.
+fn with_empty_diff(mut out: Outcome) -> Outcome {
+    if out.diff.is_empty() {
+        out.values.insert("diff".into(), Value::Array(Vec::new()));
+    }
+    out
+}
+
+/// What Ansible's copy action returns in check mode for a file it would
+/// write: `changed` and the diff only (the module is not run).
+fn check_mode_write(diff: Vec<Diff>) -> Outcome {
+    let mut out = Outcome::changed();
+    out.diff = diff;
+    with_empty_diff(out)
 }
 
 /// Where a single source file goes: inside dest when dest ends in `/`

@@ -142,3 +142,36 @@ pub async fn with_path_info(
     }
     Ok(out)
 }
+
+/// The `diff` lineinfile and blockinfile return whether or not --diff is
+/// on, as Ansible's do: the content entry (its text only with --diff) and
+/// the file-attributes entry; in check mode for a file still to be
+/// created, the content entry alone. It replaces the outcome's diff
+/// entries; a failure keeps none.
+pub fn set_editor_diff(ctx: &ModuleContext<'_>, out: &mut Outcome, path: &str, old: Option<&str>) {
+    if out.failed {
+        out.diff.clear();
+        return;
+    }
+    let (before, after) = match out.diff.first() {
+        Some(d) if ctx.diff => (d.before.clone(), d.after.clone()),
+        _ => (String::new(), String::new()),
+    };
+    out.diff.clear();
+    let content = serde_json::json!({
+        "before": before,
+        "after": after,
+        "before_header": format!("{path} (content)"),
+        "after_header": format!("{path} (content)"),
+    });
+    let value = if old.is_none() && ctx.check_mode {
+        content
+    } else {
+        let attrs = serde_json::json!({
+            "before_header": format!("{path} (file attributes)"),
+            "after_header": format!("{path} (file attributes)"),
+        });
+        serde_json::Value::Array(vec![content, attrs])
+    };
+    out.values.insert("diff".into(), value);
+}

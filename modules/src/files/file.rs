@@ -20,14 +20,16 @@
 //!                       (default %Y%m%d%H%M.%S, touch -t's format)
 //!
 //! Returns: path (dest for touch), state, mode, owner, group, uid, gid,
-//! size, and src for links. With --diff: before/after state, mode, owner,
-//! group and link target.
+//! size, and src for links (in check mode, a path still to be made has
+//! only its name; a link to a missing target, with follow, no attributes
+//! and a warning). With --diff, `diff` is one dict of before/after path,
+//! state, mode, owner, group and link target.
 
 use async_trait::async_trait;
 
 use super::common::{
-    attr_change, attr_commands, dict_diff, diff_attrs, mkdirs_command, mode_text,
-    new_path_commands, run_all, stat_values, AttrChange, Attrs,
+    attr_change, attr_commands, diff_attrs, mkdirs_command, mode_text, new_path_commands, run_all,
+    stat_values, AttrChange, Attrs,
 };
 use crate::api::{
     shell_quote, ExecOptions, FileStat, HostError, Module, ModuleContext, Outcome, Value,
@@ -482,8 +484,15 @@ impl Module for File {
         } else {
             Outcome::ok()
         };
-        if ctx.diff {
-            out.diff.push(dict_diff(&plan.before, &plan.after));
+        // Ansible's touch of a missing file in check mode stops before its
+        // diff is made.
+        let touch_new = args.state == "touch" && ctx.check_mode && prev.is_none();
+        if ctx.diff && !touch_new {
+            // One before/after dict, as Ansible's file module returns it.
+            out.values.insert(
+                "diff".into(),
+                serde_json::json!({"before": plan.before, "after": plan.after}),
+            );
         }
         if !ctx.check_mode && !plan.commands.is_empty() {
             if let Err(e) = run_all(host, &plan.commands).await? {
@@ -505,6 +514,24 @@ impl Module for File {
         } else {
             facts.real.and_then(|(_, s)| s).or(prev)
         };
+        let dangling = args.state == "link"
+            && args.follow
+            && !facts.src_exists
+            && !ctx.check_mode
+            && st.as_ref().is_some_and(|s| s.kind == "link");
+        if dangling {
+            // As Ansible's: a link to a missing target has no attributes to
+            // report, and following it is warned about.
+            if let Some(src) = &args.src {
+                out.values.insert("src".into(), src.clone().into());
+            }
+            out.warnings.push(
+                "Cannot set fs attributes on a non-existent symlink target. \
+                 follow should be set to False to avoid this."
+                    .into(),
+            );
+            return Ok(out);
+        }
         if let Some(st) = st {
             for (k, v) in stat_values(&st) {
                 out.values.insert(k.into(), v);
@@ -516,6 +543,13 @@ impl Module for File {
             }
             if args.state == "hard" {
                 out.values.insert("state".into(), "hard".into());
+                if let Some(src) = &args.src {
+                    out.values.insert("src".into(), src.clone().into());
+                }
+            }
+        } else if ctx.check_mode {
+            // Nothing there yet: Ansible names only what would be made.
+            if matches!(args.state.as_str(), "link" | "hard") {
                 if let Some(src) = &args.src {
                     out.values.insert("src".into(), src.clone().into());
                 }

@@ -23,12 +23,13 @@
 //!   mode, owner, group   attributes of the file
 //!
 //! Returns: changed, msg ('line added', 'line replaced', 'N line(s)
-//! removed'), backup, found (state=absent). With --diff, the content.
+//! removed'), backup, found (state=absent). The diff entries with their
+//! headers always, the content in them with --diff.
 
 use async_trait::async_trait;
 use fancy_regex::Regex;
 
-use super::edit::{read_current, write_back};
+use super::edit::{read_current, set_editor_diff, write_back};
 use super::pyre;
 use crate::api::{HostError, Module, ModuleContext, Outcome};
 use crate::args::{Param, Spec};
@@ -326,6 +327,7 @@ impl Module for LineInFile {
             .await?;
             // A created file that stays empty is still a change.
             o.changed |= cur.text.is_none() && !ctx.check_mode;
+            set_editor_diff(ctx, &mut o, &path, cur.text.as_deref());
             o
         } else {
             if !a.has("line") && spec.regexp.is_none() && spec.search_string.is_none() {
@@ -344,9 +346,11 @@ impl Module for LineInFile {
             } else {
                 String::new()
             };
-            write_back(ctx, &a, &path, Some(old), &new, &msg, &header, "backup")
+            let mut o = write_back(ctx, &a, &path, Some(old), &new, &msg, &header, "backup")
                 .await?
-                .with("found", found)
+                .with("found", found);
+            set_editor_diff(ctx, &mut o, &path, Some(old));
+            o
         };
         out.values.entry("backup").or_insert("".into());
         out.warnings.extend(warnings);
