@@ -127,14 +127,24 @@ async fn src_file_into_directory_with_backup() {
         .check("copy", json!({"src": "app.conf", "dest": deep}))
         .await;
     assert!(o.changed && !Path::new(&env.path("x")).exists());
+    // As Ansible's: a missing directory is made only for a dest ending
+    // in `/`.
     let o = env
         .run(
             "copy",
             json!({"src": "app.conf", "dest": deep, "directory_mode": "0700"}),
         )
         .await;
+    assert!(o.failed, "{o:?}");
+    let o = env
+        .run(
+            "copy",
+            json!({"src": "app.conf", "dest": env.path("x/y/"), "directory_mode": "0700"}),
+        )
+        .await;
     assert!(o.changed && !o.failed, "{o:?}");
     assert_eq!(mode_of(&env.path("x/y")), 0o700);
+    assert!(Path::new(&env.path("x/y/app.conf")).is_file());
 }
 
 #[tokio::test]
@@ -370,4 +380,39 @@ async fn big_src_files_stream_and_skip_the_diff() {
     );
     let o = env.run("copy", args.clone()).await;
     assert!(!o.changed, "{o:?}");
+}
+
+/// As Ansible's copy: a missing directory is made only for a `dest`
+/// ending in `/`; otherwise the copy fails and writes nothing (check mode
+/// still says it would change).
+#[tokio::test]
+async fn missing_parent_directory() {
+    let env = Env::new();
+    let dest = env.path("nodir/f");
+    let o = env.run("copy", json!({"content": "x", "dest": dest})).await;
+    assert!(o.failed, "{o:?}");
+    assert_eq!(
+        o.msg,
+        Some(format!(
+            "Destination directory {} does not exist",
+            env.path("nodir")
+        ))
+    );
+    assert!(!std::path::Path::new(&env.path("nodir")).exists());
+    let o = env
+        .check("copy", json!({"content": "x", "dest": dest}))
+        .await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    env.local_file("files/src.txt", "s\n");
+    let o = env
+        .run(
+            "copy",
+            json!({"src": "src.txt", "dest": env.path("made/") }),
+        )
+        .await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    assert_eq!(
+        std::fs::read_to_string(env.path("made/src.txt")).unwrap(),
+        "s\n"
+    );
 }

@@ -91,6 +91,10 @@ pub struct PutFile {
     pub directory_mode: Option<Mode>,
     /// What is at dest (not following links), when the caller knows.
     pub known: Option<Option<FileStat>>,
+    /// Make a missing parent directory (a `dest` ending in `/`, a file
+    /// inside a directory copy, the editors); otherwise a missing one
+    /// fails, as Ansible's copy module does.
+    pub create_parents: bool,
 }
 
 /// sha1 as hex, the checksum Ansible reports.
@@ -441,6 +445,12 @@ pub async fn put_from(
     let dir = parent(&dest);
     // An existing dest has its directory; otherwise it may need creating.
     let dir_missing = st.is_none() && host.stat(&dir, true).await?.is_none();
+    if dir_missing && !p.create_parents && !ctx.check_mode {
+        return Ok(
+            Outcome::failed(format!("Destination directory {dir} does not exist"))
+                .with("checksum", facts.sha1.clone()),
+        );
+    }
     if dir_missing {
         if ctx.check_mode {
             if action {
@@ -699,6 +709,7 @@ fn put_file_args(a: &Args, dest: String, src_label: String) -> PutFile {
         validate: a.str("validate"),
         directory_mode: a.mode("directory_mode"),
         known: None,
+        create_parents: false,
     }
 }
 
@@ -732,6 +743,7 @@ impl Module for Copy {
                 other => other.to_string(),
             };
             // Content has no name to give a file inside a directory.
+            let into_dir = dest.ends_with('/');
             let (dest, known) = match a.str("_original_basename") {
                 Some(name) => resolve_dest(ctx, &dest, &name).await?,
                 None => {
@@ -753,6 +765,7 @@ impl Module for Copy {
             };
             let mut p = put_file_args(&a, dest, INLINE_CONTENT.into());
             p.known = known;
+            p.create_parents = into_dir;
             if p.attrs.mode == Some(Mode::Preserve) {
                 p.attrs.mode = None;
             }
@@ -790,9 +803,11 @@ impl Module for Copy {
                 .with("expected_checksum", want));
             }
         }
+        let into_dir = dest.ends_with('/');
         let (dest, known) = resolve_dest(ctx, &dest, basename(&src)).await?;
         let mut p = put_file_args(&a, dest, local.display().to_string());
         p.known = known;
+        p.create_parents = into_dir;
         if p.attrs.mode == Some(Mode::Preserve) {
             p.attrs.mode = local_mode(&local).map(Mode::Octal);
         }
@@ -849,6 +864,7 @@ async fn dir_copy(
             )));
         }
         let mut p = put_file_args(a, format!("{root}/{f}"), lp.display().to_string());
+        p.create_parents = true;
         if p.attrs.mode == Some(Mode::Preserve) {
             p.attrs.mode = local_mode(&lp).map(Mode::Octal);
         }
@@ -905,9 +921,11 @@ async fn remote_copy(
     }
     // The file stays on the host: compared by checksum there and copied
     // there, never through the controller.
+    let into_dir = dest.ends_with('/');
     let (dest, known) = resolve_dest(ctx, dest, basename(src)).await?;
     let mut p = put_file_args(a, dest, src.to_string());
     p.known = known;
+    p.create_parents = into_dir;
     if p.attrs.mode == Some(Mode::Preserve) {
         p.attrs.mode = Some(Mode::Octal(st.mode));
     }

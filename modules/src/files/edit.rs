@@ -92,6 +92,8 @@ pub async fn write_back(
         validate: a.str("validate"),
         directory_mode: None,
         known: None,
+        // The editors make a missing directory (lineinfile's `create`).
+        create_parents: true,
     };
     // The writer reports its own diff; the editor's is the one above.
     let quiet = ModuleContext {

@@ -134,6 +134,7 @@ impl Module for Template {
                 "cannot write the template in output_encoding {encoding}"
             )));
         };
+        let into_dir = a.str_or("dest", "").ends_with('/');
         let (dest, known) = resolve_dest(ctx, &a.str_or("dest", ""), basename(&src)).await?;
         let mut attrs = Attrs::from_args(&a);
         if attrs.mode == Some(Mode::Preserve) {
@@ -152,6 +153,8 @@ impl Module for Template {
             validate: a.str("validate"),
             directory_mode: None,
             known,
+            // As copy's: only a dest ending in `/` gets its directory made.
+            create_parents: into_dir,
         };
         put_file(ctx, &p, &bytes).await
     }
