@@ -25,8 +25,9 @@
 
 use async_trait::async_trait;
 use md5::Md5;
-use sha1::{Digest, Sha1};
+use sha1::Digest;
 
+use super::copy::{hex, sha1_hex};
 use super::edit::{with_path_info, write_back};
 use super::pyre;
 use crate::api::{shell_quote, ExecOptions, HostError, Module, ModuleContext, Outcome};
@@ -102,10 +103,6 @@ pub fn join(fragments: &[Vec<u8>], delimiter: Option<&str>) -> Vec<u8> {
         add_newline = !f.ends_with(b"\n");
     }
     out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether a fragment name is taken.
@@ -202,7 +199,7 @@ impl Module for Assemble {
             }
         }
         let new = join(&fragments, a.str("delimiter").as_deref());
-        let checksum = hex(&Sha1::digest(&new));
+        let checksum = sha1_hex(&new);
         let md5sum = hex(&Md5::digest(&new));
         let Ok(new_text) = String::from_utf8(new) else {
             return Ok(Outcome::failed(

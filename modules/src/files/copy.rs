@@ -102,7 +102,8 @@ pub fn sha1_hex(data: &[u8]) -> String {
     hex(&Sha1::digest(data))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Bytes as lowercase hex, as Ansible prints digests.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -27,8 +27,9 @@ use std::path::{Component, Path, PathBuf};
 use async_trait::async_trait;
 use md5::Md5;
 use serde_json::Value;
-use sha1::{Digest, Sha1};
+use sha1::Digest;
 
+use super::copy::{hex, sha1_hex};
 use crate::api::{HostError, Module, ModuleContext, Outcome};
 use crate::args::{Param, Spec};
 
@@ -46,10 +47,6 @@ static SPEC: Spec = Spec {
     mutually_exclusive: &[],
     required_one_of: &[],
 };
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// `os.path.normpath`: `.` and `x/..` folded, without touching the disk.
 pub fn normpath(p: &Path) -> PathBuf {
@@ -174,7 +171,7 @@ impl Module for Fetch {
             Err(msg) => return Ok(Outcome::failed(msg)),
         };
         let local = std::fs::read(&target).ok();
-        let local_checksum = local.as_ref().map(|d| hex(&Sha1::digest(d)));
+        let local_checksum = local.as_ref().map(|d| sha1_hex(d));
         let md5_of = |d: &[u8]| hex(&Md5::digest(d));
         let dest_text = target.display().to_string();
         if local_checksum.as_deref() == Some(remote_checksum.as_str()) {
@@ -207,7 +204,7 @@ impl Module for Fetch {
             let _ = std::fs::remove_file(&tmp);
             return Ok(Outcome::failed(format!("Failed to fetch the file: {e}")));
         }
-        let new_checksum = hex(&Sha1::digest(&data));
+        let new_checksum = sha1_hex(&data);
         let mut o = if a.bool_or("validate_checksum", true) && new_checksum != remote_checksum {
             Outcome::failed("checksum mismatch").with("file", src.clone())
         } else {

@@ -114,6 +114,11 @@ pub async fn lookup_user(
         .and_then(|l| parse_passwd(&l)))
 }
 
+/// A command's words as owned strings.
+pub fn words(ws: &[&str]) -> Vec<String> {
+    ws.iter().map(|w| w.to_string()).collect()
+}
+
 /// A command line, each word quoted.
 pub fn command_line(words: &[String]) -> String {
     words

@@ -28,7 +28,7 @@ use async_trait::async_trait;
 
 use crate::api::{HostError, Module, ModuleContext, Outcome};
 use crate::args::{Param, Spec};
-use crate::system::accounts::{has_program, lookup_group, run_first};
+use crate::system::accounts::{has_program, lookup_group, run_first, words};
 
 pub struct Group;
 
@@ -70,26 +70,22 @@ pub struct Want {
     pub gid_max: Option<i64>,
 }
 
-fn args(words: &[&str]) -> Vec<String> {
-    words.iter().map(|s| s.to_string()).collect()
-}
-
 /// Decides from the current gid (None: no such group).
 pub fn plan(want: &Want, current_gid: Option<i64>) -> Plan {
     let name = want.name.as_str();
     match (want.present, current_gid) {
         (false, None) => Plan::Nothing,
         (false, Some(_)) => {
-            let mut shadow = args(&["groupdel"]);
+            let mut shadow = words(&["groupdel"]);
             if want.force {
                 shadow.push("-f".into());
             }
             shadow.push(name.into());
-            Plan::Run(vec![shadow, args(&["delgroup", name])])
+            Plan::Run(vec![shadow, words(&["delgroup", name])])
         }
         (true, None) => {
-            let mut shadow = args(&["groupadd"]);
-            let mut busybox = args(&["addgroup"]);
+            let mut shadow = words(&["groupadd"]);
+            let mut busybox = words(&["addgroup"]);
             if let Some(gid) = want.gid {
                 shadow.extend(["-g".into(), gid.to_string()]);
                 busybox.extend(["-g".into(), gid.to_string()]);
@@ -113,7 +109,7 @@ pub fn plan(want: &Want, current_gid: Option<i64>) -> Plan {
         }
         (true, Some(cur)) => match want.gid {
             Some(gid) if gid != cur => {
-                let mut shadow = args(&["groupmod", "-g", &gid.to_string()]);
+                let mut shadow = words(&["groupmod", "-g", &gid.to_string()]);
                 if want.non_unique {
                     shadow.push("-o".into());
                 }
@@ -241,7 +237,7 @@ mod tests {
         };
         assert_eq!(
             plan(&w, Some(1000)),
-            Plan::Run(vec![args(&["groupmod", "-g", "2000", "-o", "web"])])
+            Plan::Run(vec![words(&["groupmod", "-g", "2000", "-o", "web"])])
         );
         let w = Want {
             gid: Some(2000),
@@ -251,8 +247,8 @@ mod tests {
         assert_eq!(
             plan(&w, None),
             Plan::Run(vec![
-                args(&["groupadd", "-g", "2000", "-r", "web"]),
-                args(&["addgroup", "-g", "2000", "-S", "web"]),
+                words(&["groupadd", "-g", "2000", "-r", "web"]),
+                words(&["addgroup", "-g", "2000", "-S", "web"]),
             ])
         );
         let w = Want {
@@ -262,8 +258,8 @@ mod tests {
         assert_eq!(
             plan(&w, Some(5)),
             Plan::Run(vec![
-                args(&["groupdel", "-f", "web"]),
-                args(&["delgroup", "web"])
+                words(&["groupdel", "-f", "web"]),
+                words(&["delgroup", "web"])
             ])
         );
     }

@@ -51,7 +51,7 @@ use serde_json::Value;
 use crate::api::{shell_quote, ExecOptions, Host, HostError, Module, ModuleContext, Outcome};
 use crate::args::{Args, Param, Spec};
 use crate::system::accounts::{
-    command_line, has_program, parse_group, parse_passwd, run_first, GroupEntry, PasswdEntry,
+    command_line, has_program, parse_group, parse_passwd, run_first, words, GroupEntry, PasswdEntry,
 };
 
 pub struct User;
@@ -223,10 +223,6 @@ pub struct Want {
     pub uid_max: Option<i64>,
 }
 
-fn s(words: &[&str]) -> Vec<String> {
-    words.iter().map(|w| w.to_string()).collect()
-}
-
 /// `YYYY-MM-DD` for a day count since the epoch (civil calendar).
 pub fn date_of_day(days: i64) -> String {
     // Howard Hinnant's days-to-civil algorithm.
@@ -266,7 +262,7 @@ fn wanted_groups(want: &Want, cur: &Current) -> Result<Option<Vec<String>>, Stri
 /// The `useradd` command for a new user (and BusyBox's `adduser` as the
 /// fallback).
 pub fn add_commands(want: &Want, cur: &Current) -> Result<Vec<Vec<String>>, String> {
-    let mut cmd = s(&["useradd"]);
+    let mut cmd = words(&["useradd"]);
     if let Some(uid) = want.uid {
         cmd.extend(["-u".into(), uid.to_string()]);
         if want.non_unique {
@@ -344,7 +340,7 @@ pub fn add_commands(want: &Want, cur: &Current) -> Result<Vec<Vec<String>>, Stri
     }
     cmd.push(want.name.clone());
 
-    let mut busybox = s(&["adduser", "-D"]);
+    let mut busybox = words(&["adduser", "-D"]);
     if let Some(uid) = want.uid {
         busybox.extend(["-u".into(), uid.to_string()]);
     }
@@ -377,7 +373,7 @@ pub fn modify_command(
     cur: &Current,
     pw: &PasswdEntry,
 ) -> Result<Option<Vec<String>>, String> {
-    let mut cmd = s(&["usermod"]);
+    let mut cmd = words(&["usermod"]);
     if let Some(uid) = want.uid {
         if uid != pw.uid {
             cmd.extend(["-u".into(), uid.to_string()]);
@@ -601,7 +597,7 @@ impl Module for User {
                 if ctx.check_mode {
                     return Ok(Outcome::changed());
                 }
-                let mut del = s(&["userdel"]);
+                let mut del = words(&["userdel"]);
                 if force {
                     del.push("-f".into());
                 }
@@ -609,7 +605,7 @@ impl Module for User {
                     del.push("-r".into());
                 }
                 del.push(name.clone());
-                let mut busybox = s(&["deluser"]);
+                let mut busybox = words(&["deluser"]);
                 if remove {
                     busybox.push("--remove-home".into());
                 }
@@ -757,7 +753,7 @@ impl Module for User {
 
         // Password ageing, with chage.
         let shadow = after.shadow.clone().unwrap_or_default();
-        let mut chage = s(&["chage"]);
+        let mut chage = words(&["chage"]);
         for (param, flag, have) in [
             ("password_expire_min", "-m", shadow.min),
             ("password_expire_max", "-M", shadow.max),
@@ -838,7 +834,7 @@ async fn ssh_key(
             let comment = a
                 .str("ssh_key_comment")
                 .unwrap_or_else(|| format!("ansible-generated on {}", hostname.trim()));
-            let mut cmd = s(&["ssh-keygen", "-q", "-t", &kind]);
+            let mut cmd = words(&["ssh-keygen", "-q", "-t", &kind]);
             if let Some(bits) = a.int("ssh_key_bits").filter(|b| *b > 0) {
                 cmd.extend(["-b".into(), bits.to_string()]);
             }
@@ -938,7 +934,7 @@ mod tests {
         };
         assert_eq!(
             modify_command(&w, &c, &pw),
-            Ok(Some(s(&[
+            Ok(Some(words(&[
                 "usermod",
                 "-G",
                 "audio",
@@ -954,7 +950,7 @@ mod tests {
         };
         assert_eq!(
             modify_command(&w, &c, &pw),
-            Ok(Some(s(&["usermod", "-a", "-G", "audio", "alice"])))
+            Ok(Some(words(&["usermod", "-a", "-G", "audio", "alice"])))
         );
         // Appending a group already held changes nothing.
         let w = Want {
@@ -969,7 +965,7 @@ mod tests {
         };
         assert_eq!(
             modify_command(&w, &c, &pw),
-            Ok(Some(s(&["usermod", "-G", "", "alice"])))
+            Ok(Some(words(&["usermod", "-G", "", "alice"])))
         );
         let w = Want {
             groups: Some(vec!["nosuch".into()]),
@@ -986,7 +982,7 @@ mod tests {
         };
         assert_eq!(
             modify_command(&w, &c, &pw),
-            Ok(Some(s(&["usermod", "-p", "!$6$other$hash", "alice"])))
+            Ok(Some(words(&["usermod", "-p", "!$6$other$hash", "alice"])))
         );
         let w = Want {
             password: Some("$6$other$hash".into()),
@@ -1000,7 +996,7 @@ mod tests {
         };
         assert_eq!(
             modify_command(&w, &c, &pw),
-            Ok(Some(s(&["usermod", "-e", "2022-01-09", "alice"])))
+            Ok(Some(words(&["usermod", "-e", "2022-01-09", "alice"])))
         );
         let w = Want {
             expires: Some(None),
@@ -1023,7 +1019,7 @@ mod tests {
         let cmds = add_commands(&w, &c).unwrap();
         assert_eq!(
             cmds[0],
-            s(&[
+            words(&[
                 "useradd",
                 "-u",
                 "1600",
