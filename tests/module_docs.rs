@@ -21,3 +21,46 @@ fn docs_list_every_module() {
         "docs/modules.md is stale: run HERD_WRITE_DOCS=1 cargo test --test module_docs"
     );
 }
+
+#[test]
+fn herd_doc_prints_pages_and_lists() {
+    let herd = env!("CARGO_BIN_EXE_herd");
+    let out = std::process::Command::new(herd)
+        .args(["doc", "ansible.builtin.lineinfile"])
+        .output()
+        .expect("herd runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("lineinfile (ansible.builtin.lineinfile)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  state ") && text.contains("default: present; choices: absent, present"),
+        "{text}"
+    );
+
+    let out = std::process::Command::new(herd)
+        .args(["doc", "--list"])
+        .output()
+        .expect("herd runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), herd_modules::registry::names().len());
+
+    let out = std::process::Command::new(herd)
+        .args(["doc", "copyy"])
+        .output()
+        .expect("herd runs");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[WARNING]: copyy was not found. Did you mean copy?"),
+        "{err}"
+    );
+
+    let out = std::process::Command::new(herd)
+        .arg("doc")
+        .output()
+        .expect("herd runs");
+    assert_eq!(out.status.code(), Some(5));
+}

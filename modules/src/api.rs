@@ -357,6 +357,12 @@ pub trait Module: Send + Sync {
     /// The short name (`command`, `copy`).
     fn name(&self) -> &'static str;
 
+    /// The module's arguments, as its validation reads them (`herd doc`
+    /// prints them).
+    fn spec(&self) -> Option<&'static crate::args::Spec> {
+        None
+    }
+
     /// Runs the module. An argument error is a failed outcome whose
     /// message names the argument and the module. A [`HostError`] means
     /// the host could not be reached.

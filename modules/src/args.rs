@@ -41,6 +41,9 @@ pub struct Param {
     pub required: bool,
     pub aliases: &'static [&'static str],
     pub choices: &'static [&'static str],
+    /// The value used when the argument is not given, as Ansible's
+    /// documentation states it (shown by `herd doc`).
+    pub default: Option<&'static str>,
 }
 
 impl Param {
@@ -51,6 +54,7 @@ impl Param {
             required: false,
             aliases: &[],
             choices: &[],
+            default: None,
         }
     }
     pub const fn str(name: &'static str) -> Param {
@@ -84,6 +88,10 @@ impl Param {
     }
     pub const fn choices(mut self, choices: &'static [&'static str]) -> Param {
         self.choices = choices;
+        self
+    }
+    pub const fn default(mut self, value: &'static str) -> Param {
+        self.default = Some(value);
         self
     }
 }

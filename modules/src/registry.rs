@@ -2,6 +2,7 @@
 //! `ansible.builtin.` / `ansible.legacy.` prefix before asking.
 
 use crate::api::Module;
+use crate::args::{Kind, Param};
 use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
 use crate::files::{
     assemble::Assemble, blockinfile::BlockInFile, copy::Copy, fetch::Fetch, file::File, find::Find,
@@ -181,6 +182,79 @@ pub fn doc(name: &str) -> Option<String> {
     Some(lines.join("\n") + "\n")
 }
 
+/// The argument table of a module, generated from the [`Spec`] its
+/// validation reads: one line per argument with its type, whether it is
+/// required, its default, choices and aliases.
+pub fn arguments(name: &str) -> Option<String> {
+    let spec = get(name)?.spec()?;
+    let mut params: Vec<&Param> = spec
+        .params
+        .iter()
+        .filter(|p| !p.name.starts_with('_'))
+        .collect();
+    params.sort_by_key(|p| p.name);
+    let width = params.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    let mut out = String::from("Argument spec:\n");
+    for p in params {
+        let mut facts = vec![kind_name(p.kind).to_string()];
+        if p.required {
+            facts.push("required".into());
+        }
+        if let Some(d) = p.default {
+            facts.push(format!("default: {}", if d.is_empty() { "''" } else { d }));
+        }
+        if !p.choices.is_empty() {
+            facts.push(format!("choices: {}", p.choices.join(", ")));
+        }
+        if !p.aliases.is_empty() {
+            facts.push(format!("aliases: {}", p.aliases.join(", ")));
+        }
+        out.push_str(&format!("  {:width$}  {}\n", p.name, facts.join("; ")));
+    }
+    Some(out)
+}
+
+/// Ansible's name of an argument type.
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Str => "str",
+        Kind::Path => "path",
+        Kind::Bool => "bool",
+        Kind::Int => "int",
+        Kind::List => "list",
+        Kind::Mode => "raw (mode)",
+        Kind::Raw => "raw",
+    }
+}
+
+/// The first line of a module's doc: what it does, for `herd doc --list`.
+pub fn synopsis(name: &str) -> Option<String> {
+    let d = doc(name)?;
+    let mut first = String::new();
+    for line in d.lines() {
+        if line.trim().is_empty() {
+            break;
+        }
+        if !first.is_empty() {
+            first.push(' ');
+        }
+        first.push_str(line.trim());
+    }
+    let text = first.split_once(" — ").map_or(first.as_str(), |(_, t)| t);
+    Some(text.to_string())
+}
+
+/// The whole of `herd doc NAME`: the module's doc and its argument table.
+pub fn full_doc(name: &str) -> Option<String> {
+    let short = get(name)?.name();
+    let mut out = doc(short)?;
+    if let Some(args) = arguments(short) {
+        out.push('\n');
+        out.push_str(&args);
+    }
+    Some(out)
+}
+
 /// docs/modules.md as generated from the modules' docs.
 pub fn markdown() -> String {
     let mut out = String::from(
@@ -207,7 +281,7 @@ pub fn markdown() -> String {
            keeping the mode and owner of the file it replaces.\n",
     );
     for name in names() {
-        if let Some(doc) = doc(name) {
+        if let Some(doc) = full_doc(name) {
             out.push_str(&format!("\n## {name}\n\n```text\n{doc}```\n"));
         }
     }
@@ -231,6 +305,14 @@ mod tests {
             assert!(d.starts_with(&format!("{n} — ")), "{n}: {d}");
         }
         assert!(get("nope").is_none());
+        for n in names() {
+            let args = arguments(n).unwrap_or_default();
+            assert!(args.starts_with("Argument spec:"), "{n} has no spec");
+        }
+        let copy = arguments("copy").unwrap_or_default();
+        assert!(copy.contains("  force "), "{copy}");
+        assert!(copy.contains("bool; default: true"), "{copy}");
+        assert!(copy.contains("aliases: attr"), "{copy}");
         assert_eq!(get("ansible.builtin.copy").map(|m| m.name()), Some("copy"));
         assert_eq!(get("ansible.legacy.shell").map(|m| m.name()), Some("shell"));
         assert!(get("community.general.copy").is_none());

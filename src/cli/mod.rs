@@ -2,6 +2,7 @@
 //! ansible-playbook and ansible-inventory spell them.
 
 pub mod adhoc;
+pub mod doc;
 pub mod inventory;
 pub mod listing;
 pub mod playbook;
@@ -27,6 +28,8 @@ pub enum Command {
     Inventory(inventory::InventoryArgs),
     /// Run one module on the hosts a pattern selects (as ansible)
     Adhoc(adhoc::AdhocArgs),
+    /// Show a module's documentation and arguments (as ansible-doc)
+    Doc(doc::DocArgs),
 }
 
 /// Parses the command line, runs the command and returns the exit code.
@@ -43,6 +46,7 @@ pub fn main() -> i32 {
         Command::Playbook(args) => playbook::run(args),
         Command::Inventory(args) => inventory::run(args),
         Command::Adhoc(args) => adhoc::run(args),
+        Command::Doc(args) => doc::run(args),
     };
     match result {
         Ok(code) => code,

@@ -34,12 +34,12 @@ pub(crate) static SPEC: Spec = Spec {
         Param::list("argv"),
         Param::path("chdir"),
         Param::str("executable"),
-        Param::bool("expand_argument_vars"),
+        Param::bool("expand_argument_vars").default("true"),
         Param::path("creates"),
         Param::path("removes"),
         Param::str("stdin"),
-        Param::bool("stdin_add_newline"),
-        Param::bool("strip_empty_ends"),
+        Param::bool("stdin_add_newline").default("true"),
+        Param::bool("strip_empty_ends").default("true"),
     ],
     mutually_exclusive: &[],
     required_one_of: &[],
@@ -289,6 +289,10 @@ fn not_run(out: Outcome, stdout: String) -> Outcome {
 impl Module for Command {
     fn name(&self) -> &'static str {
         "command"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -31,7 +31,7 @@ static SPEC: Spec = Spec {
         Param::str("removes"),
         Param::str("chdir"),
         Param::str("executable"),
-        Param::bool("decrypt"),
+        Param::bool("decrypt").default("true"),
     ],
     mutually_exclusive: &[],
     required_one_of: &[&["_raw_params"]],
@@ -62,6 +62,10 @@ fn first_word_end(s: &str) -> usize {
 impl Module for Script {
     fn name(&self) -> &'static str {
         "script"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -31,7 +31,7 @@ static SPEC: Spec = Spec {
         Param::path("creates"),
         Param::path("removes"),
         Param::str("stdin"),
-        Param::bool("stdin_add_newline"),
+        Param::bool("stdin_add_newline").default("true"),
         Param::bool("strip_empty_ends"),
     ],
     mutually_exclusive: &[],
@@ -42,6 +42,10 @@ static SPEC: Spec = Spec {
 impl Module for Shell {
     fn name(&self) -> &'static str {
         "shell"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

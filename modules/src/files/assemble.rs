@@ -42,12 +42,12 @@ static SPEC: Spec = file_spec!(
         Param::path("src").required(),
         Param::str("delimiter"),
         Param::path("dest").required(),
-        Param::bool("backup"),
-        Param::bool("remote_src"),
+        Param::bool("backup").default("false"),
+        Param::bool("remote_src").default("true"),
         Param::str("regexp"),
-        Param::bool("ignore_hidden"),
+        Param::bool("ignore_hidden").default("false"),
         Param::str("validate"),
-        Param::bool("decrypt"),
+        Param::bool("decrypt").default("true"),
     ],
     &[],
     &[]
@@ -114,6 +114,10 @@ fn wanted(name: &str, re: Option<&fancy_regex::Regex>, ignore_hidden: bool) -> b
 impl Module for Assemble {
     fn name(&self) -> &'static str {
         "assemble"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

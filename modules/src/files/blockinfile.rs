@@ -33,18 +33,20 @@ static SPEC: Spec = file_spec!(
         Param::path("path")
             .required()
             .aliases(&["dest", "destfile", "name"]),
-        Param::str("state").choices(&["absent", "present"]),
-        Param::str("marker"),
-        Param::str("block").aliases(&["content"]),
+        Param::str("state")
+            .default("present")
+            .choices(&["absent", "present"]),
+        Param::str("marker").default("# {mark} ANSIBLE MANAGED BLOCK"),
+        Param::str("block").default("").aliases(&["content"]),
         Param::str("insertafter"),
         Param::str("insertbefore"),
-        Param::bool("create"),
-        Param::bool("backup"),
+        Param::bool("create").default("false"),
+        Param::bool("backup").default("false"),
         Param::str("validate"),
-        Param::str("marker_begin"),
-        Param::str("marker_end"),
-        Param::bool("append_newline"),
-        Param::bool("prepend_newline"),
+        Param::str("marker_begin").default("BEGIN"),
+        Param::str("marker_end").default("END"),
+        Param::bool("append_newline").default("false"),
+        Param::bool("prepend_newline").default("false"),
     ],
     &[&["insertbefore", "insertafter"]],
     &[]
@@ -160,6 +162,10 @@ pub fn apply(original: Option<&str>, s: &BlockSpec) -> Result<String, String> {
 impl Module for BlockInFile {
     fn name(&self) -> &'static str {
         "blockinfile"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -61,15 +61,15 @@ static SPEC: Spec = file_spec!(
         Param::path("dest").required(),
         Param::str("src"),
         Param::raw("content"),
-        Param::bool("remote_src"),
-        Param::bool("force").aliases(&["thirsty"]),
-        Param::bool("backup"),
+        Param::bool("remote_src").default("false"),
+        Param::bool("force").default("true").aliases(&["thirsty"]),
+        Param::bool("backup").default("false"),
         Param::str("validate"),
         Param::mode("directory_mode"),
-        Param::bool("follow"),
+        Param::bool("follow").default("false"),
         Param::bool("local_follow"),
         Param::str("checksum"),
-        Param::bool("decrypt"),
+        Param::bool("decrypt").default("true"),
         Param::str("_original_basename"),
     ],
     &[&["content", "src"]],
@@ -726,6 +726,10 @@ fn local_mode(path: &Path) -> Option<u32> {
 impl Module for Copy {
     fn name(&self) -> &'static str {
         "copy"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -40,9 +40,9 @@ static SPEC: Spec = Spec {
     params: &[
         Param::path("src").required(),
         Param::path("dest").required(),
-        Param::bool("flat"),
-        Param::bool("fail_on_missing"),
-        Param::bool("validate_checksum"),
+        Param::bool("flat").default("false"),
+        Param::bool("fail_on_missing").default("true"),
+        Param::bool("validate_checksum").default("true"),
     ],
     mutually_exclusive: &[],
     required_one_of: &[],
@@ -108,6 +108,10 @@ pub fn destination(
 impl Module for Fetch {
     fn name(&self) -> &'static str {
         "fetch"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -45,13 +45,13 @@ static SPEC: Spec = file_spec!(
         Param::path("path").required().aliases(&["dest", "name"]),
         Param::str("state").choices(&["absent", "directory", "file", "hard", "link", "touch"]),
         Param::path("src"),
-        Param::bool("recurse"),
-        Param::bool("force"),
-        Param::bool("follow"),
+        Param::bool("recurse").default("false"),
+        Param::bool("force").default("false"),
+        Param::bool("follow").default("true"),
         Param::str("modification_time"),
-        Param::str("modification_time_format"),
+        Param::str("modification_time_format").default("%Y%m%d%H%M.%S"),
         Param::str("access_time"),
-        Param::str("access_time_format"),
+        Param::str("access_time_format").default("%Y%m%d%H%M.%S"),
         Param::str("_original_basename"),
         Param::bool("_diff_peek"),
     ],
@@ -379,6 +379,10 @@ fn parse_tree(out: &str) -> Vec<FileStat> {
 impl Module for File {
     fn name(&self) -> &'static str {
         "file"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

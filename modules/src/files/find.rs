@@ -45,22 +45,27 @@ static SPEC: Spec = Spec {
         Param::list("patterns").aliases(&["pattern"]),
         Param::list("excludes").aliases(&["exclude"]),
         Param::str("contains"),
-        Param::bool("read_whole_file"),
-        Param::str("file_type").choices(&["any", "directory", "file", "link"]),
+        Param::bool("read_whole_file").default("false"),
+        Param::str("file_type")
+            .default("file")
+            .choices(&["any", "directory", "file", "link"]),
         Param::str("age"),
-        Param::str("age_stamp").choices(&["atime", "ctime", "mtime"]),
+        Param::str("age_stamp")
+            .default("mtime")
+            .choices(&["atime", "ctime", "mtime"]),
         Param::str("size"),
-        Param::bool("recurse"),
-        Param::bool("hidden"),
-        Param::bool("follow"),
-        Param::bool("get_checksum"),
+        Param::bool("recurse").default("false"),
+        Param::bool("hidden").default("false"),
+        Param::bool("follow").default("false"),
+        Param::bool("get_checksum").default("false"),
         Param::str("checksum_algorithm")
+            .default("sha1")
             .aliases(&["checksum", "checksum_algo"])
             .choices(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]),
-        Param::bool("use_regex"),
+        Param::bool("use_regex").default("false"),
         Param::int("depth"),
         Param::str("mode"),
-        Param::bool("exact_mode"),
+        Param::bool("exact_mode").default("true"),
         Param::str("encoding"),
         Param::int("limit"),
     ],
@@ -235,6 +240,10 @@ fn digest(algo: &str, data: &[u8]) -> String {
 impl Module for Find {
     fn name(&self) -> &'static str {
         "find"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

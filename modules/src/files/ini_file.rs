@@ -51,15 +51,17 @@ static SPEC: Spec = file_spec!(
         Param::str("option"),
         Param::str("value"),
         Param::list("values"),
-        Param::bool("backup"),
-        Param::str("state").choices(&["absent", "present"]),
-        Param::bool("exclusive"),
-        Param::bool("no_extra_spaces"),
-        Param::bool("ignore_spaces"),
-        Param::bool("allow_no_value"),
-        Param::bool("modify_inactive_option"),
-        Param::bool("create"),
-        Param::bool("follow"),
+        Param::bool("backup").default("false"),
+        Param::str("state")
+            .choices(&["absent", "present"])
+            .default("present"),
+        Param::bool("exclusive").default("true"),
+        Param::bool("no_extra_spaces").default("false"),
+        Param::bool("ignore_spaces").default("false"),
+        Param::bool("allow_no_value").default("false"),
+        Param::bool("modify_inactive_option").default("true"),
+        Param::bool("create").default("true"),
+        Param::bool("follow").default("false"),
     ],
     &[&["value", "values"]],
     &[]
@@ -401,6 +403,10 @@ fn conditions(v: Option<&Value>) -> Result<Vec<Condition>, String> {
 impl Module for IniFile {
     fn name(&self) -> &'static str {
         "ini_file"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

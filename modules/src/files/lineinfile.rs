@@ -43,16 +43,18 @@ static SPEC: Spec = file_spec!(
         Param::path("path")
             .required()
             .aliases(&["dest", "destfile", "name"]),
-        Param::str("state").choices(&["absent", "present"]),
+        Param::str("state")
+            .default("present")
+            .choices(&["absent", "present"]),
         Param::str("regexp").aliases(&["regex"]),
         Param::str("search_string"),
         Param::str("line").aliases(&["value"]),
         Param::str("insertafter"),
         Param::str("insertbefore"),
-        Param::bool("backrefs"),
-        Param::bool("create"),
-        Param::bool("backup"),
-        Param::bool("firstmatch"),
+        Param::bool("backrefs").default("false"),
+        Param::bool("create").default("false"),
+        Param::bool("backup").default("false"),
+        Param::bool("firstmatch").default("false"),
         Param::str("validate"),
     ],
     &[
@@ -252,6 +254,10 @@ pub fn absent(text: &str, s: &LineSpec, line_given: bool) -> (String, usize) {
 impl Module for LineInFile {
     fn name(&self) -> &'static str {
         "lineinfile"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

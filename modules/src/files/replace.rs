@@ -34,12 +34,12 @@ static SPEC: Spec = file_spec!(
             .required()
             .aliases(&["dest", "destfile", "name"]),
         Param::str("regexp").required(),
-        Param::str("replace"),
+        Param::str("replace").default(""),
         Param::str("after"),
         Param::str("before"),
-        Param::bool("backup"),
+        Param::bool("backup").default("false"),
         Param::str("validate"),
-        Param::str("encoding"),
+        Param::str("encoding").default("utf-8"),
     ],
     &[],
     &[]
@@ -89,6 +89,10 @@ pub fn apply(
 impl Module for Replace {
     fn name(&self) -> &'static str {
         "replace"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -27,6 +27,10 @@ impl Module for Slurp {
         "slurp"
     }
 
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
+    }
+
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
         let a = match SPEC.parse(ctx).await? {
             Ok(a) => a,

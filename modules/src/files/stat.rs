@@ -33,13 +33,18 @@ static SPEC: Spec = Spec {
     module: "stat",
     params: &[
         Param::path("path").required().aliases(&["dest", "name"]),
-        Param::bool("follow"),
-        Param::bool("get_checksum"),
+        Param::bool("follow").default("false"),
+        Param::bool("get_checksum").default("true"),
         Param::str("checksum_algorithm")
+            .default("sha1")
             .aliases(&["checksum", "checksum_algo"])
             .choices(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]),
-        Param::bool("get_mime").aliases(&["mime", "mime_type", "mime-type"]),
-        Param::bool("get_attributes").aliases(&["attr", "attributes"]),
+        Param::bool("get_mime")
+            .default("true")
+            .aliases(&["mime", "mime_type", "mime-type"]),
+        Param::bool("get_attributes")
+            .default("true")
+            .aliases(&["attr", "attributes"]),
         Param::bool("get_md5"),
     ],
     mutually_exclusive: &[],
@@ -218,6 +223,10 @@ pub fn add_extras(m: &mut Map<String, Value>, output: &[u8]) {
 impl Module for Stat {
     fn name(&self) -> &'static str {
         "stat"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -25,10 +25,12 @@ pub struct TempFile;
 static SPEC: Spec = Spec {
     module: "tempfile",
     params: &[
-        Param::str("state").choices(&["file", "directory"]),
+        Param::str("state")
+            .default("file")
+            .choices(&["file", "directory"]),
         Param::path("path"),
-        Param::str("prefix"),
-        Param::str("suffix"),
+        Param::str("prefix").default("ansible."),
+        Param::str("suffix").default(""),
     ],
     mutually_exclusive: &[],
     required_one_of: &[],
@@ -57,6 +59,10 @@ fn random_names(n: usize) -> Vec<String> {
 impl Module for TempFile {
     fn name(&self) -> &'static str {
         "tempfile"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

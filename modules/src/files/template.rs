@@ -36,20 +36,20 @@ static SPEC: Spec = file_spec!(
     [
         Param::str("src").required(),
         Param::path("dest").required(),
-        Param::bool("backup"),
-        Param::bool("force"),
-        Param::bool("follow"),
+        Param::bool("backup").default("false"),
+        Param::bool("force").default("true"),
+        Param::bool("follow").default("false"),
         Param::str("validate"),
-        Param::str("newline_sequence"),
-        Param::bool("trim_blocks"),
-        Param::bool("lstrip_blocks"),
-        Param::str("block_start_string"),
-        Param::str("block_end_string"),
-        Param::str("variable_start_string"),
-        Param::str("variable_end_string"),
+        Param::str("newline_sequence").default("\\n"),
+        Param::bool("trim_blocks").default("true"),
+        Param::bool("lstrip_blocks").default("false"),
+        Param::str("block_start_string").default("{%"),
+        Param::str("block_end_string").default("%}"),
+        Param::str("variable_start_string").default("{{"),
+        Param::str("variable_end_string").default("}}"),
         Param::str("comment_start_string"),
         Param::str("comment_end_string"),
-        Param::str("output_encoding"),
+        Param::str("output_encoding").default("utf-8"),
     ],
     &[],
     &[]
@@ -72,6 +72,10 @@ pub fn encode(text: &str, encoding: &str) -> Option<Vec<u8>> {
 impl Module for Template {
     fn name(&self) -> &'static str {
         "template"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -44,13 +44,15 @@ static SPEC: Spec = Spec {
         Param::str("user").required(),
         Param::str("key").required(),
         Param::path("path"),
-        Param::bool("manage_dir"),
-        Param::str("state").choices(&["absent", "present"]),
+        Param::bool("manage_dir").default("true"),
+        Param::str("state")
+            .default("present")
+            .choices(&["absent", "present"]),
         Param::str("key_options"),
-        Param::bool("exclusive"),
+        Param::bool("exclusive").default("false"),
         Param::str("comment"),
-        Param::bool("validate_certs"),
-        Param::bool("follow"),
+        Param::bool("validate_certs").default("true"),
+        Param::bool("follow").default("false"),
     ],
     mutually_exclusive: &[],
     required_one_of: &[],
@@ -305,6 +307,10 @@ fn text_of(v: Option<&Value>) -> Value {
 impl Module for AuthorizedKey {
     fn name(&self) -> &'static str {
         "authorized_key"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -44,18 +44,20 @@ static SPEC: Spec = Spec {
         Param::str("user"),
         Param::str("job").aliases(&["value"]),
         Param::path("cron_file"),
-        Param::str("state").choices(&["present", "absent"]),
-        Param::bool("backup"),
-        Param::str("minute"),
-        Param::str("hour"),
-        Param::str("day").aliases(&["dom"]),
-        Param::str("month"),
-        Param::str("weekday").aliases(&["dow"]),
+        Param::str("state")
+            .default("present")
+            .choices(&["present", "absent"]),
+        Param::bool("backup").default("false"),
+        Param::str("minute").default("*"),
+        Param::str("hour").default("*"),
+        Param::str("day").default("*").aliases(&["dom"]),
+        Param::str("month").default("*"),
+        Param::str("weekday").default("*").aliases(&["dow"]),
         Param::str("special_time").choices(&[
             "reboot", "yearly", "annually", "monthly", "weekly", "daily", "hourly",
         ]),
-        Param::bool("disabled"),
-        Param::bool("env"),
+        Param::bool("disabled").default("false"),
+        Param::bool("env").default("false"),
         Param::str("insertafter"),
         Param::str("insertbefore"),
     ],
@@ -271,6 +273,10 @@ pub fn job_line(
 impl Module for Cron {
     fn name(&self) -> &'static str {
         "cron"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

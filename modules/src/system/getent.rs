@@ -33,7 +33,7 @@ static SPEC: Spec = Spec {
         Param::str("key"),
         Param::str("service"),
         Param::str("split"),
-        Param::bool("fail_key"),
+        Param::bool("fail_key").default("yes"),
     ],
     mutually_exclusive: &[],
     required_one_of: &[],
@@ -73,6 +73,10 @@ pub fn parse(out: &str, split: Option<&str>) -> Map<String, Value> {
 impl Module for Getent {
     fn name(&self) -> &'static str {
         "getent"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -36,12 +36,14 @@ static SPEC: Spec = Spec {
     module: "group",
     params: &[
         Param::str("name").required(),
-        Param::str("state").choices(&["absent", "present"]),
-        Param::bool("force"),
+        Param::str("state")
+            .default("present")
+            .choices(&["absent", "present"]),
+        Param::bool("force").default("false"),
         Param::int("gid"),
-        Param::bool("system"),
-        Param::bool("local"),
-        Param::bool("non_unique"),
+        Param::bool("system").default("false"),
+        Param::bool("local").default("false"),
+        Param::bool("non_unique").default("false"),
         Param::int("gid_min"),
         Param::int("gid_max"),
     ],
@@ -125,6 +127,10 @@ pub fn plan(want: &Want, current_gid: Option<i64>) -> Plan {
 impl Module for Group {
     fn name(&self) -> &'static str {
         "group"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

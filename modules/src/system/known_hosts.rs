@@ -35,9 +35,11 @@ static SPEC: Spec = Spec {
     params: &[
         Param::str("name").required().aliases(&["host"]),
         Param::str("key"),
-        Param::path("path"),
-        Param::bool("hash_host"),
-        Param::str("state").choices(&["absent", "present"]),
+        Param::path("path").default("~/.ssh/known_hosts"),
+        Param::bool("hash_host").default("no"),
+        Param::str("state")
+            .default("present")
+            .choices(&["absent", "present"]),
     ],
     mutually_exclusive: &[],
     required_one_of: &[],
@@ -162,6 +164,10 @@ pub fn decide(output: &str, key: Option<&Entry>) -> (bool, bool, Option<usize>) 
 impl Module for KnownHosts {
     fn name(&self) -> &'static str {
         "known_hosts"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -59,10 +59,12 @@ pub struct User;
 static SPEC: Spec = Spec {
     module: "user",
     params: &[
-        Param::str("state").choices(&["absent", "present"]),
+        Param::str("state")
+            .default("present")
+            .choices(&["absent", "present"]),
         Param::str("name").required().aliases(&["user"]),
         Param::int("uid"),
-        Param::bool("non_unique"),
+        Param::bool("non_unique").default("false"),
         Param::str("group"),
         Param::list("groups"),
         Param::str("comment"),
@@ -76,23 +78,27 @@ static SPEC: Spec = Spec {
         Param::int("password_expire_account_disable"),
         Param::bool("hidden"),
         Param::str("seuser"),
-        Param::bool("force"),
-        Param::bool("remove"),
-        Param::bool("create_home").aliases(&["createhome"]),
+        Param::bool("force").default("false"),
+        Param::bool("remove").default("false"),
+        Param::bool("create_home")
+            .default("true")
+            .aliases(&["createhome"]),
         Param::str("skeleton"),
-        Param::bool("system"),
-        Param::bool("move_home"),
-        Param::bool("append"),
-        Param::bool("generate_ssh_key"),
+        Param::bool("system").default("false"),
+        Param::bool("move_home").default("false"),
+        Param::bool("append").default("false"),
+        Param::bool("generate_ssh_key").default("false"),
         Param::int("ssh_key_bits"),
-        Param::str("ssh_key_type"),
+        Param::str("ssh_key_type").default("rsa"),
         Param::path("ssh_key_file"),
-        Param::str("ssh_key_comment"),
+        Param::str("ssh_key_comment").default("ansible-generated on $HOSTNAME"),
         Param::str("ssh_key_passphrase"),
-        Param::str("update_password").choices(&["always", "on_create"]),
+        Param::str("update_password")
+            .default("always")
+            .choices(&["always", "on_create"]),
         Param::raw("expires"),
         Param::bool("password_lock"),
-        Param::bool("local"),
+        Param::bool("local").default("false"),
         Param::str("profile"),
         Param::str("authorization"),
         Param::str("role"),
@@ -566,6 +572,10 @@ fn with_output(mut o: Outcome, stdout: &str, stderr: &str) -> Outcome {
 impl Module for User {
     fn name(&self) -> &'static str {
         "user"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

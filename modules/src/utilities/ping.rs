@@ -15,7 +15,7 @@ pub struct Ping;
 
 static SPEC: Spec = Spec {
     module: "ping",
-    params: &[Param::str("data")],
+    params: &[Param::str("data").default("pong")],
     mutually_exclusive: &[],
     required_one_of: &[],
 };
@@ -24,6 +24,10 @@ static SPEC: Spec = Spec {
 impl Module for Ping {
     fn name(&self) -> &'static str {
         "ping"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
