@@ -12,10 +12,11 @@
 #     the SSH tests log in as;
 #   - ansible-core 2.19 in a Python venv (.venv/ansible, or $HERD_ANSIBLE_VENV),
 #     the oracle of the conformance suite;
-#   - the ansible.posix collection (its `json` stdout callback, whose output
-#     the conformance suite compares) in <venv>/collections, taken from
+#   - the ansible.posix and community.general collections (the `json`
+#     stdout callback whose output the conformance suite compares, and the
+#     oracles of the posix and ini_file modules) in <venv>/collections, taken from
 #     PyPI's `ansible` package (12.x pairs with ansible-core 2.19): the
-#     wheel is downloaded once and only that collection is kept.
+#     wheel is downloaded once and only those two collections are kept.
 # Then it runs `cargo test --workspace --all-targets --no-fail-fast` with
 # HERD_ANSIBLE_BIN_DIR pointing at that venv (the tests look for the
 # collections beside its bin/). Arguments, if any, replace
@@ -111,14 +112,18 @@ install_ansible() {
     "$venv/bin/python" -m pip install -q --disable-pip-version-check "$ansible_spec"
 }
 
-# ansible.posix from the `ansible` wheel, extracted into
-# $collections/ansible_collections/ansible/posix. Extracted into a scratch
-# directory and renamed into place, so an interrupted run leaves nothing
-# that looks installed.
-install_posix_collection() {
-    local dest="$collections/ansible_collections/ansible/posix"
-    [ -f "$dest/plugins/callback/json.py" ] && return
-    say "installing the ansible.posix collection into $collections (from $collections_spec)"
+# ansible.posix and community.general from the `ansible` wheel, extracted
+# into $collections/ansible_collections/{ansible/posix,community/general}:
+# the json stdout callback the conformance suite reads, and the oracles of
+# authorized_key, sysctl, mount (ansible.posix) and ini_file
+# (community.general). Extracted into a scratch directory and renamed into
+# place, so an interrupted run leaves nothing that looks installed.
+install_collections() {
+    local posix="$collections/ansible_collections/ansible/posix"
+    local general="$collections/ansible_collections/community/general"
+    [ -f "$posix/plugins/callback/json.py" ] &&
+        [ -f "$general/plugins/modules/ini_file.py" ] && return
+    say "installing the ansible.posix and community.general collections into $collections (from $collections_spec)"
     local tmp
     tmp="$(mktemp -d)"
     "$venv/bin/python" -m pip download -q --disable-pip-version-check --no-deps \
@@ -129,17 +134,20 @@ import pathlib, sys, zipfile
 wheels = sorted(pathlib.Path(sys.argv[1]).glob("ansible-*.whl"))
 if len(wheels) != 1:
     sys.exit(f"expected one ansible wheel, found {[w.name for w in wheels]}")
-prefix = "ansible_collections/ansible/posix/"
+prefixes = ("ansible_collections/ansible/posix/", "ansible_collections/community/general/")
 with zipfile.ZipFile(wheels[0]) as z:
-    names = [n for n in z.namelist() if n.startswith(prefix)]
-    if not any(n.endswith("plugins/callback/json.py") for n in names):
-        sys.exit(f"{wheels[0].name} has no ansible.posix json callback")
+    names = [n for n in z.namelist() if n.startswith(prefixes)]
+    for must in ("ansible/posix/plugins/callback/json.py",
+                 "community/general/plugins/modules/ini_file.py"):
+        if not any(n.endswith(must) for n in names):
+            sys.exit(f"{wheels[0].name} has no {must}")
     z.extractall(sys.argv[2], names)
 PY
-        { rm -rf "$tmp"; die "could not extract ansible.posix from the ansible wheel"; }
-    mkdir -p "$(dirname "$dest")"
-    rm -rf "$dest"
-    mv "$tmp/out/ansible_collections/ansible/posix" "$dest"
+        { rm -rf "$tmp"; die "could not extract the collections from the ansible wheel"; }
+    mkdir -p "$(dirname "$posix")" "$(dirname "$general")"
+    rm -rf "$posix" "$general"
+    mv "$tmp/out/ansible_collections/ansible/posix" "$posix"
+    mv "$tmp/out/ansible_collections/community/general" "$general"
     rm -rf "$tmp"
 }
 
@@ -147,7 +155,7 @@ install_packages
 check_ssh_tools
 create_test_user
 install_ansible
-install_posix_collection
+install_collections
 
 if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
     # shellcheck disable=SC1091

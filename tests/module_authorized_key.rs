@@ -63,7 +63,7 @@ async fn keys_added_rewritten_and_removed() {
     assert_eq!(o.values["keyfile"], json!(file));
     assert_eq!(o.values["exclusive"], false);
     assert_eq!(o.values["path"], json!(null));
-    assert_eq!(o.diff[0].after, format!("{K1}\n"));
+    assert_eq!(o.values["diff"]["after"], json!(format!("{K1}\n")));
     assert_eq!(read().unwrap(), format!("{K1}\n"));
     let meta = std::fs::metadata(&file).unwrap();
     let dir = std::fs::metadata(format!("{}/.ssh", u.home)).unwrap();

@@ -38,7 +38,7 @@ use std::process::Command;
 
 use support::Sshd;
 
-const FIELDS: &[&str] = &["exit", "recap", "tasks", "values", "files"];
+const FIELDS: &[&str] = &["exit", "recap", "tasks", "values", "files", "system"];
 
 /// An extra (non-stdout) callback for ansible-playbook: the ansible.posix
 /// collection's `json` callback itself, writing its document to the file
@@ -125,6 +125,9 @@ struct Outcome {
     tasks: Vec<String>,
     values: Vec<String>,
     files: Vec<String>,
+    /// What the case's `system` script printed after the runs: the users,
+    /// groups, crontabs … the case changed outside its directories.
+    system: Vec<String>,
     /// The JSON callback's document of each run (see [`json_lines`]).
     json_docs: Vec<String>,
     transcripts: String,
@@ -137,6 +140,7 @@ impl Outcome {
             "recap" => &self.recap,
             "tasks" => &self.tasks,
             "values" => &self.values,
+            "system" => &self.system,
             _ => &self.files,
         }
     }
@@ -618,6 +622,10 @@ fn run_tool(tool: &str, case: &Path, sshd: &Sshd, json: bool) -> Outcome {
     let ctl = w.join("ctl");
     std::fs::create_dir_all(&ctl).expect("mkdir ctl");
     std::fs::write(w.join("project/hosts.ini"), inv).expect("inventory");
+    // A case that changes the system outside its directories (users,
+    // groups, crontabs) has a `system` script: `reset` puts the system back
+    // before each tool's runs, `snapshot` prints what the tool left.
+    system_script(case, "reset");
     let mut runs = read_lines(&case.join("runs"));
     if runs.is_empty() {
         runs.push("-".into());
@@ -700,7 +708,33 @@ fn run_tool(tool: &str, case: &Path, sshd: &Sshd, json: bool) -> Outcome {
         tree(&base.join(h), Path::new(""), &mut out.files, h, &base_str);
     }
     tree(&ctl, Path::new(""), &mut out.files, "ctl", &base_str);
+    out.system = system_script(case, "snapshot")
+        .lines()
+        .map(|l| l.replace(&base_str, "<BASE>"))
+        .collect();
+    system_script(case, "reset");
     out
+}
+
+/// Runs the case's `system` script (as root, with `sh`) with one argument;
+/// its stdout, or nothing for a case without one.
+fn system_script(case: &Path, step: &str) -> String {
+    let script = case.join("system");
+    if !script.is_file() {
+        return String::new();
+    }
+    let out = Command::new("sh")
+        .arg(&script)
+        .arg(step)
+        .output()
+        .expect("run the case's system script");
+    assert!(
+        out.status.success(),
+        "{} {step} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn diff(a: &[String], b: &[String]) -> String {
@@ -877,4 +911,5 @@ cases! {
     c27_vars_precedence => "27-vars-precedence",
     c28_check_mode_handlers => "28-check-mode-handlers",
     c29_loops_until_and_failures => "29-loops-until-and-failures",
+    c30_system_accounts => "30-system-accounts",
 }

@@ -308,6 +308,13 @@ impl Outcome {
         }
     }
 
+    /// Sets the module's own diff: one before/after dict in the result, as
+    /// a module returns it to Ansible. ([`Outcome::diff`] is a list, the
+    /// shape of the action plugins' results: copy, template.)
+    pub fn set_diff(&mut self, diff: Diff) {
+        self.values.insert("diff".into(), diff.to_value());
+    }
+
     /// Adds a return value.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Outcome {
         self.values.insert(key.to_string(), value.into());

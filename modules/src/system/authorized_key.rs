@@ -487,7 +487,7 @@ impl Module for AuthorizedKey {
         }
         let content = file.render();
         if ctx.diff {
-            out.diff.push(Diff {
+            out.set_diff(Diff {
                 before: existing.clone(),
                 after: content.clone(),
                 before_header: Some(keyfile.clone()),

@@ -465,7 +465,7 @@ impl Module for Cron {
                     .with("cron_file", a.str("cron_file").unwrap_or_default())
                     .with("state", "absent");
                 if ctx.diff {
-                    o.diff.push(Diff {
+                    o.set_diff(Diff {
                         before: existing,
                         after: String::new(),
                         before_header: Some(header),
@@ -536,7 +536,7 @@ impl Module for Cron {
                 }
             }
             if ctx.diff {
-                out.diff.push(Diff {
+                out.set_diff(Diff {
                     before: existing,
                     after: tab.render(),
                     before_header: Some(header.clone()),

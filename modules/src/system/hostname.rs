@@ -290,7 +290,7 @@ impl Module for Hostname {
         );
         if changed {
             let before = if name != current { current } else { permanent };
-            out.diff.push(Diff {
+            out.set_diff(Diff {
                 before: format!("hostname = {before}\n"),
                 after: format!("hostname = {name}\n"),
                 ..Diff::default()

@@ -277,7 +277,7 @@ impl Module for KnownHosts {
         if present && (replace || line.is_none()) {
             after.push_str(key.as_deref().unwrap_or(""));
         }
-        out.diff.push(Diff {
+        out.set_diff(Diff {
             before: before.clone(),
             after,
             before_header: Some(if existing.is_some() {
@@ -300,7 +300,9 @@ impl Module for KnownHosts {
             } else {
                 Outcome::ok()
             };
-            o.diff = out.diff;
+            if let Some(d) = out.values.remove("diff") {
+                o.values.insert("diff".into(), d);
+            }
             return Ok(o);
         }
         let mut current = before;
