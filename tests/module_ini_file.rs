@@ -26,10 +26,12 @@ async fn steps_match_community_general() {
     let o = env.run_with("ini_file", step.clone(), false, true).await;
     assert!(o.changed);
     assert_eq!(
-        o.diff[0].before_header.as_deref(),
-        Some(format!("{p} (content)").as_str())
+        o.values["diff"]["before_header"],
+        json!(format!("{p} (content)"))
     );
-    assert!(o.diff[0].after.contains("key = new\n"));
+    assert!(o.values["diff"]["after"]
+        .as_str()
+        .is_some_and(|a| a.contains("key = new\n")));
     assert_eq!(o.values["state"], "file");
     assert_eq!(o.values["mode"], "0644");
     // Present: no change.

@@ -15,7 +15,7 @@ async fn matches_ansible() {
     let o = env.check("replace", args.clone()).await;
     assert!(o.changed);
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "a=1\nb=2\n");
-    assert_eq!(o.diff[0].after, "1=a\n2=b\n");
+    assert_eq!(o.values["diff"]["after"], "1=a\n2=b\n");
     let o = env.run("replace", args.clone()).await;
     assert!(o.changed);
     assert_eq!(o.msg.as_deref(), Some("2 replacements made"));

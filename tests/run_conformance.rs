@@ -912,4 +912,5 @@ cases! {
     c28_check_mode_handlers => "28-check-mode-handlers",
     c29_loops_until_and_failures => "29-loops-until-and-failures",
     c30_system_accounts => "30-system-accounts",
+    c31_text_modules => "31-text-modules",
 }

@@ -152,6 +152,16 @@ impl Default for Templar {
     }
 }
 
+/// Puts back the newlines that end a template's source and that rendering
+/// dropped, as ansible-core does after every render: as many `\n` as the
+/// source ends with beyond those the result already ends with.
+fn keep_trailing_newlines(source: &str, mut out: String) -> String {
+    let count = |t: &str| t.bytes().rev().take_while(|b| *b == b'\n').count();
+    let missing = count(source).saturating_sub(count(&out));
+    out.extend(std::iter::repeat_n('\n', missing));
+    out
+}
+
 /// Marks the name of a template held in the loader's cache as inline text
 /// rather than a file name.
 const INLINE: char = '\u{1}';
@@ -161,7 +171,10 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
     env.set_undefined_behavior(behavior);
     env.set_trim_blocks(opts.trim_blocks);
     env.set_lstrip_blocks(opts.lstrip_blocks);
-    env.set_keep_trailing_newline(true);
+    // A template's own trailing newlines are put back after rendering
+    // (see `keep_trailing_newlines`); included templates lose theirs, as in
+    // Jinja2 and Ansible.
+    env.set_keep_trailing_newline(false);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_recursion_limit(200);
     if opts.block_start_string != "{%"
@@ -614,7 +627,7 @@ impl Templar {
             }
             .map_err(RenderError::from)
         };
-        let out = self.finish(r, text, &ctx)?;
+        let out = keep_trailing_newlines(text, self.finish(r, text, &ctx)?);
         Ok(match opts.newline_sequence.as_str() {
             "\n" | "" => out,
             nl => out.replace("\r\n", "\n").replace('\n', nl),
@@ -646,22 +659,20 @@ impl Templar {
                 }
                 Ok(v)
             })?;
-            let mut value = from_mj(&v)?;
-            // A string keeps the newline written after the expression (as
+            let value = from_mj(&v)?;
+            // A string keeps the newlines written after the expression (as
             // ansible-core 2.19 renders "{{ x }}\n"); other types are
-            // native values and drop it.
-            if let Value::String(s) = &mut value {
-                if let Some(nl) = ["\r\n", "\n"].into_iter().find(|nl| text.ends_with(nl)) {
-                    s.push_str(nl);
-                }
-            }
-            return Ok(value);
+            // native values and drop them.
+            return Ok(match value {
+                Value::String(s) => Value::String(keep_trailing_newlines(text, s)),
+                other => other,
+            });
         }
         let out = self.run(|env| {
             env.get_template(&format!("{INLINE}{text}"))?
                 .render(&ctx_value)
         })?;
-        Ok(Value::String(out))
+        Ok(Value::String(keep_trailing_newlines(text, out)))
     }
 
     pub(crate) fn render_value_in(
@@ -708,10 +719,11 @@ impl Templar {
     ) -> Result<String, RenderError> {
         let _search = SearchPathGuard::set(search_path);
         let ctx_value = minijinja::Value::from_dyn_object(ctx.clone());
-        self.run(|env| {
+        let out = self.run(|env| {
             env.get_template(&format!("{INLINE}{text}"))?
                 .render(&ctx_value)
-        })
+        })?;
+        Ok(keep_trailing_newlines(text, out))
     }
 
     fn eval_in(&self, expr: &str, ctx: &Arc<VarsObject>) -> Result<Value, RenderError> {

@@ -478,9 +478,13 @@ pub async fn put_from(
         // Attributes of an existing file can be compared now; a new file
         // is a change anyway.
         if let Some(s) = st.as_ref().filter(|_| !differs) {
-            match attr_change(&p.attrs, s) {
-                Ok(c) => out.changed |= !c.is_empty(),
+            let change = match attr_change(&p.attrs, s) {
+                Ok(c) => c,
                 Err(e) => return Ok(Outcome::failed(e)),
+            };
+            out.changed |= !change.is_empty();
+            if action && ctx.diff {
+                set_file_module_diff(&mut out, &dest, s.mode, change.mode);
             }
             if action {
                 // The file as it is, as the file module reports it.
@@ -622,15 +626,34 @@ pub async fn put_from(
         // Unchanged, Ansible reports the file as the file module does.
         out.values.shift_remove("src");
         out.values.shift_remove("md5sum");
-        out.values.insert("path".into(), dest.into());
+        out.values.insert("path".into(), dest.clone().into());
+        if action && ctx.diff {
+            set_file_module_diff(&mut out, &dest, 0, None);
+        }
     }
     Ok(if action { with_empty_diff(out) } else { out })
+}
+
+/// The diff of the file module, which Ansible's copy action runs for a
+/// destination whose content is already right: the path, and the mode
+/// before and after when it changes.
+fn set_file_module_diff(out: &mut Outcome, dest: &str, old_mode: u32, new_mode: Option<u32>) {
+    let mut before = serde_json::json!({ "path": dest });
+    let mut after = before.clone();
+    if let Some(m) = new_mode {
+        before["mode"] = format!("0{:03o}", old_mode & 0o7777).into();
+        after["mode"] = format!("0{:03o}", m & 0o7777).into();
+    }
+    out.values.insert(
+        "diff".into(),
+        serde_json::json!({ "before": before, "after": after }),
+    );
 }
 
 /// Ansible's copy action returns `diff: []` when it has no entry (without
 /// --diff, or with nothing to show); entries replace it.
 fn with_empty_diff(mut out: Outcome) -> Outcome {
-    if out.diff.is_empty() {
+    if out.diff.is_empty() && !out.values.contains_key("diff") {
         out.values.insert("diff".into(), Value::Array(Vec::new()));
     }
     out

@@ -36,7 +36,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::edit::{read_current, with_path_info, write_back};
-use crate::api::{HostError, Module, ModuleContext, Outcome};
+use crate::api::{Diff, HostError, Module, ModuleContext, Outcome};
 use crate::args::{Param, Spec};
 use crate::file_spec;
 
@@ -480,9 +480,21 @@ impl Module for IniFile {
         }
         // ini_file's message does not mention attributes.
         out.msg = Some(msg.to_string());
-        if !changed {
-            out.diff.iter_mut().for_each(|d| d.after = d.before.clone());
-        }
+        // community.general's ini_file always returns its diff dict, the
+        // texts filled in with --diff only.
+        let (before, after) = if ctx.diff {
+            (old.clone(), new.clone())
+        } else {
+            (String::new(), String::new())
+        };
+        out.diff.clear();
+        out.set_diff(Diff {
+            before,
+            after,
+            before_header: Some(header.clone()),
+            after_header: Some(header),
+            ..Diff::default()
+        });
         let out = out.with("path", path.clone());
         with_path_info(ctx.host, out, &path).await
     }

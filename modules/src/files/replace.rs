@@ -141,7 +141,16 @@ impl Module for Replace {
         } else {
             String::new()
         };
-        let o = write_back(ctx, &a, &path, Some(&old), &new, &msg, &path, "backup_file").await?;
+        let mut o =
+            write_back(ctx, &a, &path, Some(&old), &new, &msg, &path, "backup_file").await?;
+        // replace returns its diff as one dict, and only for a change of
+        // the content.
+        let diffs = std::mem::take(&mut o.diff);
+        if new != old {
+            if let Some(d) = diffs.into_iter().next() {
+                o.set_diff(d);
+            }
+        }
         Ok(o.with("rc", 0))
     }
 }
