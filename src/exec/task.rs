@@ -1284,6 +1284,27 @@ impl Runner {
         }
     }
 
+    /// ansible-core 2.19's message for a task argument that fails to
+    /// render, naming the action and the argument.
+    fn args_error(&self, task: &Task, vars: &Vars, d: &Diagnostic) -> String {
+        let key = task
+            .args
+            .iter()
+            .find(|(_, v)| self.templar.render_value(v, vars).is_err())
+            .map(|(k, _)| k.as_str());
+        let action = herd_modules::lookup(&task.action)
+            .map(|i| i.fqcn())
+            .unwrap_or_else(|| task.action.clone());
+        match key {
+            Some(k) => format!(
+                "Task failed: Finalization of task args for '{action}' failed: \
+                 Error while resolving value for '{k}': {}",
+                d.message
+            ),
+            None => located(d, task),
+        }
+    }
+
     /// Runs the action once: an engine action or a module.
     async fn execute_once(
         self: &Arc<Self>,
@@ -1300,7 +1321,7 @@ impl Runner {
         {
             Ok(Value::Object(m)) => drop_omit(m),
             Ok(_) => Map::new(),
-            Err(d) => return failed(located(&d, task)),
+            Err(d) => return failed(self.args_error(task, vars, &d)),
         };
         let check_mode = inherit
             .keyword(task, "check_mode")

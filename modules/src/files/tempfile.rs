@@ -10,7 +10,8 @@
 //!   prefix   default `ansible.`
 //!   suffix   default empty
 //!
-//! Returns: path.
+//! Returns: path, and what is there (mode, owner, group, uid, gid, size,
+//! state).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -100,6 +101,10 @@ impl Module for TempFile {
         if r.rc != 0 {
             return Ok(Outcome::failed(r.stderr_text().trim().to_string()));
         }
-        Ok(Outcome::changed().with("path", r.stdout_text()))
+        // As Ansible's, the result describes the new path (mode, owner,
+        // state, size…).
+        let path = r.stdout_text();
+        let out = Outcome::changed().with("path", path.clone());
+        super::edit::with_path_info(ctx.host, out, &path).await
     }
 }

@@ -1,0 +1,4 @@
+#!/bin/sh
+echo "args: $*"
+echo "pwd: $(basename "$(pwd)")"
+
