@@ -95,6 +95,11 @@ pub struct PlaybookArgs {
     #[arg(long = "flush-cache")]
     pub flush_cache: bool,
 
+    /// Directories of custom modules, colon-separated (repeatable); put
+    /// before the `library` of ansible.cfg and ANSIBLE_LIBRARY
+    #[arg(short = 'M', long = "module-path", value_name = "MODULE_PATH")]
+    pub module_path: Vec<String>,
+
     /// Run handlers even if a task fails
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
@@ -233,8 +238,17 @@ pub struct Session {
 }
 
 pub fn run(args: &PlaybookArgs) -> Result<i32> {
-    let config = Config::load()?;
+    let mut config = Config::load()?;
     super::announce_config(&config, args.verbose);
+    let mut library: Vec<PathBuf> = args
+        .module_path
+        .iter()
+        .flat_map(|p| p.split(':'))
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    library.append(&mut config.library);
+    config.library = library;
     for pb in &args.playbooks {
         let path = Path::new(pb);
         if !path.exists() {

@@ -16,6 +16,7 @@
 
 mod actions;
 mod controller;
+mod custom;
 mod facts;
 mod task;
 

@@ -148,9 +148,9 @@ pub(crate) fn title(task: &Task, vars: Option<&Vars>, runner: &Runner) -> String
 }
 
 /// A host whose commands carry the task's `environment:`.
-struct EnvHost {
-    inner: Arc<dyn Host>,
-    env: Vec<(String, String)>,
+pub(super) struct EnvHost {
+    pub inner: Arc<dyn Host>,
+    pub env: Vec<(String, String)>,
 }
 
 #[async_trait]
@@ -912,8 +912,13 @@ impl Runner {
                     // A failure of the task as a whole (its `timeout`).
                     m.to_string()
                 } else {
+                    // A custom module's own failure (not its unreadable
+                    // output) is a module's, as in ansible-core.
+                    let custom_failed = task.module_path.is_some()
+                        && result.contains_key("msg")
+                        && !result.contains_key("module_stdout");
                     let by_module = (module_failed || !result.contains_key("failed_when_result"))
-                        && failure_is_module_failure(&task.action);
+                        && (failure_is_module_failure(&task.action) || custom_failed);
                     let kind = if by_module { "Module" } else { "Action" };
                     match msg.as_deref() {
                         None => format!("Task failed: {kind} failed: Unknown error."),
@@ -1319,6 +1324,13 @@ impl Runner {
         if name == "setup" || name == "gather_facts" {
             return self.gather(task, inherit, host, vars, delegate).await;
         }
+        if let Some(path) = &task.module_path {
+            return self
+                .run_custom(
+                    task, inherit, host, vars, delegate, &args, path, check_mode, diff,
+                )
+                .await;
+        }
         let module = match herd_modules::registry::get(name)
             .or_else(|| herd_modules::registry::get(&task.action_fqcn))
         {
@@ -1437,7 +1449,12 @@ impl Runner {
     }
 
     /// `environment:` of the task and what it inherits, rendered.
-    fn environment(&self, task: &Task, inherit: &Inherit, vars: &Vars) -> Vec<(String, String)> {
+    pub(super) fn environment(
+        &self,
+        task: &Task,
+        inherit: &Inherit,
+        vars: &Vars,
+    ) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
         let mut layers: Vec<Value> = inherit
             .keywords

@@ -1,0 +1,342 @@
+//! Custom modules in any language, run over real SSH (a loopback sshd)
+//! by herd and by ansible-playbook on the same playbook: a shell-script
+//! module with `key=value` args in `library/`, a `WANT_JSON` module, a
+//! role's `library/` module, a module from `-M`, check mode passed as
+//! `_ansible_check_mode`, facts from `ansible_facts`, and a module whose
+//! output is not JSON. Both tools' JSON documents must agree on each
+//! task's status and registered keys, and both leave the same files.
+
+mod common;
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use support::Sshd;
+
+/// `key=value` args: writes the `path` it is given unless in check mode,
+/// and returns facts.
+const KV_MODULE: &str = r#"#!/bin/sh
+# Old-style module: $1 holds shell-quoted key=value pairs.
+. "$1"
+if [ "$_ansible_check_mode" = True ]; then
+  printf '{"changed": true, "msg": "would write %s", "check": "%s"}\n' "$path" "$_ansible_check_mode"
+  exit 0
+fi
+if [ -f "$path" ] && [ "$(cat "$path")" = "$content" ]; then
+  printf '{"changed": false, "msg": "kept"}\n'
+  exit 0
+fi
+printf '%s' "$content" > "$path"
+printf '{"changed": true, "msg": "wrote %s", "ansible_facts": {"kv_written": "%s"}, "diff_flag": "%s", "verbosity": "%s"}\n' "$path" "$content" "$_ansible_diff" "$_ansible_verbosity"
+"#;
+
+/// JSON args: echoes what it was given as counts.
+const JSON_MODULE: &str = r#"#!/bin/sh
+# WANT_JSON
+args=$(cat "$1")
+case "$args" in
+  *'"items": [1, 2, 3]'*) ok=yes ;;
+  *) ok=no ;;
+esac
+echo "some banner line"
+printf '{"changed": false, "rc": 0, "stdout": "line1\\nline2", "parsed_list": "%s"}\n' "$ok"
+"#;
+
+const ROLE_MODULE: &str = r#"#!/bin/sh
+echo '{"changed": false, "from_role": true, "warnings": ["role module says hi"]}'
+"#;
+
+const EXTRA_MODULE: &str = r#"#!/bin/sh
+. "$1"
+echo "{\"changed\": false, \"greeting\": \"hello $who\"}"
+"#;
+
+const BAD_MODULE: &str = r#"#!/bin/sh
+echo "this is not json"
+echo "some error" >&2
+exit 3
+"#;
+
+const FAILING_MODULE: &str = r#"#!/bin/sh
+echo '{"failed": true, "msg": "the module refused", "rc": 2}'
+"#;
+
+const PLAYBOOK: &str = r#"- hosts: target
+  gather_facts: false
+  roles:
+    - withlib
+  tasks:
+    - name: kv module
+      kv: path={{ root }}/kv.txt content="hello world"
+      register: kv_result
+    - name: kv module again
+      kv: path={{ root }}/kv.txt content="hello world"
+    - name: fact from the module
+      debug:
+        var: kv_written
+    - name: kv module in check mode
+      kv: path={{ root }}/check.txt content=x
+      check_mode: true
+    - name: json module
+      wantjson:
+        items: [1, 2, 3]
+        nested: {a: b}
+    - name: extra library module
+      extra: who=there
+    - name: bad output
+      badout:
+      ignore_errors: true
+    - name: failing module
+      failing:
+      ignore_errors: true
+"#;
+
+const ROLE_TASKS: &str = "- name: role module\n  rolemod:\n";
+
+fn herdtest_ids() -> (u32, u32) {
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id")
+            .args([flag, support::USER])
+            .output()
+            .expect("id");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("numeric id")
+    };
+    (id("-u"), id("-g"))
+}
+
+fn write_exec(root: &Path, rel: &str, text: &str) {
+    common::write(root, rel, text);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root.join(rel), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+}
+
+/// The project: playbook, library/, a role with its own library/, and
+/// a separate directory for `-M`.
+fn project(dir: &Path) {
+    common::write(dir, "site.yml", PLAYBOOK);
+    write_exec(dir, "library/kv", KV_MODULE);
+    write_exec(dir, "library/wantjson.sh", JSON_MODULE);
+    write_exec(dir, "library/badout", BAD_MODULE);
+    write_exec(dir, "library/failing", FAILING_MODULE);
+    write_exec(dir, "roles/withlib/library/rolemod", ROLE_MODULE);
+    common::write(dir, "roles/withlib/tasks/main.yml", ROLE_TASKS);
+    write_exec(dir, "extra_lib/extra", EXTRA_MODULE);
+}
+
+/// A fresh directory on the "host" (owned by the test user).
+fn host_root(base: &Path, name: &str) -> std::path::PathBuf {
+    let (uid, gid) = herdtest_ids();
+    let root = base.join(name);
+    std::fs::create_dir_all(&root).expect("mkdir");
+    std::os::unix::fs::chown(base, Some(uid), Some(gid)).expect("chown");
+    std::os::unix::fs::chown(&root, Some(uid), Some(gid)).expect("chown");
+    root
+}
+
+fn inventory(sshd: &Sshd, root: &Path) -> String {
+    format!(
+        "[target]\nhost1 {} root={}\n",
+        sshd.inventory_vars(),
+        root.display()
+    )
+}
+
+/// Per task, in order: (name, status, registered keys).
+type Summary = Vec<(String, String, Vec<String>)>;
+
+fn summary(doc: &Value) -> Summary {
+    let mut out = Vec::new();
+    for play in doc["plays"].as_array().expect("plays") {
+        for task in play["tasks"].as_array().expect("tasks") {
+            let name = task["task"]["name"].as_str().unwrap_or("").to_string();
+            let Some(r) = task["hosts"].get("host1").and_then(Value::as_object) else {
+                continue;
+            };
+            let flag = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
+            let status = if flag("failed") {
+                "failed"
+            } else if flag("skipped") {
+                "skipped"
+            } else if flag("changed") {
+                "changed"
+            } else {
+                "ok"
+            }
+            .to_string();
+            let keys = r
+                .keys()
+                .filter(|k| {
+                    !k.starts_with("_ansible_")
+                        && !matches!(k.as_str(), "exception" | "invocation" | "action")
+                })
+                .cloned()
+                .collect();
+            out.push((name, status, keys));
+        }
+    }
+    out
+}
+
+fn parse_doc(stdout: &[u8], who: &str) -> Value {
+    let text = String::from_utf8_lossy(stdout);
+    let start = text
+        .find('{')
+        .unwrap_or_else(|| panic!("{who}: no JSON in\n{text}"));
+    serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("{who}: {e}\n{text}"))
+}
+
+fn run_herd(dir: &Path, inv: &Path, extra: &[&str]) -> (Value, i32) {
+    let out = Command::new(env!("CARGO_BIN_EXE_herd"))
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .env_remove("ANSIBLE_LIBRARY")
+        .args(["playbook", "--format", "json", "-i"])
+        .arg(inv)
+        .args(["-M", "extra_lib", "site.yml"])
+        .args(extra)
+        .output()
+        .expect("run herd");
+    (
+        parse_doc(&out.stdout, "herd"),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+fn run_ansible(dir: &Path, inv: &Path, extra: &[&str]) -> (Value, i32) {
+    let out = common::ansible_command("ansible-playbook")
+        .current_dir(dir)
+        .env("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json")
+        .env(
+            "ANSIBLE_COLLECTIONS_PATH",
+            common::ansible_collections_path(),
+        )
+        .env("ANSIBLE_HOST_KEY_CHECKING", "False")
+        // The test sshd has no sftp subsystem.
+        .env("ANSIBLE_SSH_TRANSFER_METHOD", "piped")
+        .arg("-i")
+        .arg(inv)
+        .args(["-M", "extra_lib", "site.yml"])
+        .args(extra)
+        .output()
+        .expect("run ansible-playbook");
+    (
+        parse_doc(&out.stdout, "ansible-playbook"),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+fn by_name(s: &Summary) -> BTreeMap<String, (String, Vec<String>)> {
+    s.iter()
+        .map(|(n, st, k)| (n.clone(), (st.clone(), k.clone())))
+        .collect()
+}
+
+#[test]
+fn custom_modules_behave_as_in_ansible() {
+    support::require_environment();
+    let sshd = Sshd::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let proj = work.path().join("project");
+    project(&proj);
+    let base = work.path().join("hosts");
+
+    let herd_root = host_root(&base, "herd");
+    let herd_inv = proj.join("herd.ini");
+    std::fs::write(&herd_inv, inventory(&sshd, &herd_root)).expect("inventory");
+    let (herd_doc, herd_code) = run_herd(&proj, &herd_inv, &["--diff"]);
+
+    let ans_root = host_root(&base, "ansible");
+    let ans_inv = proj.join("ansible.ini");
+    // The interpreter is named so ansible's discovery warning stays out.
+    std::fs::write(
+        &ans_inv,
+        inventory(&sshd, &ans_root).replace(
+            " root=",
+            " ansible_python_interpreter=/usr/bin/python3 root=",
+        ),
+    )
+    .expect("inventory");
+    let (ans_doc, ans_code) = run_ansible(&proj, &ans_inv, &["--diff"]);
+
+    assert_eq!(herd_code, ans_code, "exit codes");
+    let herd = summary(&herd_doc);
+    let ans = summary(&ans_doc);
+    assert_eq!(
+        herd.iter().map(|t| &t.0).collect::<Vec<_>>(),
+        ans.iter().map(|t| &t.0).collect::<Vec<_>>(),
+        "tasks"
+    );
+    assert_eq!(
+        by_name(&herd),
+        by_name(&ans),
+        "statuses and registered keys"
+    );
+
+    // The module wrote what it was asked; check mode wrote nothing.
+    for root in [&herd_root, &ans_root] {
+        assert_eq!(
+            std::fs::read_to_string(root.join("kv.txt")).expect("kv.txt"),
+            "hello world"
+        );
+        assert!(!root.join("check.txt").exists(), "check mode wrote a file");
+    }
+
+    // The values the modules saw and returned, in herd's run.
+    let results: Vec<&Value> = herd_doc["plays"][0]["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| &t["hosts"]["host1"])
+        .collect();
+    let find = |name: &str| -> &Value {
+        let i = herd
+            .iter()
+            .position(|t| t.0 == name)
+            .unwrap_or_else(|| panic!("task {name}"));
+        results[i]
+    };
+    assert_eq!(
+        find("kv module")["msg"],
+        format!("wrote {}/kv.txt", herd_root.display())
+    );
+    assert_eq!(find("kv module")["diff_flag"], "True");
+    assert_eq!(find("kv module")["verbosity"], "0");
+    assert_eq!(find("fact from the module")["kv_written"], "hello world");
+    assert_eq!(find("kv module in check mode")["check"], "True");
+    assert_eq!(find("json module")["parsed_list"], "yes");
+    assert_eq!(
+        find("json module")["stdout_lines"],
+        serde_json::json!(["line1", "line2"])
+    );
+    assert_eq!(find("extra library module")["greeting"], "hello there");
+    assert_eq!(find("withlib : role module")["from_role"], true);
+    let bad = find("bad output");
+    assert_eq!(
+        bad["msg"],
+        "Module result deserialization failed: No start of json char found"
+    );
+    assert_eq!(bad["module_stdout"], "this is not json\n");
+    assert_eq!(bad["module_stderr"], "some error\n");
+    assert_eq!(bad["rc"], 3);
+    assert_eq!(find("failing module")["msg"], "the module refused");
+
+    // Nothing is left in the host's temporary directory.
+    let home_tmp = Path::new("/home").join(support::USER).join(".ansible/tmp");
+    let left: Vec<String> = std::fs::read_dir(&home_tmp)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("herd-tmp-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
