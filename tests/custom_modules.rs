@@ -7,12 +7,12 @@
 //! task's status and registered keys, and both leave the same files.
 
 mod common;
+mod playbook_compare;
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
+use playbook_compare::{by_name, host_root, inventory, run_ansible, run_herd, summary};
 use serde_json::Value;
 use support::Sshd;
 
@@ -96,20 +96,6 @@ const PLAYBOOK: &str = r#"- hosts: target
 
 const ROLE_TASKS: &str = "- name: role module\n  rolemod:\n";
 
-fn herdtest_ids() -> (u32, u32) {
-    let id = |flag: &str| -> u32 {
-        let out = Command::new("id")
-            .args([flag, support::USER])
-            .output()
-            .expect("id");
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("numeric id")
-    };
-    (id("-u"), id("-g"))
-}
-
 fn write_exec(root: &Path, rel: &str, text: &str) {
     common::write(root, rel, text);
     use std::os::unix::fs::PermissionsExt;
@@ -130,115 +116,6 @@ fn project(dir: &Path) {
     write_exec(dir, "extra_lib/extra", EXTRA_MODULE);
 }
 
-/// A fresh directory on the "host" (owned by the test user).
-fn host_root(base: &Path, name: &str) -> std::path::PathBuf {
-    let (uid, gid) = herdtest_ids();
-    let root = base.join(name);
-    std::fs::create_dir_all(&root).expect("mkdir");
-    std::os::unix::fs::chown(base, Some(uid), Some(gid)).expect("chown");
-    std::os::unix::fs::chown(&root, Some(uid), Some(gid)).expect("chown");
-    root
-}
-
-fn inventory(sshd: &Sshd, root: &Path) -> String {
-    format!(
-        "[target]\nhost1 {} root={}\n",
-        sshd.inventory_vars(),
-        root.display()
-    )
-}
-
-/// Per task, in order: (name, status, registered keys).
-type Summary = Vec<(String, String, Vec<String>)>;
-
-fn summary(doc: &Value) -> Summary {
-    let mut out = Vec::new();
-    for play in doc["plays"].as_array().expect("plays") {
-        for task in play["tasks"].as_array().expect("tasks") {
-            let name = task["task"]["name"].as_str().unwrap_or("").to_string();
-            let Some(r) = task["hosts"].get("host1").and_then(Value::as_object) else {
-                continue;
-            };
-            let flag = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
-            let status = if flag("failed") {
-                "failed"
-            } else if flag("skipped") {
-                "skipped"
-            } else if flag("changed") {
-                "changed"
-            } else {
-                "ok"
-            }
-            .to_string();
-            let keys = r
-                .keys()
-                .filter(|k| {
-                    !k.starts_with("_ansible_")
-                        && !matches!(k.as_str(), "exception" | "invocation" | "action")
-                })
-                .cloned()
-                .collect();
-            out.push((name, status, keys));
-        }
-    }
-    out
-}
-
-fn parse_doc(stdout: &[u8], who: &str) -> Value {
-    let text = String::from_utf8_lossy(stdout);
-    let start = text
-        .find('{')
-        .unwrap_or_else(|| panic!("{who}: no JSON in\n{text}"));
-    serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("{who}: {e}\n{text}"))
-}
-
-fn run_herd(dir: &Path, inv: &Path, extra: &[&str]) -> (Value, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_herd"))
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("ANSIBLE_CONFIG")
-        .env_remove("ANSIBLE_LIBRARY")
-        .args(["playbook", "--format", "json", "-i"])
-        .arg(inv)
-        .args(["-M", "extra_lib", "site.yml"])
-        .args(extra)
-        .output()
-        .expect("run herd");
-    (
-        parse_doc(&out.stdout, "herd"),
-        out.status.code().unwrap_or(-1),
-    )
-}
-
-fn run_ansible(dir: &Path, inv: &Path, extra: &[&str]) -> (Value, i32) {
-    let out = common::ansible_command("ansible-playbook")
-        .current_dir(dir)
-        .env("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json")
-        .env(
-            "ANSIBLE_COLLECTIONS_PATH",
-            common::ansible_collections_path(),
-        )
-        .env("ANSIBLE_HOST_KEY_CHECKING", "False")
-        // The test sshd has no sftp subsystem.
-        .env("ANSIBLE_SSH_TRANSFER_METHOD", "piped")
-        .arg("-i")
-        .arg(inv)
-        .args(["-M", "extra_lib", "site.yml"])
-        .args(extra)
-        .output()
-        .expect("run ansible-playbook");
-    (
-        parse_doc(&out.stdout, "ansible-playbook"),
-        out.status.code().unwrap_or(-1),
-    )
-}
-
-fn by_name(s: &Summary) -> BTreeMap<String, (String, Vec<String>)> {
-    s.iter()
-        .map(|(n, st, k)| (n.clone(), (st.clone(), k.clone())))
-        .collect()
-}
-
 #[test]
 fn custom_modules_behave_as_in_ansible() {
     support::require_environment();
@@ -251,7 +128,8 @@ fn custom_modules_behave_as_in_ansible() {
     let herd_root = host_root(&base, "herd");
     let herd_inv = proj.join("herd.ini");
     std::fs::write(&herd_inv, inventory(&sshd, &herd_root)).expect("inventory");
-    let (herd_doc, herd_code) = run_herd(&proj, &herd_inv, &["--diff"]);
+    let (herd_doc, herd_code) =
+        run_herd(&proj, &herd_inv, &["-M", "extra_lib", "site.yml", "--diff"]);
 
     let ans_root = host_root(&base, "ansible");
     let ans_inv = proj.join("ansible.ini");
@@ -264,7 +142,8 @@ fn custom_modules_behave_as_in_ansible() {
         ),
     )
     .expect("inventory");
-    let (ans_doc, ans_code) = run_ansible(&proj, &ans_inv, &["--diff"]);
+    let (ans_doc, ans_code) =
+        run_ansible(&proj, &ans_inv, &["-M", "extra_lib", "site.yml", "--diff"]);
 
     assert_eq!(herd_code, ans_code, "exit codes");
     let herd = summary(&herd_doc);

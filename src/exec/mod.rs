@@ -15,6 +15,7 @@
 //! `changed_when`, `failed_when`, `until`, `register` and `notify`.
 
 mod actions;
+mod async_job;
 mod controller;
 mod custom;
 mod facts;

@@ -147,6 +147,18 @@ pub(crate) fn title(task: &Task, vars: Option<&Vars>, runner: &Runner) -> String
     }
 }
 
+/// A module's outcome as its registered result, with its diff entries.
+pub(super) fn outcome_result(o: &herd_modules::api::Outcome) -> Map<String, Value> {
+    let mut m = o.to_result();
+    if !o.diff.is_empty() {
+        m.insert(
+            "diff".into(),
+            Value::Array(o.diff.iter().map(|d| d.to_value()).collect()),
+        );
+    }
+    m
+}
+
 /// A host whose commands carry the task's `environment:`.
 pub(super) struct EnvHost {
     pub inner: Arc<dyn Host>,
@@ -1317,6 +1329,19 @@ impl Runner {
             .and_then(|v| self.templar.render_value(&v, vars).ok())
             .map(|v| as_bool(&v))
             .unwrap_or(self.opts.diff);
+        if let Some(r) = self
+            .run_async(
+                run, task, inherit, host, vars, delegate, &args, check_mode, diff,
+            )
+            .await
+        {
+            return r;
+        }
+        if task.action == "async_status" {
+            return self
+                .async_status(task, inherit, host, vars, delegate, &args)
+                .await;
+        }
         if let Some(r) = self.engine_action(run, task, host, &args, vars).await {
             return r;
         }
@@ -1434,16 +1459,7 @@ impl Runner {
             None => module.run(&ctx).await,
         };
         match out {
-            Ok(o) => {
-                let mut m = o.to_result();
-                if !o.diff.is_empty() {
-                    m.insert(
-                        "diff".into(),
-                        Value::Array(o.diff.iter().map(|d| d.to_value()).collect()),
-                    );
-                }
-                m
-            }
+            Ok(o) => outcome_result(&o),
             Err(e) => host_error(e),
         }
     }
@@ -2030,5 +2046,5 @@ pub(crate) fn drop_omit(m: Map<String, Value>) -> Map<String, Value> {
 /// the controller: the engine's own actions, and `fetch`).
 pub fn failure_is_module_failure(action: &str) -> bool {
     let short = action.rsplit('.').next().unwrap_or(action);
-    herd_modules::registry::get(short).is_some() && short != "fetch"
+    (herd_modules::registry::get(short).is_some() && short != "fetch") || short == "async_status"
 }

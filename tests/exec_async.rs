@@ -1,0 +1,190 @@
+//! `async:`/`poll:` and `async_status` over real SSH (a loopback sshd),
+//! run by herd and by ansible-playbook on the same playbook: a polled job
+//! gives the result a plain run gives; a `poll: 0` job is read later with
+//! `async_status` and `until`, after `meta: reset_connection` dropped the
+//! connection it was started from (the command keeps running on the host);
+//! a job that outlives `async` is killed with Ansible's "Timeout
+//! exceeded"; `cleanup`, a missing job, a module run async and an action
+//! that refuses async. Both tools' JSON documents must agree on each
+//! task's status and registered keys.
+
+mod common;
+mod playbook_compare;
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use playbook_compare::{by_name, host_root, inventory, run_ansible, run_herd, summary};
+use serde_json::Value;
+use support::Sshd;
+
+const PLAYBOOK: &str = r#"- hosts: target
+  gather_facts: false
+  tasks:
+    - name: plain
+      command: echo hi
+      register: plain
+    - name: polled
+      command: echo hi
+      async: 10
+      poll: 1
+      register: polled
+    - name: same result
+      assert:
+        that:
+          - polled.stdout == plain.stdout
+          - polled.rc == plain.rc
+          - polled.cmd == plain.cmd
+          - polled.finished
+          - polled.started
+    - name: background
+      shell: sleep 3; echo survived > {{ root }}/marker; echo out
+      async: 30
+      poll: 0
+      register: bg
+    - name: drop the connection
+      meta: reset_connection
+    - name: not there yet
+      stat:
+        path: "{{ root }}/marker"
+      register: early
+    - name: wait for it
+      async_status:
+        jid: "{{ bg.ansible_job_id }}"
+      register: job
+      until: job.finished
+      retries: 30
+      delay: 1
+    - name: timed out
+      command: sleep 10
+      async: 2
+      poll: 1
+      register: slow
+      ignore_errors: true
+    - name: cleanup
+      async_status:
+        jid: "{{ bg.ansible_job_id }}"
+        mode: cleanup
+    - name: missing job
+      async_status:
+        jid: j1.1
+      ignore_errors: true
+    - name: module run async
+      file:
+        path: "{{ root }}/touched"
+        state: touch
+      async: 10
+      poll: 1
+    - name: refuses async
+      copy:
+        content: x
+        dest: "{{ root }}/copied"
+      async: 10
+      poll: 1
+      ignore_errors: true
+"#;
+
+fn results(doc: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for play in doc["plays"].as_array().expect("plays") {
+        for task in play["tasks"].as_array().expect("tasks") {
+            let name = task["task"]["name"].as_str().unwrap_or("").to_string();
+            if let Some(r) = task["hosts"].get("host1") {
+                out.push((name, r.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn async_jobs_behave_as_in_ansible() {
+    support::require_environment();
+    let sshd = Sshd::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let proj = work.path().join("project");
+    common::write(&proj, "site.yml", PLAYBOOK);
+    let base = work.path().join("hosts");
+
+    let herd_root = host_root(&base, "herd");
+    let herd_inv = proj.join("herd.ini");
+    std::fs::write(&herd_inv, inventory(&sshd, &herd_root)).expect("inventory");
+    let (herd_doc, herd_code) = run_herd(&proj, &herd_inv, &["site.yml"]);
+    // The killed job's command is gone from the host.
+    let ps = Command::new("pgrep")
+        .args(["-u", support::USER, "-f", "^sleep 10$"])
+        .output()
+        .expect("pgrep");
+    assert!(
+        ps.stdout.is_empty(),
+        "sleep 10 still runs: {}",
+        String::from_utf8_lossy(&ps.stdout)
+    );
+
+    let ans_root = host_root(&base, "ansible");
+    let ans_inv = proj.join("ansible.ini");
+    // The interpreter is named so ansible's discovery warning stays out.
+    std::fs::write(
+        &ans_inv,
+        inventory(&sshd, &ans_root).replace(
+            " root=",
+            " ansible_python_interpreter=/usr/bin/python3 root=",
+        ),
+    )
+    .expect("inventory");
+    let (ans_doc, ans_code) = run_ansible(&proj, &ans_inv, &["site.yml"]);
+
+    assert_eq!(herd_code, ans_code, "exit codes");
+    let herd = summary(&herd_doc);
+    let ans = summary(&ans_doc);
+    assert_eq!(
+        herd.iter().map(|t| &t.0).collect::<Vec<_>>(),
+        ans.iter().map(|t| &t.0).collect::<Vec<_>>(),
+        "tasks"
+    );
+    assert_eq!(
+        by_name(&herd),
+        by_name(&ans),
+        "statuses and registered keys"
+    );
+
+    let r: BTreeMap<String, Value> = results(&herd_doc).into_iter().collect();
+    let bg = &r["background"];
+    assert_eq!(bg["started"], true);
+    assert_eq!(bg["finished"], false);
+    let jid = bg["ansible_job_id"].as_str().expect("jid");
+    assert!(jid.starts_with('j'), "{jid}");
+    let home = Path::new("/home").join(support::USER);
+    assert_eq!(
+        bg["results_file"],
+        home.join(".ansible_async").join(jid).display().to_string()
+    );
+    // Read after the connection it started on was dropped.
+    assert_eq!(r["not there yet"]["stat"]["exists"], false);
+    let job = &r["wait for it"];
+    assert_eq!(job["finished"], true);
+    assert_eq!(job["stdout"], "out");
+    assert_eq!(job["rc"], 0);
+    assert_eq!(
+        std::fs::read_to_string(herd_root.join("marker")).expect("marker"),
+        "survived\n"
+    );
+    let slow = &r["timed out"];
+    assert_eq!(slow["msg"], "Timeout exceeded");
+    assert_eq!(slow["failed"], true);
+    assert!(slow["child_pid"].as_i64().is_some(), "{slow}");
+    assert_eq!(r["cleanup"]["erased"], bg["results_file"]);
+    assert!(
+        !home.join(".ansible_async").join(jid).exists(),
+        "cleanup left the job file"
+    );
+    assert_eq!(r["missing job"]["msg"], "could not find job");
+    assert!(herd_root.join("touched").exists());
+    assert_eq!(
+        r["refuses async"]["msg"],
+        "This action (copy) does not support async."
+    );
+    assert!(!herd_root.join("copied").exists());
+}
