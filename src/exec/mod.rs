@@ -19,6 +19,7 @@ mod async_job;
 mod controller;
 mod custom;
 mod facts;
+mod reboot;
 mod task;
 
 use std::collections::{HashMap, HashSet};

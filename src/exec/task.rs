@@ -1337,10 +1337,23 @@ impl Runner {
         {
             return r;
         }
-        if task.action == "async_status" {
-            return self
-                .async_status(task, inherit, host, vars, delegate, &args)
-                .await;
+        match task.action.as_str() {
+            "async_status" => {
+                return self
+                    .async_status(task, inherit, host, vars, delegate, &args)
+                    .await
+            }
+            "reboot" => {
+                return self
+                    .reboot(task, inherit, host, vars, delegate, &args, check_mode)
+                    .await
+            }
+            "wait_for_connection" => {
+                return self
+                    .wait_for_connection(task, inherit, host, vars, delegate, &args, check_mode)
+                    .await
+            }
+            _ => {}
         }
         if let Some(r) = self.engine_action(run, task, host, &args, vars).await {
             return r;
