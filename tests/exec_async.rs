@@ -188,3 +188,61 @@ fn async_jobs_behave_as_in_ansible() {
     );
     assert!(!herd_root.join("copied").exists());
 }
+
+/// The `ASYNC …` lines ansible-playbook prints while polling, with the
+/// job ids masked, from a run of each tool on the local connection.
+fn async_lines(stdout: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| l.starts_with("ASYNC "))
+        .map(|l| {
+            let (head, tail) = l.split_once("jid=").unwrap_or((l, ""));
+            let rest = tail.split_once(' ').map(|(_, r)| r).unwrap_or("");
+            format!("{head}jid=J {rest}").trim_end().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn polling_lines_as_ansible_playbook() {
+    let work = tempfile::tempdir().expect("tempdir");
+    common::write(
+        work.path(),
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - command: echo hi\n      async: 10\n      poll: 1\n\
+         \x20   - command: sleep 5\n      async: 2\n      poll: 1\n      ignore_errors: true\n",
+    );
+    let herd = Command::new(env!("CARGO_BIN_EXE_herd"))
+        .current_dir(work.path())
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .args(["playbook", "-i", "localhost,", "-c", "local", "site.yml"])
+        .output()
+        .expect("run herd");
+    let ansible = common::ansible_command("ansible-playbook")
+        .current_dir(work.path())
+        .args([
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            "ansible_python_interpreter=/usr/bin/python3",
+            "site.yml",
+        ])
+        .output()
+        .expect("run ansible-playbook");
+    let lines = async_lines(&herd.stdout);
+    assert_eq!(
+        lines,
+        vec![
+            "ASYNC OK on localhost: jid=J",
+            "ASYNC POLL on localhost: jid=J started=True finished=False",
+            "ASYNC FAILED on localhost: jid=J",
+        ],
+        "{}",
+        String::from_utf8_lossy(&herd.stdout)
+    );
+    assert_eq!(lines, async_lines(&ansible.stdout));
+}

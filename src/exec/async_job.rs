@@ -532,6 +532,14 @@ impl Runner {
             let r = status_result(&jid, &results_file, content.as_deref(), false);
             let done = r.get("finished").is_some_and(crate::value::truthy)
                 || r.get("failed").is_some_and(crate::value::truthy);
+            if !done {
+                self.event(crate::report::Event::AsyncPoll {
+                    host: host.to_string(),
+                    jid: jid.clone(),
+                    started: r.get("started").is_some_and(crate::value::truthy),
+                    finished: false,
+                });
+            }
             last = Some(r);
             if done {
                 break;
@@ -541,6 +549,16 @@ impl Runner {
             .as_ref()
             .and_then(|r| r.get("finished"))
             .is_some_and(crate::value::truthy);
+        let ok = finished
+            && !last
+                .as_ref()
+                .and_then(|r| r.get("failed"))
+                .is_some_and(crate::value::truthy);
+        self.event(crate::report::Event::AsyncEnd {
+            host: host.to_string(),
+            jid: jid.clone(),
+            ok,
+        });
         if !finished {
             let mut m = failed(format!(
                 "async task did not complete within the requested time - {limit}s"
