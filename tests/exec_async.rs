@@ -77,6 +77,18 @@ const PLAYBOOK: &str = r#"- hosts: target
         state: touch
       async: 10
       poll: 1
+    - name: custom module async
+      custom:
+        word: hello
+      async: 10
+      poll: 1
+      register: custom
+    - name: as root
+      command: id -un
+      become: true
+      async: 10
+      poll: 1
+      register: root_job
     - name: refuses async
       copy:
         content: x
@@ -106,6 +118,19 @@ fn async_jobs_behave_as_in_ansible() {
     let work = tempfile::tempdir().expect("tempdir");
     let proj = work.path().join("project");
     common::write(&proj, "site.yml", PLAYBOOK);
+    common::write(
+        &proj,
+        "library/custom",
+        "#!/bin/sh\n. \"$1\"\nsleep 1\necho \"{\\\"changed\\\": true, \\\"said\\\": \\\"$word\\\"}\"\n",
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            proj.join("library/custom"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
     let base = work.path().join("hosts");
 
     let herd_root = host_root(&base, "herd");
@@ -182,6 +207,24 @@ fn async_jobs_behave_as_in_ansible() {
     );
     assert_eq!(r["missing job"]["msg"], "could not find job");
     assert!(herd_root.join("touched").exists());
+    assert_eq!(r["custom module async"]["said"], "hello");
+    assert_eq!(r["custom module async"]["finished"], true);
+    assert_eq!(r["as root"]["stdout"], "root");
+    // No output files of the jobs are left beside the job files.
+    let left: Vec<String> = std::fs::read_dir(home.join(".ansible_async"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| {
+                    r.values().any(|v| {
+                        let jid = v["ansible_job_id"].as_str().unwrap_or("-");
+                        n.starts_with(&format!(".{jid}."))
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
     assert_eq!(
         r["refuses async"]["msg"],
         "This action (copy) does not support async."

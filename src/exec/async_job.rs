@@ -488,6 +488,13 @@ impl Runner {
                             let kill = format!("kill -KILL -{pid} 2>/dev/null || kill -KILL {pid} 2>/dev/null; true");
                             let _ = h.exec(&kill, &ExecOptions::default()).await;
                         }
+                        // The killed commands' output files.
+                        let rm = format!(
+                            "rm -f {}/.{}.*",
+                            shell_quote(&detached.dir),
+                            shell_quote(&detached.jid)
+                        );
+                        let _ = h.exec(&rm, &ExecOptions::default()).await;
                     }
                     let mut m = Map::new();
                     m.insert("msg".into(), Value::String("Timeout exceeded".into()));
