@@ -86,6 +86,9 @@ const PLAYBOOK: &str = r#"- hosts: target
         nested: {a: b}
     - name: extra library module
       extra: who=there
+    - name: as root
+      whoami:
+      become: true
     - name: bad output
       badout:
       ignore_errors: true
@@ -110,6 +113,11 @@ fn project(dir: &Path) {
     write_exec(dir, "library/kv", KV_MODULE);
     write_exec(dir, "library/wantjson.sh", JSON_MODULE);
     write_exec(dir, "library/badout", BAD_MODULE);
+    write_exec(
+        dir,
+        "library/whoami",
+        "#!/bin/sh\necho \"{\\\"changed\\\": false, \\\"user\\\": \\\"$(id -un)\\\"}\"\n",
+    );
     write_exec(dir, "library/failing", FAILING_MODULE);
     write_exec(dir, "roles/withlib/library/rolemod", ROLE_MODULE);
     common::write(dir, "roles/withlib/tasks/main.yml", ROLE_TASKS);
@@ -197,6 +205,7 @@ fn custom_modules_behave_as_in_ansible() {
     );
     assert_eq!(find("extra library module")["greeting"], "hello there");
     assert_eq!(find("withlib : role module")["from_role"], true);
+    assert_eq!(find("as root")["user"], "root");
     let bad = find("bad output");
     assert_eq!(
         bad["msg"],
