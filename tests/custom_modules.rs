@@ -228,3 +228,65 @@ fn custom_modules_behave_as_in_ansible() {
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// The recap line of a run's output.
+fn recap(stdout: &[u8]) -> String {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .find(|l| l.starts_with("localhost "))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_example_runs_as_under_ansible() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/playbooks/custom-modules");
+    let work = tempfile::tempdir().expect("tempdir");
+    let run = |program: &str, dir: &Path| -> std::process::Output {
+        let workdir = format!("workdir={}", dir.display());
+        if program == "herd" {
+            std::process::Command::new(env!("CARGO_BIN_EXE_herd"))
+                .current_dir(&example)
+                .env("NO_COLOR", "1")
+                .env_remove("ANSIBLE_CONFIG")
+                .args([
+                    "playbook",
+                    "-i",
+                    "inventory.ini",
+                    "site.yml",
+                    "-e",
+                    &workdir,
+                ])
+                .output()
+                .expect("run herd")
+        } else {
+            common::ansible_command("ansible-playbook")
+                .current_dir(&example)
+                .args(["-i", "inventory.ini", "site.yml", "-e", &workdir])
+                .args(["-e", "ansible_python_interpreter=/usr/bin/python3"])
+                .output()
+                .expect("run ansible-playbook")
+        }
+    };
+    let (h, a) = (work.path().join("herd"), work.path().join("ansible"));
+    let herd_first = run("herd", &h);
+    let ans_first = run("ansible-playbook", &a);
+    assert_eq!(recap(&herd_first.stdout), recap(&ans_first.stdout));
+    assert_eq!(
+        recap(&herd_first.stdout),
+        "localhost : ok=6 changed=4 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0",
+        "{}",
+        String::from_utf8_lossy(&herd_first.stdout)
+    );
+    assert_eq!(
+        recap(&run("herd", &h).stdout),
+        recap(&run("ansible-playbook", &a).stdout)
+    );
+    for dir in [&h, &a] {
+        assert_eq!(
+            std::fs::read_to_string(dir.join("notes.txt")).expect("notes"),
+            "herd was here\n"
+        );
+        assert!(dir.join("finished-at").exists());
+    }
+}
