@@ -289,3 +289,54 @@ fn polling_lines_as_ansible_playbook() {
     );
     assert_eq!(lines, async_lines(&ansible.stdout));
 }
+
+#[test]
+fn check_mode_runs_no_async_command() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let marker = work.path().join("marker");
+    common::write(
+        work.path(),
+        "site.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n\
+             \x20   - command: touch {m}\n      async: 10\n      poll: 1\n\
+             \x20   - command: touch {m}\n      async: 10\n      poll: 0\n",
+            m = marker.display()
+        ),
+    );
+    let recap = |out: &std::process::Output| -> String {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with("localhost "))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    let herd = Command::new(env!("CARGO_BIN_EXE_herd"))
+        .current_dir(work.path())
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .args([
+            "playbook",
+            "-C",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "site.yml",
+        ])
+        .output()
+        .expect("run herd");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(!marker.exists(), "check mode ran the command");
+    let ansible = common::ansible_command("ansible-playbook")
+        .current_dir(work.path())
+        .args(["-C", "-i", "localhost,", "-c", "local", "site.yml"])
+        .args(["-e", "ansible_python_interpreter=/usr/bin/python3"])
+        .output()
+        .expect("run ansible-playbook");
+    assert_eq!(
+        recap(&herd),
+        "localhost : ok=1 changed=1 unreachable=0 failed=0 skipped=1 rescued=0 ignored=0"
+    );
+    assert_eq!(recap(&herd), recap(&ansible));
+}

@@ -94,6 +94,8 @@ type Connector =
 enum JobModule {
     Builtin(&'static dyn Module),
     Custom(PathBuf),
+    /// A result known without running anything (a command in check mode).
+    Known(Map<String, Value>),
 }
 
 /// A host whose commands run detached: each command is started in its own
@@ -397,7 +399,12 @@ impl Runner {
             None => match herd_modules::registry::get(name)
                 .or_else(|| herd_modules::registry::get(&task.action_fqcn))
             {
-                Some(m) if !NO_ASYNC.contains(&name) => JobModule::Builtin(m),
+                Some(m) if !NO_ASYNC.contains(&name) => {
+                    match super::task::command_check_skip(name, args, check_mode) {
+                        Some(r) => JobModule::Known(r),
+                        None => JobModule::Builtin(m),
+                    }
+                }
                 _ => {
                     return Some(failed(format!(
                         "This action ({}) does not support async.",
@@ -468,6 +475,7 @@ impl Runner {
                         };
                         m.run(&ctx).await.map(|o| super::task::outcome_result(&o))
                     }
+                    JobModule::Known(r) => Ok(r.clone()),
                     JobModule::Custom(p) => {
                         super::custom::run(detached.as_ref(), p, &module_name, &args, &flags).await
                     }

@@ -147,6 +147,57 @@ pub(crate) fn title(task: &Task, vars: Option<&Vars>, runner: &Runner) -> String
     }
 }
 
+/// The result of `command`/`shell` in check mode without `creates` or
+/// `removes`: never run, whatever the module does, with the keys
+/// ansible-core's command module gives. `None` when the command runs.
+pub(super) fn command_check_skip(
+    name: &str,
+    args: &Map<String, Value>,
+    check_mode: bool,
+) -> Option<Map<String, Value>> {
+    let runs = !check_mode
+        || !matches!(name, "command" | "shell")
+        || args.contains_key("creates")
+        || args.contains_key("removes");
+    if runs {
+        return None;
+    }
+    // Never run a command in check mode, whatever the module does;
+    // the result has the keys ansible-core's command module gives.
+    let cmd = args
+        .get("_raw_params")
+        .or_else(|| args.get("cmd"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    // `command` reports its words, `shell` its line.
+    let cmd = match (&cmd, name) {
+        (Value::String(line), "command") => match herd_modules::commands::shlex_split(line) {
+            Ok(words) => Value::Array(words.into_iter().map(Value::String).collect()),
+            Err(_) => cmd,
+        },
+        _ => cmd,
+    };
+    let r = serde_json::json!({
+        "changed": false,
+        "cmd": cmd,
+        "delta": null,
+        "end": null,
+        "failed": false,
+        "msg": "Command would have run if not in check mode",
+        "rc": 0,
+        "skipped": true,
+        "start": null,
+        "stderr": "",
+        "stderr_lines": [],
+        "stdout": "",
+        "stdout_lines": [],
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default();
+    Some(r)
+}
+
 /// A module's outcome as its registered result, with its diff entries.
 pub(super) fn outcome_result(o: &herd_modules::api::Outcome) -> Map<String, Value> {
     let mut m = o.to_result();
@@ -1394,46 +1445,8 @@ impl Runner {
                 ))
             }
         };
-        if check_mode
-            && matches!(name, "command" | "shell")
-            && !args.contains_key("creates")
-            && !args.contains_key("removes")
-        {
-            // Never run a command in check mode, whatever the module does;
-            // the result has the keys ansible-core's command module gives.
-            let cmd = args
-                .get("_raw_params")
-                .or_else(|| args.get("cmd"))
-                .cloned()
-                .unwrap_or(Value::Null);
-            // `command` reports its words, `shell` its line.
-            let cmd = match (&cmd, name) {
-                (Value::String(line), "command") => {
-                    match herd_modules::commands::shlex_split(line) {
-                        Ok(words) => Value::Array(words.into_iter().map(Value::String).collect()),
-                        Err(_) => cmd,
-                    }
-                }
-                _ => cmd,
-            };
-            return serde_json::json!({
-                "changed": false,
-                "cmd": cmd,
-                "delta": null,
-                "end": null,
-                "failed": false,
-                "msg": "Command would have run if not in check mode",
-                "rc": 0,
-                "skipped": true,
-                "start": null,
-                "stderr": "",
-                "stderr_lines": [],
-                "stdout": "",
-                "stdout_lines": [],
-            })
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        if let Some(r) = command_check_skip(name, &args, check_mode) {
+            return r;
         }
         let conn = match self.host_for(task, inherit, host, vars, delegate).await {
             Ok(h) => h,
