@@ -340,3 +340,43 @@ fn check_mode_runs_no_async_command() {
     );
     assert_eq!(recap(&herd), recap(&ansible));
 }
+
+#[test]
+fn argument_errors_read_as_in_ansible_playbook() {
+    let work = tempfile::tempdir().expect("tempdir");
+    common::write(
+        work.path(),
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - async_status: jid=x foo=1\n      ignore_errors: true\n\
+         \x20   - async_status: mode=status\n      ignore_errors: true\n\
+         \x20   - async_status: jid=x mode=bogus\n      ignore_errors: true\n\
+         \x20   - async_status: jid=j0.0\n      ignore_errors: true\n\
+         \x20   - wait_for_connection: bogus=1\n      ignore_errors: true\n\
+         \x20   - reboot:\n      ignore_errors: true\n\
+         \x20   - debug: msg=hi\n      async: 5\n      ignore_errors: true\n",
+    );
+    let errors = |out: &std::process::Output| -> Vec<String> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("[ERROR]") || l.starts_with("fatal:"))
+            .map(str::to_string)
+            .collect()
+    };
+    let herd = Command::new(env!("CARGO_BIN_EXE_herd"))
+        .current_dir(work.path())
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .args(["playbook", "-i", "localhost,", "-c", "local", "site.yml"])
+        .output()
+        .expect("run herd");
+    let ansible = common::ansible_command("ansible-playbook")
+        .current_dir(work.path())
+        .args(["-i", "localhost,", "-c", "local", "site.yml"])
+        .args(["-e", "ansible_python_interpreter=/usr/bin/python3"])
+        .output()
+        .expect("run ansible-playbook");
+    let herd_errors = errors(&herd);
+    assert_eq!(herd_errors.len(), 14, "{herd_errors:#?}");
+    assert_eq!(herd_errors, errors(&ansible));
+}

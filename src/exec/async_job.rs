@@ -85,6 +85,14 @@ fn failed(msg: impl Into<String>) -> Map<String, Value> {
     m
 }
 
+/// A failure ansible-core raises rather than returns (bad arguments, an
+/// action that refuses async).
+fn action_error(msg: impl Into<String>) -> Map<String, Value> {
+    let mut m = failed(msg);
+    m.insert(super::task::ACTION_ERROR.into(), Value::Bool(true));
+    m
+}
+
 /// Opens (or reuses) the task's connection to its host.
 type Connector =
     Arc<dyn Fn() -> BoxFuture<'static, Result<Arc<dyn Host>, HostError>> + Send + Sync>;
@@ -406,7 +414,7 @@ impl Runner {
                     }
                 }
                 _ => {
-                    return Some(failed(format!(
+                    return Some(action_error(format!(
                         "This action ({}) does not support async.",
                         task.action_written
                     )))
@@ -608,20 +616,20 @@ impl Runner {
     ) -> Map<String, Value> {
         for k in args.keys() {
             if !matches!(k.as_str(), "jid" | "mode") {
-                return failed(format!(
+                return action_error(format!(
                     "Unsupported parameters for (async_status) module: {k}. Supported parameters include: jid, mode."
                 ));
             }
         }
         let Some(jid) = args.get("jid").map(py_str) else {
-            return failed("missing required arguments: jid");
+            return action_error("missing required arguments: jid");
         };
         let mode = args
             .get("mode")
             .map(py_str)
             .unwrap_or_else(|| "status".into());
         if mode != "status" && mode != "cleanup" {
-            return failed(format!(
+            return action_error(format!(
                 "value of mode must be one of: status, cleanup, got: {mode}"
             ));
         }

@@ -134,6 +134,7 @@ fn bad_args(action: &str, args: &Map<String, Value>, valid: &[&str]) -> Option<M
                 "msg",
                 Value::String(format!("Invalid options for {action}: {}", bad.join(","))),
             ),
+            (super::task::ACTION_ERROR, Value::Bool(true)),
         ])
     })
 }

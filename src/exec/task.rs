@@ -76,6 +76,11 @@ const UNIGNORABLE: &str = "_herd_unignorable";
 /// failed already: its error is still the module's.
 const MODULE_FAILED: &str = "_herd_module_failed";
 
+/// Marks the failure of an action that ansible-core raises rather than
+/// returns (its argument checks, "does not support async"): its error
+/// reads `Task failed: MSG`, naming neither module nor action.
+pub(super) const ACTION_ERROR: &str = "_herd_action_error";
+
 /// The failed result of an include whose file cannot be loaded.
 fn include_failed(file: &str, reason: String) -> Map<String, Value> {
     let mut m = Map::new();
@@ -795,6 +800,7 @@ impl Runner {
                 }
             };
             let module_failed = r.remove(MODULE_FAILED).is_some();
+            let action_error = r.remove(ACTION_ERROR).is_some();
             self.apply_result(task, inherit, host, &r, delegate.as_deref());
             // Facts set by one item are seen by the next (the
             // `acc: "{{ acc + [item] }}"` idiom).
@@ -823,7 +829,8 @@ impl Runner {
             let status = status_of(&r);
             let ignored = status == Status::Failed && self.ignore_errors(task, inherit, &iv);
             self.show_diff(task, inherit, host, &r, no_log);
-            self.show_error(task, host, &r, status, no_log, module_failed);
+            let kind = (module_failed, action_error);
+            self.show_error(task, host, &r, status, no_log, kind);
             let shown = if no_log { censor(&r) } else { r.clone() };
             self.event(Event::HostResult {
                 host: host.to_string(),
@@ -942,7 +949,7 @@ impl Runner {
         result: &Map<String, Value>,
         status: Status,
         no_log: bool,
-        module_failed: bool,
+        (module_failed, action_error): (bool, bool),
     ) {
         let msg = result.get("msg").map(py_str);
         let msg = match status {
@@ -974,6 +981,8 @@ impl Runner {
                 } else if let Some(m) = msg.as_deref().filter(|m| m.starts_with("Task failed: ")) {
                     // A failure of the task as a whole (its `timeout`).
                     m.to_string()
+                } else if let Some(m) = msg.as_deref().filter(|_| action_error) {
+                    format!("Task failed: {m}")
                 } else {
                     // A custom module's own failure (not its unreadable
                     // output) is a module's, as in ansible-core.
@@ -1045,6 +1054,7 @@ impl Runner {
         // marker is engine-internal and leaves the result here.
         let unignorable = result.remove(UNIGNORABLE).is_some();
         let module_failed = result.remove(MODULE_FAILED).is_some();
+        let action_error = result.remove(ACTION_ERROR).is_some();
         if let Some(reg) = &task.register {
             // As ansible-core registers it: without internal keys.
             let mut r = Value::Object(result.clone());
@@ -1119,7 +1129,8 @@ impl Runner {
         self.show_diff(task, inherit, host, &result, no_log);
         // A loop's own result follows its items, whose errors were shown.
         if task.loop_.is_none() || !result.contains_key("results") {
-            self.show_error(task, host, &result, status, no_log, module_failed);
+            let kind = (module_failed, action_error);
+            self.show_error(task, host, &result, status, no_log, kind);
         }
         let shown = if no_log {
             censor(&result)
