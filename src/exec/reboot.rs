@@ -124,7 +124,7 @@ fn bad_args(action: &str, args: &Map<String, Value>, valid: &[&str]) -> Option<M
     let bad: Vec<&str> = args
         .keys()
         .map(String::as_str)
-        .filter(|k| !valid.contains(k) && !k.ends_with("_sec"))
+        .filter(|k| !valid.contains(k))
         .collect();
     (!bad.is_empty()).then(|| {
         result(&[
@@ -521,5 +521,64 @@ impl Runner {
             ("changed", Value::Bool(true)),
             ("elapsed", elapsed),
         ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn system(kind: &str) -> System {
+        System { kind: kind.into() }
+    }
+
+    #[test]
+    fn shutdown_commands_per_system_as_ansible() {
+        let linux = system("linux");
+        assert_eq!(linux.shutdown_command(), "shutdown");
+        assert_eq!(linux.shutdown_args(0, "m"), "-r 0 \"m\"");
+        assert_eq!(linux.shutdown_args(150, "m"), "-r 2 \"m\"");
+        assert_eq!(system("alpine").shutdown_command(), "reboot");
+        assert_eq!(system("alpine").shutdown_args(60, "m"), "");
+        assert_eq!(system("freebsd").shutdown_args(90, "m"), "-r +90s \"m\"");
+        assert_eq!(system("macosx").shutdown_args(120, "m"), "-r +2 \"m\"");
+        assert_eq!(
+            system("solaris").shutdown_args(5, "m"),
+            "-y -g 5 -i 6 \"m\""
+        );
+        assert_eq!(system("aix").shutdown_args(5, "m"), "-Fr");
+        assert_eq!(
+            linux.boot_time_command(),
+            "cat /proc/sys/kernel/random/boot_id"
+        );
+        assert_eq!(
+            system("openbsd").boot_time_command(),
+            "/sbin/sysctl kern.boottime"
+        );
+        assert_eq!(system("solaris").test_command(), "who");
+        assert_eq!(linux.test_command(), "whoami");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_twelve_seconds() {
+        for (n, low) in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (4, 12.0), (9, 12.0)] {
+            let d = backoff(n).as_secs_f64();
+            assert!(d >= low && d < low + 1.0, "{n}: {d}");
+        }
+    }
+
+    #[test]
+    fn unknown_options_are_named() {
+        let mut a = Map::new();
+        a.insert("nope".into(), Value::from(1));
+        a.insert("msg".into(), Value::from("x"));
+        let r = bad_args("reboot", &a, REBOOT_ARGS).expect("refused");
+        assert_eq!(r["msg"], "Invalid options for reboot: nope");
+        a.remove("nope");
+        // The old `_sec` spellings are gone from ansible-core 2.19.
+        a.insert("reboot_timeout_sec".into(), Value::from(5));
+        assert!(bad_args("reboot", &a, REBOOT_ARGS).is_some());
+        a.remove("reboot_timeout_sec");
+        assert!(bad_args("reboot", &a, REBOOT_ARGS).is_none());
     }
 }
