@@ -44,7 +44,8 @@ use crate::playbook::Task;
 use crate::template::Vars;
 use crate::value::{py_str, to_json_string, Map, Value};
 
-/// Where job files go, as Ansible's default `async_dir`.
+/// Where job files go, as Ansible's default `async_dir` (the
+/// `ansible_async_dir` variable changes it).
 const ASYNC_DIR: &str = "~/.ansible_async";
 
 /// ansible-core's default `poll` (DEFAULT_POLL_INTERVAL).
@@ -229,18 +230,41 @@ impl Host for DetachedHost {
     }
 }
 
+/// The job directory as written (`ansible_async_dir`, else Ansible's
+/// default), for the shell: a leading `~/` stays unquoted so the host's
+/// shell expands it.
+fn async_dir_word(vars: &Vars) -> (String, String) {
+    let spec = vars
+        .vars
+        .get("ansible_async_dir")
+        .map(py_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| ASYNC_DIR.to_string());
+    let word = match spec.strip_prefix("~/") {
+        Some(rest) if !rest.is_empty() => format!("~/{}", shell_quote(rest)),
+        _ if spec == "~" => "~".to_string(),
+        _ => shell_quote(&spec),
+    };
+    (spec, word)
+}
+
 /// The absolute job directory on a host (created when `create`).
-async fn async_dir(host: &dyn Host, create: bool) -> Result<Result<String, String>, HostError> {
+async fn async_dir(
+    host: &dyn Host,
+    vars: &Vars,
+    create: bool,
+) -> Result<Result<String, String>, HostError> {
+    let (spec, word) = async_dir_word(vars);
     let cmd = if create {
-        format!("umask 077; mkdir -p {ASYNC_DIR} && cd {ASYNC_DIR} && pwd")
+        format!("umask 077; mkdir -p {word} && cd {word} && pwd")
     } else {
-        format!("printf '%s\\n' {ASYNC_DIR}")
+        format!("printf '%s\\n' {word}")
     };
     let r = host.exec(&cmd, &ExecOptions::default()).await?;
     let dir = r.stdout_text().trim().to_string();
     if r.rc != 0 || dir.is_empty() {
         return Ok(Err(format!(
-            "could not create directory: {ASYNC_DIR} - {}",
+            "could not create directory: {spec} - {}",
             r.stderr_text().trim()
         )));
     }
@@ -426,7 +450,7 @@ impl Runner {
             Ok(h) => h,
             Err(e) => return Some(host_error(e)),
         };
-        let dir = match async_dir(conn.as_ref(), true).await {
+        let dir = match async_dir(conn.as_ref(), vars, true).await {
             Ok(Ok(d)) => d,
             Ok(Err(msg)) => return Some(failed(msg)),
             Err(e) => return Some(host_error(e)),
@@ -637,7 +661,7 @@ impl Runner {
             Ok(h) => h,
             Err(e) => return host_error(e),
         };
-        let dir = match async_dir(conn.as_ref(), false).await {
+        let dir = match async_dir(conn.as_ref(), vars, false).await {
             Ok(Ok(d)) => d,
             Ok(Err(msg)) => return failed(msg),
             Err(e) => return host_error(e),
@@ -661,6 +685,18 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn async_dir_words() {
+        let mut v = Vars::default();
+        assert_eq!(async_dir_word(&v).1, "~/.ansible_async");
+        v.vars
+            .insert("ansible_async_dir".into(), Value::from("~/my jobs"));
+        assert_eq!(async_dir_word(&v).1, "~/'my jobs'");
+        v.vars
+            .insert("ansible_async_dir".into(), Value::from("/var/tmp/j's"));
+        assert_eq!(async_dir_word(&v).1, "'/var/tmp/j'\"'\"'s'");
+    }
 
     #[test]
     fn job_file_states() {
