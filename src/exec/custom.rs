@@ -225,7 +225,7 @@ fn parse_result(
 
 /// The interpreter of a `#!` line.
 fn interpreter_of(data: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(data.get(..data.len().min(1024))?).ok()?;
+    let text = String::from_utf8_lossy(&data[..data.len().min(1024)]);
     let line = text.strip_prefix("#!")?.lines().next()?;
     line.split_whitespace().next().map(str::to_string)
 }
