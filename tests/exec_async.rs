@@ -380,3 +380,55 @@ fn argument_errors_read_as_in_ansible_playbook() {
     assert_eq!(herd_errors.len(), 14, "{herd_errors:#?}");
     assert_eq!(herd_errors, errors(&ansible));
 }
+
+/// `herd adhoc` and `ansible` with `-B`/`-P` (and a `-M` module): the same
+/// keys and status line.
+#[test]
+fn adhoc_background_as_ansible() {
+    let work = tempfile::tempdir().expect("tempdir");
+    common::write(
+        work.path(),
+        "lib/greet",
+        "#!/bin/sh\n. \"$1\"\necho \"{\\\"changed\\\": false, \\\"hello\\\": \\\"$who\\\"}\"\n",
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            work.path().join("lib/greet"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
+    let lib = work.path().join("lib").display().to_string();
+    let shape = |out: &std::process::Output| -> (String, Vec<String>) {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (head, body) = text.split_once(" => ").unwrap_or((&text, "{}"));
+        let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        let keys = v
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        (head.to_string(), keys)
+    };
+    let cases: [(&str, &str, Vec<&str>); 4] = [
+        ("command", "echo hi", vec!["-B", "10", "-P", "0"]),
+        ("command", "echo hi", vec!["-B", "10", "-P", "1"]),
+        ("greet", "who=you", vec!["-M", lib.as_str()]),
+        (
+            "greet",
+            "who=you",
+            vec!["-M", lib.as_str(), "-B", "5", "-P", "1"],
+        ),
+    ];
+    for (module, args, extra) in cases {
+        let herd = common::herd_adhoc(module, args, &extra);
+        let ansible = common::ansible_adhoc(module, args, &extra);
+        let (h, a) = (shape(&herd), shape(&ansible));
+        assert!(
+            h.0.starts_with("localhost | "),
+            "{}",
+            String::from_utf8_lossy(&herd.stdout)
+        );
+        assert_eq!(h, a, "{extra:?}");
+    }
+}

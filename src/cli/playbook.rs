@@ -228,6 +228,19 @@ pub fn prompt_password(prompt: &str) -> Result<String> {
     }
 }
 
+/// Puts the `-M`/`--module-path` directories (each colon-separated)
+/// before the configured `library`.
+pub fn prepend_library(config: &mut Config, module_path: &[String]) {
+    let mut library: Vec<PathBuf> = module_path
+        .iter()
+        .flat_map(|p| p.split(':'))
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    library.append(&mut config.library);
+    config.library = library;
+}
+
 /// Everything a playbook command needs, loaded once.
 pub struct Session {
     pub config: Config,
@@ -240,15 +253,7 @@ pub struct Session {
 pub fn run(args: &PlaybookArgs) -> Result<i32> {
     let mut config = Config::load()?;
     super::announce_config(&config, args.verbose);
-    let mut library: Vec<PathBuf> = args
-        .module_path
-        .iter()
-        .flat_map(|p| p.split(':'))
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .collect();
-    library.append(&mut config.library);
-    config.library = library;
+    prepend_library(&mut config, &args.module_path);
     for pb in &args.playbooks {
         let path = Path::new(pb);
         if !path.exists() {
