@@ -69,12 +69,36 @@ pub struct AdhocArgs {
     #[arg(short = 'o', long = "one-line")]
     pub one_line: bool,
 
+    /// Run asynchronously, failing after SECONDS (`async:`)
+    #[arg(
+        short = 'B',
+        long = "background",
+        value_name = "SECONDS",
+        default_value_t = 0
+    )]
+    pub background: u64,
+
+    /// With -B, check the job every POLL_INTERVAL seconds (`poll:`; 0
+    /// returns at once)
+    #[arg(
+        short = 'P',
+        long = "poll",
+        value_name = "POLL_INTERVAL",
+        default_value_t = 15
+    )]
+    pub poll: u64,
+
+    /// Directories of custom modules, colon-separated (repeatable)
+    #[arg(short = 'M', long = "module-path", value_name = "MODULE_PATH")]
+    pub module_path: Vec<String>,
+
     #[command(flatten)]
     pub run: RunFlags,
 }
 
 pub fn run(args: &AdhocArgs) -> Result<i32> {
-    let config = Config::load()?;
+    let mut config = Config::load()?;
+    super::playbook::prepend_library(&mut config, &args.module_path);
     let extra_vars = crate::vars::parse_extra_vars(&args.extra_vars, |t| {
         crate::playbook::parse_kv(t, false)
             .map_err(|_| Diagnostic::new(format!("could not parse the extra vars '{t}'")))
@@ -131,9 +155,11 @@ pub fn run(args: &AdhocArgs) -> Result<i32> {
         action: args.module.clone(),
         task_repr: shorten(
             &format!(
-                "{{'action': {}, 'args': {}, 'timeout': 0, 'async_val': 0, 'poll': 15}}",
+                "{{'action': {}, 'args': {}, 'timeout': 0, 'async_val': {}, 'poll': {}}}",
                 py_repr(&Value::String(args.module.clone())),
-                py_repr(&Value::Object(module_args.clone()))
+                py_repr(&Value::Object(module_args.clone())),
+                args.background,
+                args.poll
             ),
             120,
         ),
@@ -144,6 +170,7 @@ pub fn run(args: &AdhocArgs) -> Result<i32> {
         &args.pattern,
         &args.module,
         module_args,
+        (args.background, args.poll),
         inventory,
         Arc::new(Templar::new()),
         opts,

@@ -95,6 +95,11 @@ pub struct PlaybookArgs {
     #[arg(long = "flush-cache")]
     pub flush_cache: bool,
 
+    /// Directories of custom modules, colon-separated (repeatable); put
+    /// before the `library` of ansible.cfg and ANSIBLE_LIBRARY
+    #[arg(short = 'M', long = "module-path", value_name = "MODULE_PATH")]
+    pub module_path: Vec<String>,
+
     /// Run handlers even if a task fails
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
@@ -223,6 +228,19 @@ pub fn prompt_password(prompt: &str) -> Result<String> {
     }
 }
 
+/// Puts the `-M`/`--module-path` directories (each colon-separated)
+/// before the configured `library`.
+pub fn prepend_library(config: &mut Config, module_path: &[String]) {
+    let mut library: Vec<PathBuf> = module_path
+        .iter()
+        .flat_map(|p| p.split(':'))
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    library.append(&mut config.library);
+    config.library = library;
+}
+
 /// Everything a playbook command needs, loaded once.
 pub struct Session {
     pub config: Config,
@@ -233,8 +251,9 @@ pub struct Session {
 }
 
 pub fn run(args: &PlaybookArgs) -> Result<i32> {
-    let config = Config::load()?;
+    let mut config = Config::load()?;
     super::announce_config(&config, args.verbose);
+    prepend_library(&mut config, &args.module_path);
     for pb in &args.playbooks {
         let path = Path::new(pb);
         if !path.exists() {

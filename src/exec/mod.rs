@@ -15,8 +15,11 @@
 //! `changed_when`, `failed_when`, `until`, `register` and `notify`.
 
 mod actions;
+mod async_job;
 mod controller;
+mod custom;
 mod facts;
+mod reboot;
 mod task;
 
 use std::collections::{HashMap, HashSet};
@@ -309,18 +312,43 @@ pub async fn run_playbook(
 }
 
 /// Runs one task (an ad-hoc command) on the hosts `pattern` selects, as
-/// `ansible` does: no facts, one play.
+/// `ansible` does: no facts, one play; `async`/`poll` from `-B`/`-P`
+/// (no async when `-B` is 0).
+#[allow(clippy::too_many_arguments)]
 pub async fn run_adhoc(
     pattern: &str,
     module: &str,
     args: Map<String, Value>,
+    (background, poll): (u64, u64),
     inventory: Inventory,
     templar: Arc<Templar>,
     opts: RunOptions,
     sink: Box<dyn Sink>,
 ) -> (RunResult, Option<Diagnostic>) {
     let loc = crate::diag::Loc::file("<adhoc>");
-    let task = synthetic_task(module, args, loc.clone());
+    let mut task = synthetic_task(module, args, loc.clone());
+    // A module of a `-M`/`library` directory, as ansible resolves it.
+    if herd_modules::lookup(module).is_none() {
+        let short = module.strip_prefix("ansible.legacy.").unwrap_or(module);
+        let found = opts.config.library.iter().find_map(|dir| {
+            std::fs::read_dir(dir)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.is_file() && p.file_stem().and_then(|s| s.to_str()) == Some(short))
+        });
+        if let Some(path) = found {
+            task.action = short.to_string();
+            task.action_fqcn = format!("ansible.legacy.{short}");
+            task.module_path = Some(path);
+        }
+    }
+    if background > 0 {
+        task.keywords
+            .0
+            .insert("async".into(), Value::from(background));
+        task.keywords.0.insert("poll".into(), Value::from(poll));
+    }
     let mut kw = Map::new();
     kw.insert("gather_facts".into(), Value::Bool(false));
     let play = Play {

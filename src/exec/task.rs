@@ -76,6 +76,11 @@ const UNIGNORABLE: &str = "_herd_unignorable";
 /// failed already: its error is still the module's.
 const MODULE_FAILED: &str = "_herd_module_failed";
 
+/// Marks the failure of an action that ansible-core raises rather than
+/// returns (its argument checks, "does not support async"): its error
+/// reads `Task failed: MSG`, naming neither module nor action.
+pub(super) const ACTION_ERROR: &str = "_herd_action_error";
+
 /// The failed result of an include whose file cannot be loaded.
 fn include_failed(file: &str, reason: String) -> Map<String, Value> {
     let mut m = Map::new();
@@ -147,10 +152,73 @@ pub(crate) fn title(task: &Task, vars: Option<&Vars>, runner: &Runner) -> String
     }
 }
 
+/// The result of `command`/`shell` in check mode without `creates` or
+/// `removes`: never run, whatever the module does, with the keys
+/// ansible-core's command module gives. `None` when the command runs.
+pub(super) fn command_check_skip(
+    name: &str,
+    args: &Map<String, Value>,
+    check_mode: bool,
+) -> Option<Map<String, Value>> {
+    let runs = !check_mode
+        || !matches!(name, "command" | "shell")
+        || args.contains_key("creates")
+        || args.contains_key("removes");
+    if runs {
+        return None;
+    }
+    // Never run a command in check mode, whatever the module does;
+    // the result has the keys ansible-core's command module gives.
+    let cmd = args
+        .get("_raw_params")
+        .or_else(|| args.get("cmd"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    // `command` reports its words, `shell` its line.
+    let cmd = match (&cmd, name) {
+        (Value::String(line), "command") => match herd_modules::commands::shlex_split(line) {
+            Ok(words) => Value::Array(words.into_iter().map(Value::String).collect()),
+            Err(_) => cmd,
+        },
+        _ => cmd,
+    };
+    let r = serde_json::json!({
+        "changed": false,
+        "cmd": cmd,
+        "delta": null,
+        "end": null,
+        "failed": false,
+        "msg": "Command would have run if not in check mode",
+        "rc": 0,
+        "skipped": true,
+        "start": null,
+        "stderr": "",
+        "stderr_lines": [],
+        "stdout": "",
+        "stdout_lines": [],
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default();
+    Some(r)
+}
+
+/// A module's outcome as its registered result, with its diff entries.
+pub(super) fn outcome_result(o: &herd_modules::api::Outcome) -> Map<String, Value> {
+    let mut m = o.to_result();
+    if !o.diff.is_empty() {
+        m.insert(
+            "diff".into(),
+            Value::Array(o.diff.iter().map(|d| d.to_value()).collect()),
+        );
+    }
+    m
+}
+
 /// A host whose commands carry the task's `environment:`.
-struct EnvHost {
-    inner: Arc<dyn Host>,
-    env: Vec<(String, String)>,
+pub(super) struct EnvHost {
+    pub inner: Arc<dyn Host>,
+    pub env: Vec<(String, String)>,
 }
 
 #[async_trait]
@@ -732,6 +800,7 @@ impl Runner {
                 }
             };
             let module_failed = r.remove(MODULE_FAILED).is_some();
+            let action_error = r.remove(ACTION_ERROR).is_some();
             self.apply_result(task, inherit, host, &r, delegate.as_deref());
             // Facts set by one item are seen by the next (the
             // `acc: "{{ acc + [item] }}"` idiom).
@@ -760,7 +829,8 @@ impl Runner {
             let status = status_of(&r);
             let ignored = status == Status::Failed && self.ignore_errors(task, inherit, &iv);
             self.show_diff(task, inherit, host, &r, no_log);
-            self.show_error(task, host, &r, status, no_log, module_failed);
+            let kind = (module_failed, action_error);
+            self.show_error(task, host, &r, status, no_log, kind);
             let shown = if no_log { censor(&r) } else { r.clone() };
             self.event(Event::HostResult {
                 host: host.to_string(),
@@ -879,7 +949,7 @@ impl Runner {
         result: &Map<String, Value>,
         status: Status,
         no_log: bool,
-        module_failed: bool,
+        (module_failed, action_error): (bool, bool),
     ) {
         let msg = result.get("msg").map(py_str);
         let msg = match status {
@@ -911,9 +981,16 @@ impl Runner {
                 } else if let Some(m) = msg.as_deref().filter(|m| m.starts_with("Task failed: ")) {
                     // A failure of the task as a whole (its `timeout`).
                     m.to_string()
+                } else if let Some(m) = msg.as_deref().filter(|_| action_error) {
+                    format!("Task failed: {m}")
                 } else {
+                    // A custom module's own failure (not its unreadable
+                    // output) is a module's, as in ansible-core.
+                    let custom_failed = task.module_path.is_some()
+                        && result.contains_key("msg")
+                        && !result.contains_key("module_stdout");
                     let by_module = (module_failed || !result.contains_key("failed_when_result"))
-                        && failure_is_module_failure(&task.action);
+                        && (failure_is_module_failure(&task.action) || custom_failed);
                     let kind = if by_module { "Module" } else { "Action" };
                     match msg.as_deref() {
                         None => format!("Task failed: {kind} failed: Unknown error."),
@@ -977,6 +1054,7 @@ impl Runner {
         // marker is engine-internal and leaves the result here.
         let unignorable = result.remove(UNIGNORABLE).is_some();
         let module_failed = result.remove(MODULE_FAILED).is_some();
+        let action_error = result.remove(ACTION_ERROR).is_some();
         if let Some(reg) = &task.register {
             // As ansible-core registers it: without internal keys.
             let mut r = Value::Object(result.clone());
@@ -1051,7 +1129,8 @@ impl Runner {
         self.show_diff(task, inherit, host, &result, no_log);
         // A loop's own result follows its items, whose errors were shown.
         if task.loop_.is_none() || !result.contains_key("results") {
-            self.show_error(task, host, &result, status, no_log, module_failed);
+            let kind = (module_failed, action_error);
+            self.show_error(task, host, &result, status, no_log, kind);
         }
         let shown = if no_log {
             censor(&result)
@@ -1333,12 +1412,45 @@ impl Runner {
             .and_then(|v| self.templar.render_value(&v, vars).ok())
             .map(|v| as_bool(&v))
             .unwrap_or(self.opts.diff);
+        if let Some(r) = self
+            .run_async(
+                run, task, inherit, host, vars, delegate, &args, check_mode, diff,
+            )
+            .await
+        {
+            return r;
+        }
+        match task.action.as_str() {
+            "async_status" => {
+                return self
+                    .async_status(task, inherit, host, vars, delegate, &args)
+                    .await
+            }
+            "reboot" => {
+                return self
+                    .reboot(task, inherit, host, vars, delegate, &args, check_mode)
+                    .await
+            }
+            "wait_for_connection" => {
+                return self
+                    .wait_for_connection(task, inherit, host, vars, delegate, &args, check_mode)
+                    .await
+            }
+            _ => {}
+        }
         if let Some(r) = self.engine_action(run, task, host, &args, vars).await {
             return r;
         }
         let name = task.action.as_str();
         if name == "setup" || name == "gather_facts" {
             return self.gather(task, inherit, host, vars, delegate).await;
+        }
+        if let Some(path) = &task.module_path {
+            return self
+                .run_custom(
+                    task, inherit, host, vars, delegate, &args, path, check_mode, diff,
+                )
+                .await;
         }
         let module = match herd_modules::registry::get(name)
             .or_else(|| herd_modules::registry::get(&task.action_fqcn))
@@ -1365,46 +1477,8 @@ impl Runner {
                 ))
             }
         };
-        if check_mode
-            && matches!(name, "command" | "shell")
-            && !args.contains_key("creates")
-            && !args.contains_key("removes")
-        {
-            // Never run a command in check mode, whatever the module does;
-            // the result has the keys ansible-core's command module gives.
-            let cmd = args
-                .get("_raw_params")
-                .or_else(|| args.get("cmd"))
-                .cloned()
-                .unwrap_or(Value::Null);
-            // `command` reports its words, `shell` its line.
-            let cmd = match (&cmd, name) {
-                (Value::String(line), "command") => {
-                    match herd_modules::commands::shlex_split(line) {
-                        Ok(words) => Value::Array(words.into_iter().map(Value::String).collect()),
-                        Err(_) => cmd,
-                    }
-                }
-                _ => cmd,
-            };
-            return serde_json::json!({
-                "changed": false,
-                "cmd": cmd,
-                "delta": null,
-                "end": null,
-                "failed": false,
-                "msg": "Command would have run if not in check mode",
-                "rc": 0,
-                "skipped": true,
-                "start": null,
-                "stderr": "",
-                "stderr_lines": [],
-                "stdout": "",
-                "stdout_lines": [],
-            })
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        if let Some(r) = command_check_skip(name, &args, check_mode) {
+            return r;
         }
         let conn = match self.host_for(task, inherit, host, vars, delegate).await {
             Ok(h) => h,
@@ -1443,22 +1517,18 @@ impl Runner {
             None => module.run(&ctx).await,
         };
         match out {
-            Ok(o) => {
-                let mut m = o.to_result();
-                if !o.diff.is_empty() {
-                    m.insert(
-                        "diff".into(),
-                        Value::Array(o.diff.iter().map(|d| d.to_value()).collect()),
-                    );
-                }
-                m
-            }
+            Ok(o) => outcome_result(&o),
             Err(e) => host_error(e),
         }
     }
 
     /// `environment:` of the task and what it inherits, rendered.
-    fn environment(&self, task: &Task, inherit: &Inherit, vars: &Vars) -> Vec<(String, String)> {
+    pub(super) fn environment(
+        &self,
+        task: &Task,
+        inherit: &Inherit,
+        vars: &Vars,
+    ) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
         let mut layers: Vec<Value> = inherit
             .keywords
@@ -2034,5 +2104,5 @@ pub(crate) fn drop_omit(m: Map<String, Value>) -> Map<String, Value> {
 /// the controller: the engine's own actions, and `fetch`).
 pub fn failure_is_module_failure(action: &str) -> bool {
     let short = action.rsplit('.').next().unwrap_or(action);
-    herd_modules::registry::get(short).is_some() && short != "fetch"
+    (herd_modules::registry::get(short).is_some() && short != "fetch") || short == "async_status"
 }

@@ -602,6 +602,29 @@ impl<W: Write + Send> Sink for HumanSink<W> {
                     format!("FAILED - RETRYING: [{host}]: {title} ({retries_left} retries left).");
                 self.display(&msg, Some(Color::Debug));
             }
+            Event::AsyncPoll {
+                host,
+                jid,
+                started,
+                finished,
+            } => {
+                let py = |b: &bool| if *b { "True" } else { "False" };
+                let msg = format!(
+                    "ASYNC POLL on {host}: jid={jid} started={} finished={}",
+                    py(started),
+                    py(finished)
+                );
+                self.task_banner();
+                self.display(&msg, Some(Color::Debug));
+            }
+            Event::AsyncEnd { host, jid, ok } => {
+                let word = if *ok { "OK" } else { "FAILED" };
+                self.task_banner();
+                self.display(
+                    &format!("ASYNC {word} on {host}: jid={jid}"),
+                    Some(Color::Debug),
+                );
+            }
             Event::Warning { message } => self.warning(message),
             Event::Diff { text, .. } => self.diff(text),
             Event::PlaybookEnd => self.play_recap(),

@@ -125,6 +125,17 @@ pub enum Event {
         title: String,
         retries_left: u32,
     },
+    /// The executor read an async job's file and it is still running:
+    /// `ASYNC POLL on host: jid=J started=True finished=False`.
+    AsyncPoll {
+        host: String,
+        jid: String,
+        started: bool,
+        finished: bool,
+    },
+    /// A polled async job ended: `ASYNC OK on host: jid=J`, or `ASYNC
+    /// FAILED …` when it failed or ran out of time.
+    AsyncEnd { host: String, jid: String, ok: bool },
     /// A warning to show as `[WARNING]: …`.
     Warning { message: String },
     /// A unified diff for `--diff`, as [`render_diff`] writes a module's
