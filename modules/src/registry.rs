@@ -10,7 +10,7 @@ use crate::files::{
 };
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
-    known_hosts::KnownHosts, user::User,
+    known_hosts::KnownHosts, sysctl::Sysctl, user::User,
 };
 use crate::utilities::ping::Ping;
 
@@ -131,6 +131,11 @@ static ENTRIES: &[Entry] = &[
         name: "stat",
         module: &Stat,
         source: include_str!("files/stat.rs"),
+    },
+    Entry {
+        name: "sysctl",
+        module: &Sysctl,
+        source: include_str!("system/sysctl.rs"),
     },
     Entry {
         name: "tempfile",

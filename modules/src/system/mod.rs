@@ -7,4 +7,5 @@ pub mod getent;
 pub mod group;
 pub mod hostname;
 pub mod known_hosts;
+pub mod sysctl;
 pub mod user;
