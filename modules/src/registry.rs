@@ -10,7 +10,7 @@ use crate::files::{
 };
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
-    known_hosts::KnownHosts, sysctl::Sysctl, user::User,
+    known_hosts::KnownHosts, mount::Mount, sysctl::Sysctl, user::User,
 };
 use crate::utilities::ping::Ping;
 
@@ -96,6 +96,11 @@ static ENTRIES: &[Entry] = &[
         name: "lineinfile",
         module: &LineInFile,
         source: include_str!("files/lineinfile.rs"),
+    },
+    Entry {
+        name: "mount",
+        module: &Mount,
+        source: include_str!("system/mount.rs"),
     },
     Entry {
         name: "ping",

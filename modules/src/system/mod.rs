@@ -7,5 +7,6 @@ pub mod getent;
 pub mod group;
 pub mod hostname;
 pub mod known_hosts;
+pub mod mount;
 pub mod sysctl;
 pub mod user;
