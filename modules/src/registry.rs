@@ -9,8 +9,17 @@ use crate::files::{
     tempfile::TempFile, template::Template,
 };
 use crate::system::{
-    authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
-    known_hosts::KnownHosts, mount::Mount, sysctl::Sysctl, user::User,
+    authorized_key::AuthorizedKey,
+    cron::Cron,
+    getent::Getent,
+    group::Group,
+    hostname::Hostname,
+    known_hosts::KnownHosts,
+    mount::Mount,
+    service::Service,
+    sysctl::Sysctl,
+    systemd::{Systemd, SystemdAlias, ALIAS_DOC},
+    user::User,
 };
 use crate::utilities::ping::Ping;
 
@@ -123,6 +132,11 @@ static ENTRIES: &[Entry] = &[
         source: include_str!("commands/script.rs"),
     },
     Entry {
+        name: "service",
+        module: &Service,
+        source: include_str!("system/service.rs"),
+    },
+    Entry {
         name: "shell",
         module: &Shell,
         source: include_str!("commands/shell.rs"),
@@ -141,6 +155,16 @@ static ENTRIES: &[Entry] = &[
         name: "sysctl",
         module: &Sysctl,
         source: include_str!("system/sysctl.rs"),
+    },
+    Entry {
+        name: "systemd",
+        module: &SystemdAlias,
+        source: ALIAS_DOC,
+    },
+    Entry {
+        name: "systemd_service",
+        module: &Systemd,
+        source: include_str!("system/systemd.rs"),
     },
     Entry {
         name: "tempfile",
