@@ -2,7 +2,7 @@
 //! enable, mask, daemon-reload, as Ansible's systemd_service (alias
 //! systemd) module does.
 //!
-//! One script asks systemctl what the unit is (`show`, `is-enabled -l`,
+//! One script asks systemctl what the unit is (`show`, `is-enabled`,
 //! `list-unit-files`, `is-active`), whether /etc/init.d has a script of
 //! that name and whether systemctl works at all; deciding is then a pure
 //! function of those outputs, which yields the systemctl commands to run
@@ -31,8 +31,8 @@
 //!   scope          system (default), user or global
 //!   no_block       pass --no-block
 //!   force          pass --force
-//!   One of state, enabled, masked, daemon_reload, daemon_reexec is
-//!   required.
+//!   With none of state, enabled, masked, daemon_reload, daemon_reexec
+//!   nothing is done (as in Ansible, whose check of them never fails).
 //!
 //! Returns: name, changed, status (every property of `systemctl show`),
 //! enabled, state.
@@ -59,13 +59,10 @@ static SPEC: Spec = Spec {
         Param::bool("no_block"),
     ],
     mutually_exclusive: &[],
-    required_one_of: &[&[
-        "state",
-        "enabled",
-        "masked",
-        "daemon_reload",
-        "daemon_reexec",
-    ]],
+    // Ansible requires one of state, enabled, masked, daemon_reload and
+    // daemon_reexec, but the defaults of the last two count as given, so
+    // the rule never fails: without them the task just reads nothing.
+    required_one_of: &[],
 };
 
 /// What the task asks for.
@@ -126,8 +123,10 @@ pub struct Run {
 pub struct UnitFacts {
     /// `systemctl show UNIT`.
     pub show: Run,
-    /// `systemctl is-enabled UNIT -l`.
+    /// `systemctl is-enabled UNIT`.
     pub is_enabled: Run,
+    /// `systemctl is-enabled UNIT -l` (with the unit's files).
+    pub is_enabled_long: Run,
     /// `systemctl list-unit-files UNIT`.
     pub list_unit_files: Run,
     /// `systemctl is-active UNIT`.
@@ -288,10 +287,10 @@ pub fn plan(w: &Wanted, f: &UnitFacts, check: bool) -> Plan {
         ));
     }
     let missing = format!("Could not find the requested service {unit}: host");
-    let mut is_enabled = f.is_enabled.clone();
+    let mut is_enabled = f.is_enabled_long.clone();
 
     if let Some(want) = w.masked {
-        let masked = is_enabled.out.trim() == "masked";
+        let masked = f.is_enabled.out.trim() == "masked";
         if masked != want {
             p.changed = true;
             let action = if want { "mask" } else { "unmask" };
@@ -418,6 +417,7 @@ fn probe_script(sc: &str, unit: &str) -> String {
     );
     let cmds = [
         format!("{sc} show {u}"),
+        format!("{sc} is-enabled {u}"),
         format!("{sc} is-enabled {u} -l"),
         format!("{sc} list-unit-files {u}"),
         format!("{sc} is-active {u}"),
@@ -449,6 +449,7 @@ fn parse_probe(text: &str) -> UnitFacts {
     };
     let show = next_run();
     let is_enabled = next_run();
+    let is_enabled_long = next_run();
     let list_unit_files = next_run();
     let is_active = next_run();
     let bare = next_run();
@@ -457,6 +458,7 @@ fn parse_probe(text: &str) -> UnitFacts {
     UnitFacts {
         show,
         is_enabled,
+        is_enabled_long,
         list_unit_files,
         is_active,
         bare,
@@ -621,7 +623,10 @@ async fn run_with(
     let facts = parse_probe(&r.stdout_text());
     let p = plan(&w, &facts, ctx.check_mode);
     warnings.extend(p.warnings.iter().cloned());
-    if let Some((msg, extra)) = p.failure {
+    if let Some((msg, mut extra)) = p.failure {
+        if extra.contains_key("cmd") {
+            extra.insert("cmd".into(), path.clone().into());
+        }
         let mut f = Outcome::failed(msg);
         f.values = extra;
         f.warnings = warnings;
@@ -671,7 +676,7 @@ mod tests {
     #[test]
     fn probe_output_is_read_back() {
         let text = format!(
-            "0\n{SEP}\nA=1\n{SEP}\n{SEP}\n1\n{SEP}\ndisabled\n{SEP}\n{SEP}\n0\n{SEP}\n{SEP}\n{SEP}\n3\n{SEP}\ninactive\n{SEP}\n{SEP}\n0\n{SEP}\n{SEP}\n{SEP}\ninitd\n"
+            "0\n{SEP}\nA=1\n{SEP}\n{SEP}\n1\n{SEP}\ndisabled\n{SEP}\n{SEP}\n1\n{SEP}\ndisabled\n{SEP}\n{SEP}\n0\n{SEP}\n{SEP}\n{SEP}\n3\n{SEP}\ninactive\n{SEP}\n{SEP}\n0\n{SEP}\n{SEP}\n{SEP}\ninitd\n"
         );
         let f = parse_probe(&text);
         assert_eq!(f.show.out, "A=1\n");
