@@ -88,6 +88,8 @@ fn mount_steps_match_ansible() {
         "'path=\"D/with space\" src=tmpfs fstype=tmpfs fstab=D/fstab state=present opts=noauto'",
         "'path=D/old src=tmpfs fstype=tmpfs fstab=D/fstab state=present dump=1 passno=2'",
         "'path=D/old fstab=D/fstab state=absent_from_fstab'",
+        "'path=D/secret src=tmpfs fstype=tmpfs fstab=D/fstab state=present opts=size=1m opts_no_log=yes'",
+        "'path=D/secret fstab=D/fstab state=absent_from_fstab'",
         // Ephemeral: mounted without fstab; another source fails.
         "'path=D/m2 src=tmpfs fstype=tmpfs state=ephemeral opts=size=2m'",
         "'path=D/m2 src=tmpfs fstype=tmpfs state=ephemeral opts=size=3m'",

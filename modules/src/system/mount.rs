@@ -483,8 +483,14 @@ impl Module for Mount {
         }
         if a.bool_or("opts_no_log", false) && !opts.is_empty() {
             for v in out.values.values_mut() {
+                // Ansible's masking of no_log values: a whole value is
+                // named, a part of one is starred.
                 if let Value::String(s) = v {
-                    *s = s.replace(&opts, "********");
+                    *s = if *s == opts {
+                        "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER".into()
+                    } else {
+                        s.replace(&opts, "********")
+                    };
                 }
             }
         }
