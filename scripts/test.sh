@@ -8,7 +8,8 @@
 #     loopback port), openssh-client, sudo, cron, python3-venv, and the
 #     account and namespace tools the system-module tests use (passwd:
 #     useradd/groupadd/chage; util-linux and mount: unshare, mount --bind,
-#     and setsid for async jobs; procps: pgrep, which the async tests use);
+#     and setsid for async jobs; procps: pgrep, sysctl, ps;
+#     init-system-helpers: service, update-rc.d);
 #   - the unprivileged user `herdtest` (plain /bin/sh, passwordless sudo) that
 #     the SSH tests log in as;
 #   - ansible-core 2.19 in a Python venv (.venv/ansible, or $HERD_ANSIBLE_VENV),
@@ -27,7 +28,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount procps)
+packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount procps init-system-helpers)
 test_user=herdtest
 venv="${HERD_ANSIBLE_VENV:-$repo/.venv/ansible}"
 ansible_spec='ansible-core>=2.19,<2.20'

@@ -566,6 +566,66 @@ impl Spec {
     }
 }
 
+/// One of Ansible's `required_if` rules: when `key` is `value` (as given,
+/// or by its `default`), every name in `needs` must be given.
+#[derive(Clone, Copy, Debug)]
+pub struct RequiredIf {
+    pub key: &'static str,
+    pub default: Option<&'static str>,
+    pub value: &'static str,
+    pub needs: &'static [&'static str],
+}
+
+impl Spec {
+    /// [`Spec::parse`] with `required_if` rules, checked where Ansible
+    /// checks them: after types, choices and `required_one_of`, before
+    /// unknown names are reported.
+    pub async fn parse_required_if(
+        &self,
+        ctx: &ModuleContext<'_>,
+        rules: &[RequiredIf],
+    ) -> Result<Result<Args, Outcome>, HostError> {
+        let check = |a: &Args| {
+            rules.iter().find_map(|r| {
+                let v = a.str(r.key).or(r.default.map(str::to_string))?;
+                let missing: Vec<&str> = r.needs.iter().copied().filter(|n| !a.has(n)).collect();
+                (v == r.value && !missing.is_empty()).then(|| {
+                    format!(
+                        "{} is {} but all of the following are missing: {}",
+                        r.key,
+                        r.value,
+                        missing.join(", ")
+                    )
+                })
+            })
+        };
+        match self.validate(ctx.args) {
+            Ok(mut a) => {
+                if let Some(msg) = check(&a) {
+                    return Ok(Err(Outcome::failed(msg)));
+                }
+                a.expand_user(ctx.host).await?;
+                Ok(Ok(a))
+            }
+            Err(e) => {
+                // An unknown name is reported last: a rule broken by the
+                // known names comes first.
+                let known: Map<String, Value> = ctx
+                    .args
+                    .iter()
+                    .filter(|(k, _)| self.find(k).is_some())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let msg = match self.validate(&known) {
+                    Ok(a) => check(&a).unwrap_or(e),
+                    _ => e,
+                };
+                Ok(Err(Outcome::failed(msg)))
+            }
+        }
+    }
+}
+
 fn convert(p: &Param, value: &Value) -> Result<Arg, String> {
     let type_err = |want: &str, extra: &str| {
         format!(

@@ -10,8 +10,17 @@ use crate::files::{
     tempfile::TempFile, template::Template,
 };
 use crate::system::{
-    authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
-    known_hosts::KnownHosts, user::User,
+    authorized_key::AuthorizedKey,
+    cron::Cron,
+    getent::Getent,
+    group::Group,
+    hostname::Hostname,
+    known_hosts::KnownHosts,
+    mount::Mount,
+    service::Service,
+    sysctl::Sysctl,
+    systemd::{Systemd, SystemdAlias, ALIAS_DOC},
+    user::User,
 };
 use crate::utilities::ping::Ping;
 
@@ -99,6 +108,11 @@ static ENTRIES: &[Entry] = &[
         source: include_str!("files/lineinfile.rs"),
     },
     Entry {
+        name: "mount",
+        module: &Mount,
+        source: include_str!("system/mount.rs"),
+    },
+    Entry {
         name: "ping",
         module: &Ping,
         source: include_str!("utilities/ping.rs"),
@@ -119,6 +133,11 @@ static ENTRIES: &[Entry] = &[
         source: include_str!("commands/script.rs"),
     },
     Entry {
+        name: "service",
+        module: &Service,
+        source: include_str!("system/service.rs"),
+    },
+    Entry {
         name: "shell",
         module: &Shell,
         source: include_str!("commands/shell.rs"),
@@ -132,6 +151,21 @@ static ENTRIES: &[Entry] = &[
         name: "stat",
         module: &Stat,
         source: include_str!("files/stat.rs"),
+    },
+    Entry {
+        name: "sysctl",
+        module: &Sysctl,
+        source: include_str!("system/sysctl.rs"),
+    },
+    Entry {
+        name: "systemd",
+        module: &SystemdAlias,
+        source: ALIAS_DOC,
+    },
+    Entry {
+        name: "systemd_service",
+        module: &Systemd,
+        source: include_str!("system/systemd.rs"),
     },
     Entry {
         name: "tempfile",

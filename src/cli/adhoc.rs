@@ -249,7 +249,13 @@ impl AdhocSink {
             }
             // ansible-core 2.19 shows the status in the caption, not as
             // a `failed` key.
-            if k.starts_with("_ansible_") || k == "exception" || k == "failed" {
+            // Warnings go to stderr, as `[WARNING]:` lines, not in the JSON.
+            if k.starts_with("_ansible_")
+                || matches!(
+                    k.as_str(),
+                    "exception" | "failed" | "warnings" | "deprecations"
+                )
+            {
                 continue;
             }
             if self.verbosity < 3 && (k == "invocation" || k == "diff") {
@@ -388,6 +394,11 @@ impl Sink for AdhocSink {
                 no_log,
                 ..
             } => {
+                if let Some(Value::Array(ws)) = result.get("warnings") {
+                    for w in ws.iter().filter_map(Value::as_str) {
+                        crate::diag::warn(w);
+                    }
+                }
                 let mut out = self.out.lock();
                 for line in self.lines(host, *status, result, *no_log) {
                     let _ = writeln!(out, "{line}");

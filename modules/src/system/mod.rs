@@ -7,4 +7,8 @@ pub mod getent;
 pub mod group;
 pub mod hostname;
 pub mod known_hosts;
+pub mod mount;
+pub mod service;
+pub mod sysctl;
+pub mod systemd;
 pub mod user;
