@@ -8,6 +8,7 @@ use crate::files::{
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
     tempfile::TempFile, template::Template,
 };
+use crate::packaging::package_facts::PackageFacts;
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
     known_hosts::KnownHosts, user::User,
@@ -96,6 +97,11 @@ static ENTRIES: &[Entry] = &[
         name: "lineinfile",
         module: &LineInFile,
         source: include_str!("files/lineinfile.rs"),
+    },
+    Entry {
+        name: "package_facts",
+        module: &PackageFacts,
+        source: include_str!("packaging/package_facts.rs"),
     },
     Entry {
         name: "ping",

@@ -1,0 +1,4 @@
+//! Packaging modules: package managers, their repositories, and the
+//! installed packages as facts.
+
+pub mod package_facts;
