@@ -8,7 +8,7 @@ use crate::files::{
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
     tempfile::TempFile, template::Template,
 };
-use crate::packaging::package_facts::PackageFacts;
+use crate::packaging::{dnf::Dnf, package_facts::PackageFacts};
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
     known_hosts::KnownHosts, user::User,
@@ -52,6 +52,11 @@ static ENTRIES: &[Entry] = &[
         name: "cron",
         module: &Cron,
         source: include_str!("system/cron.rs"),
+    },
+    Entry {
+        name: "dnf",
+        module: &Dnf,
+        source: include_str!("packaging/dnf.rs"),
     },
     Entry {
         name: "fetch",
@@ -162,6 +167,8 @@ pub fn get(name: &str) -> Option<&'static dyn Module> {
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
         .unwrap_or(name);
+    // ansible-core 2.19 redirects `yum` to dnf (ansible_builtin_runtime.yml).
+    let short = if short == "yum" { "dnf" } else { short };
     ENTRIES.iter().find(|e| e.name == short).map(|e| e.module)
 }
 

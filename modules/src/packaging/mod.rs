@@ -1,4 +1,5 @@
 //! Packaging modules: package managers, their repositories, and the
 //! installed packages as facts.
 
+pub mod dnf;
 pub mod package_facts;
