@@ -6,101 +6,10 @@
 
 mod common;
 mod module_support;
+mod recorded_host;
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
-
-use async_trait::async_trait;
-use herd_modules::api::{
-    ExecOptions, ExecResult, FileStat, Host, HostError, Map, ModuleContext, Outcome, Source, Value,
-};
-use module_support::TestController;
+use recorded_host::{fixture, run, Recorded};
 use serde_json::json;
-
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/packaging");
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{FIXTURES}/{name}")).expect(name)
-}
-
-/// A host that answers each command with the next recorded output, and
-/// keeps the commands it was sent.
-struct Recorded {
-    answers: Mutex<VecDeque<(i32, String)>>,
-    sent: Mutex<Vec<String>>,
-}
-
-impl Recorded {
-    /// Answers read from fixture files.
-    fn new(answers: &[(i32, &str)]) -> Recorded {
-        Recorded::with_text(answers.iter().map(|(rc, f)| (*rc, fixture(f))).collect())
-    }
-
-    fn with_text(answers: Vec<(i32, String)>) -> Recorded {
-        Recorded {
-            answers: Mutex::new(answers.into()),
-            sent: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn sent(&self) -> Vec<String> {
-        self.sent.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Host for Recorded {
-    fn name(&self) -> &str {
-        "recorded"
-    }
-    async fn exec(&self, command: &str, _: &ExecOptions) -> Result<ExecResult, HostError> {
-        self.sent.lock().unwrap().push(command.to_string());
-        let (rc, out) = self
-            .answers
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or_else(|| panic!("no recorded answer for: {command}"));
-        Ok(ExecResult {
-            rc,
-            stdout: out.into_bytes(),
-            stderr: Vec::new(),
-        })
-    }
-    async fn read_file(&self, _: &str) -> Result<Option<Vec<u8>>, HostError> {
-        Err(HostError::failed("dnf reads no files"))
-    }
-    async fn write_from(&self, _: &str, _: Source<'_>, _: Option<u32>) -> Result<(), HostError> {
-        Err(HostError::failed("dnf writes no files"))
-    }
-    async fn checksum(&self, _: &str) -> Result<Option<String>, HostError> {
-        Err(HostError::failed("dnf reads no files"))
-    }
-    async fn stat(&self, _: &str, _: bool) -> Result<Option<FileStat>, HostError> {
-        Err(HostError::failed("dnf reads no files"))
-    }
-}
-
-async fn run(module: &str, args: Value, check: bool, host: &Recorded) -> Map<String, Value> {
-    let dir = tempfile::tempdir().unwrap();
-    let controller = TestController {
-        root: dir.path().to_path_buf(),
-        vars: Map::new(),
-    };
-    let Value::Object(args) = args else {
-        panic!("args must be a dict")
-    };
-    let m = herd_modules::registry::get(module).expect(module);
-    let ctx = ModuleContext {
-        host,
-        controller: &controller,
-        args: &args,
-        check_mode: check,
-        diff: false,
-    };
-    let o: Outcome = m.run(&ctx).await.expect("host error");
-    o.to_result()
-}
 
 #[tokio::test]
 async fn present_with_everything_installed_is_nothing_to_do() {

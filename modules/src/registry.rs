@@ -8,7 +8,7 @@ use crate::files::{
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
     tempfile::TempFile, template::Template,
 };
-use crate::packaging::{dnf::Dnf, package_facts::PackageFacts};
+use crate::packaging::{apk::Apk, dnf::Dnf, package_facts::PackageFacts};
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
     known_hosts::KnownHosts, user::User,
@@ -23,6 +23,11 @@ struct Entry {
 }
 
 static ENTRIES: &[Entry] = &[
+    Entry {
+        name: "apk",
+        module: &Apk,
+        source: include_str!("packaging/apk.rs"),
+    },
     Entry {
         name: "assemble",
         module: &Assemble,

@@ -1,5 +1,6 @@
 //! Packaging modules: package managers, their repositories, and the
 //! installed packages as facts.
 
+pub mod apk;
 pub mod dnf;
 pub mod package_facts;
