@@ -4,6 +4,7 @@
 //! commands the module sends and the result it returns, with
 //! community.general's messages.
 
+mod common;
 mod module_support;
 mod recorded_host;
 
@@ -246,4 +247,16 @@ async fn bad_arguments_with_community_generals_wording() {
         r["msg"],
         json!("Failed to find required executable \"apk\" in paths: /usr/bin:/bin")
     );
+}
+
+/// For real on this host, which has no apk: community.general's message.
+#[test]
+fn no_apk_on_this_host() {
+    let out = common::herd_adhoc("apk", "name=htop", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\"msg\": \"Failed to find required executable \\\"apk\\\" in paths: "),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(2));
 }

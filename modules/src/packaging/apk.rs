@@ -335,7 +335,10 @@ impl Module for Apk {
         let opts = c_locale();
         let r = ctx
             .host
-            .exec("command -v apk || printf '%s' \"$PATH\"", &opts)
+            .exec(
+                "command -v apk || { printf '%s' \"$PATH\"; exit 1; }",
+                &opts,
+            )
             .await?;
         if r.rc != 0 {
             return Ok(Outcome::failed(format!(
