@@ -8,7 +8,9 @@ use crate::files::{
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
     tempfile::TempFile, template::Template,
 };
-use crate::packaging::{apk::Apk, dnf::Dnf, package_facts::PackageFacts};
+use crate::packaging::{
+    apk::Apk, dnf::Dnf, package_facts::PackageFacts, yum_repository::YumRepository,
+};
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
     known_hosts::KnownHosts, user::User,
@@ -162,6 +164,11 @@ static ENTRIES: &[Entry] = &[
         name: "user",
         module: &User,
         source: include_str!("system/user.rs"),
+    },
+    Entry {
+        name: "yum_repository",
+        module: &YumRepository,
+        source: include_str!("packaging/yum_repository.rs"),
     },
 ];
 

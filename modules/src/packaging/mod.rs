@@ -4,3 +4,4 @@
 pub mod apk;
 pub mod dnf;
 pub mod package_facts;
+pub mod yum_repository;
