@@ -9,7 +9,7 @@ use crate::files::{
     tempfile::TempFile, template::Template,
 };
 use crate::packaging::{
-    apk::Apk, dnf::Dnf, package_facts::PackageFacts, yum_repository::YumRepository,
+    apk::Apk, dnf::Dnf, package_facts::PackageFacts, pip::Pip, yum_repository::YumRepository,
 };
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
@@ -119,6 +119,11 @@ static ENTRIES: &[Entry] = &[
         name: "ping",
         module: &Ping,
         source: include_str!("utilities/ping.rs"),
+    },
+    Entry {
+        name: "pip",
+        module: &Pip,
+        source: include_str!("packaging/pip.rs"),
     },
     Entry {
         name: "raw",

@@ -4,4 +4,5 @@
 pub mod apk;
 pub mod dnf;
 pub mod package_facts;
+pub mod pip;
 pub mod yum_repository;
