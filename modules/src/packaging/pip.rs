@@ -69,7 +69,8 @@ static SPEC: Spec = Spec {
 };
 
 /// A PEP 440 version, enough to order versions and test specifiers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Equality is PEP 440's (`1.0 == 1.0.0`).
+#[derive(Clone, Debug)]
 pub struct Version {
     epoch: u64,
     release: Vec<u64>,
@@ -187,6 +188,14 @@ impl Ord for Version {
     }
 }
 
+impl PartialEq for Version {
+    fn eq(&self, o: &Version) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+
+impl Eq for Version {}
+
 impl PartialOrd for Version {
     fn partial_cmp(&self, o: &Version) -> Option<Ordering> {
         Some(self.cmp(o))
@@ -224,8 +233,20 @@ pub fn satisfies(op: &str, spec: &str, version: &str) -> bool {
         "!=" => have != want,
         ">=" => have >= want,
         "<=" => have <= want,
-        ">" => have > want,
-        "<" => have < want,
+        // `>V` takes no post-release of V, `<V` no pre-release of V,
+        // unless V is one itself.
+        ">" => {
+            have > want
+                && (want.post.is_some()
+                    || have.post.is_none()
+                    || Version::release_cmp(&have.release, &want.release) != Ordering::Equal)
+        }
+        "<" => {
+            have < want
+                && (want.pre.is_some()
+                    || have.pre.is_none()
+                    || Version::release_cmp(&have.release, &want.release) != Ordering::Equal)
+        }
         "~=" => {
             let mut prefix = want.release.clone();
             if prefix.len() < 2 {
@@ -915,8 +936,11 @@ mod tests {
         assert!(satisfies("==", "1.*", "1.4.2"));
         assert!(satisfies("~=", "1.4", "1.9"));
         assert!(!satisfies("~=", "1.4.2", "1.5"));
-        assert!(satisfies("<", "2.0", "2.0rc1"));
-        assert!(satisfies(">", "1.0", "1.0.post1"));
+        assert!(!satisfies("<", "2.0", "2.0rc1"));
+        assert!(satisfies("<", "2.0", "1.9rc1"));
+        assert!(!satisfies(">", "1.0", "1.0.post1"));
+        assert!(satisfies(">", "1.0", "1.1"));
+        assert!(satisfies(">=", "2.0rc1", "2.0"));
         assert!(satisfies("==", "1.0", "1.0.0"));
         let installed = vec!["Six==1.16.0".to_string()];
         assert!(Requirement::parse("six>=1.10").satisfied_by(&installed));
