@@ -89,3 +89,36 @@ fn steps_match_ansible() {
     }
     assert!(!freeze(&h).contains("six=="));
 }
+
+/// A requirements file and a virtualenv relative to `chdir`: changed comes
+/// from the package list before and after.
+#[test]
+fn requirements_match_ansible() {
+    let root = tempfile::tempdir_in("/tmp").unwrap();
+    let (h, a) = (root.path().join("h"), root.path().join("a"));
+    for d in [&h, &a] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("req.txt"), "six==1.16.0\n").unwrap();
+    }
+    for extra in [&["-C"][..], &[][..], &[][..], &["-C"][..]] {
+        let run = |dir: &Path, ansible: bool| {
+            let args = format!(
+                "requirements=req.txt chdir={} virtualenv=venv virtualenv_command='python3 -m venv'",
+                dir.display()
+            );
+            let out = if ansible {
+                common::ansible_adhoc("pip", &args, extra)
+            } else {
+                common::herd_adhoc("pip", &args, extra)
+            };
+            (
+                String::from_utf8_lossy(&out.stdout).replace(dir.to_str().unwrap(), "DIR"),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (ht, he) = run(&h, false);
+        let (at, ae) = run(&a, true);
+        assert_eq!(ht, at, "{extra:?}\nherd stderr: {he}\nansible stderr: {ae}");
+    }
+    assert!(freeze(&h.join("venv")).contains("six==1.16.0"));
+}
