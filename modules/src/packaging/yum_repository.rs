@@ -363,7 +363,13 @@ impl Module for YumRepository {
             }
         }
         let attrs = Attrs::from_args(&a);
-        if let Some(st) = ctx.host.stat(&dest, true).await? {
+        // Without mode/owner/group there is nothing more to compare.
+        let st = if attrs.mode.is_none() && attrs.owner.is_none() && attrs.group.is_none() {
+            None
+        } else {
+            ctx.host.stat(&dest, true).await?
+        };
+        if let Some(st) = st {
             let c = match attr_change(&attrs, &st) {
                 Ok(c) => c,
                 Err(e) => return Ok(Outcome::failed(e)),
