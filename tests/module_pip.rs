@@ -39,8 +39,10 @@ fn steps_match_ansible() {
         // Drift to another version.
         ("name='six==1.17.0'", &["-C"]),
         ("name='six==1.17.0'", &[]),
-        // latest in check mode always says changed.
+        // latest in check mode always says changed; for real, pip decides.
         ("name=six state=latest", &["-C"]),
+        ("name=six state=latest", &[]),
+        ("name='six==1.17.0' state=forcereinstall", &[]),
         // Absent: check, for real, again.
         ("name=six state=absent", &["-C"]),
         ("name=six state=absent", &[]),
