@@ -9,7 +9,8 @@
 #     account and namespace tools the system-module tests use (passwd:
 #     useradd/groupadd/chage; util-linux and mount: unshare, mount --bind,
 #     and setsid for async jobs; procps: pgrep, sysctl, ps;
-#     init-system-helpers: service, update-rc.d);
+#     init-system-helpers: service, update-rc.d), and python3-apt
+#     (ansible's package_facts, which herd's is compared with);
 #   - the unprivileged user `herdtest` (plain /bin/sh, passwordless sudo) that
 #     the SSH tests log in as;
 #   - ansible-core 2.19 in a Python venv (.venv/ansible, or $HERD_ANSIBLE_VENV),
@@ -28,7 +29,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount procps init-system-helpers)
+packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount procps init-system-helpers python3-apt)
 test_user=herdtest
 venv="${HERD_ANSIBLE_VENV:-$repo/.venv/ansible}"
 ansible_spec='ansible-core>=2.19,<2.20'

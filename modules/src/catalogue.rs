@@ -11,6 +11,12 @@ pub static CATALOGUE: &[ModuleInfo] = &[
         kind: ModuleKind::Action,
     },
     ModuleInfo {
+        name: "apk",
+        collection: "community.general",
+        free_form: false,
+        kind: ModuleKind::Module,
+    },
+    ModuleInfo {
         name: "apt",
         collection: "ansible.builtin",
         free_form: false,
@@ -429,6 +435,12 @@ pub static CATALOGUE: &[ModuleInfo] = &[
         collection: "ansible.builtin",
         free_form: false,
         kind: ModuleKind::Action,
+    },
+    ModuleInfo {
+        name: "yum",
+        collection: "ansible.builtin",
+        free_form: false,
+        kind: ModuleKind::Module,
     },
     ModuleInfo {
         name: "yum_repository",

@@ -9,6 +9,9 @@ use crate::files::{
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
     tempfile::TempFile, template::Template,
 };
+use crate::packaging::{
+    apk::Apk, dnf::Dnf, package_facts::PackageFacts, pip::Pip, yum_repository::YumRepository,
+};
 use crate::system::{
     authorized_key::AuthorizedKey,
     cron::Cron,
@@ -32,6 +35,11 @@ struct Entry {
 }
 
 static ENTRIES: &[Entry] = &[
+    Entry {
+        name: "apk",
+        module: &Apk,
+        source: include_str!("packaging/apk.rs"),
+    },
     Entry {
         name: "assemble",
         module: &Assemble,
@@ -61,6 +69,11 @@ static ENTRIES: &[Entry] = &[
         name: "cron",
         module: &Cron,
         source: include_str!("system/cron.rs"),
+    },
+    Entry {
+        name: "dnf",
+        module: &Dnf,
+        source: include_str!("packaging/dnf.rs"),
     },
     Entry {
         name: "fetch",
@@ -113,9 +126,19 @@ static ENTRIES: &[Entry] = &[
         source: include_str!("system/mount.rs"),
     },
     Entry {
+        name: "package_facts",
+        module: &PackageFacts,
+        source: include_str!("packaging/package_facts.rs"),
+    },
+    Entry {
         name: "ping",
         module: &Ping,
         source: include_str!("utilities/ping.rs"),
+    },
+    Entry {
+        name: "pip",
+        module: &Pip,
+        source: include_str!("packaging/pip.rs"),
     },
     Entry {
         name: "raw",
@@ -182,6 +205,11 @@ static ENTRIES: &[Entry] = &[
         module: &User,
         source: include_str!("system/user.rs"),
     },
+    Entry {
+        name: "yum_repository",
+        module: &YumRepository,
+        source: include_str!("packaging/yum_repository.rs"),
+    },
 ];
 
 /// The module called `name` (short name), if herd has it. The
@@ -191,6 +219,8 @@ pub fn get(name: &str) -> Option<&'static dyn Module> {
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
         .unwrap_or(name);
+    // ansible-core 2.19 redirects `yum` to dnf (ansible_builtin_runtime.yml).
+    let short = if short == "yum" { "dnf" } else { short };
     ENTRIES.iter().find(|e| e.name == short).map(|e| e.module)
 }
 
