@@ -7,7 +7,9 @@
 #   - Debian packages: openssh-server (the tests start their own sshd on a
 #     loopback port), openssh-client, sudo, cron, python3-venv, and the
 #     account and namespace tools the system-module tests use (passwd:
-#     useradd/groupadd/chage; util-linux and mount: unshare, mount --bind);
+#     useradd/groupadd/chage; util-linux and mount: unshare, mount --bind),
+#     and the archive tools the unarchive tests use (tar, gzip, bzip2,
+#     xz-utils, unzip, zip);
 #   - the unprivileged user `herdtest` (plain /bin/sh, passwordless sudo) that
 #     the SSH tests log in as;
 #   - a BusyBox userland (package busybox): its applets as symlinks in
@@ -30,7 +32,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount busybox)
+packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount busybox
+    tar gzip bzip2 xz-utils unzip zip)
 test_user=herdtest
 busybox_user=herdbb
 venv="${HERD_ANSIBLE_VENV:-$repo/.venv/ansible}"

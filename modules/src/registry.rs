@@ -6,7 +6,7 @@ use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
 use crate::files::{
     assemble::Assemble, blockinfile::BlockInFile, copy::Copy, fetch::Fetch, file::File, find::Find,
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
-    tempfile::TempFile, template::Template,
+    tempfile::TempFile, template::Template, unarchive::Unarchive,
 };
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
@@ -141,6 +141,11 @@ static ENTRIES: &[Entry] = &[
         name: "template",
         module: &Template,
         source: include_str!("files/template.rs"),
+    },
+    Entry {
+        name: "unarchive",
+        module: &Unarchive,
+        source: include_str!("files/unarchive.rs"),
     },
     Entry {
         name: "user",
