@@ -139,6 +139,16 @@ const PLAYBOOK: &str = r#"- hosts: bb
         path: "{{ tmp.path }}"
         state: absent
       changed_when: false
+    - name: Unarchive with BusyBox tar
+      ansible.builtin.unarchive:
+        src: files/bundle.tgz
+        dest: "{{ root }}/app"
+        list_files: true
+      register: unpacked
+    - ansible.builtin.assert:
+        that:
+          - unpacked.handler == 'TgzArchive'
+          - "'./bundle/readme.txt' in unpacked.files"
     - name: Command with creates
       ansible.builtin.command: touch {{ root }}/app/marker
       args:
@@ -218,6 +228,13 @@ fn a_playbook_runs_on_a_busybox_userland() {
         "#!/bin/sh\nprintf 'hello %s\\n' \"$(basename \"$0\")\" > \"$1\"\n",
     );
     common::write(&ctl, "templates/motd.j2", "hello {{ who }}\n");
+    common::write(&ctl, "bundle/bundle/readme.txt", "read me\n");
+    let tar = Command::new("tar")
+        .args(["-czf", "files/bundle.tgz", "-C", "bundle", "./bundle"])
+        .current_dir(&ctl)
+        .status()
+        .expect("tar");
+    assert!(tar.success());
     common::write(
         &ctl,
         "inventory",
@@ -234,7 +251,7 @@ fn a_playbook_runs_on_a_busybox_userland() {
     assert_eq!(code, Some(0), "{first}");
     assert_eq!(
         recap(&first),
-        "busybox : ok=30 changed=19 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0",
+        "busybox : ok=32 changed=20 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0",
         "{first}"
     );
     let app = root.join("app");
@@ -252,6 +269,7 @@ fn a_playbook_runs_on_a_busybox_userland() {
     assert_eq!(read("app.ini"), "\n[main]\nlevel = 3\n");
     assert_eq!(read("shell.log"), "ran\n");
     assert_eq!(read("script.out"), "hello hello.sh\n");
+    assert_eq!(read("bundle/readme.txt"), "read me\n");
     assert_eq!(
         std::fs::read_to_string(ctl.join("fetched/app.conf")).expect("fetched"),
         read("app.conf")
@@ -274,7 +292,7 @@ fn a_playbook_runs_on_a_busybox_userland() {
     assert_eq!(code, Some(0), "{second}");
     assert_eq!(
         recap(&second),
-        "busybox : ok=29 changed=0 unreachable=0 failed=0 skipped=1 rescued=0 ignored=0",
+        "busybox : ok=31 changed=0 unreachable=0 failed=0 skipped=1 rescued=0 ignored=0",
         "{second}"
     );
 }

@@ -297,8 +297,12 @@ fn tar_argv(h: &Handler, job: &Job, action: &str, with_attrs: bool) -> Vec<Strin
             cmd.push("--keep-newer-files".into());
         }
     }
-    for e in &job.exclude {
-        cmd.push(format!("--exclude={e}"));
+    // BusyBox tar has no --exclude: its listings are filtered here, and an
+    // extraction with exclude is refused before it starts.
+    if !*busybox {
+        for e in &job.exclude {
+            cmd.push(format!("--exclude={e}"));
+        }
     }
     cmd.push("-f".into());
     cmd.push(job.src.clone());
@@ -363,7 +367,7 @@ async fn pick_handler(
         return Ok(Err(Picked::None(reasons)));
     }
     let v = &tools.tar_version;
-    let busybox = v.contains("BusyBox");
+    let busybox = v.to_lowercase().contains("busybox");
     let tar_type = if v.starts_with("bsdtar") {
         "bsd"
     } else if v.starts_with("tar") && v.contains("GNU") {
@@ -381,6 +385,10 @@ async fn pick_handler(
         return Ok(Err(Picked::None(reasons)));
     }
     for (flag, name) in TAR_KINDS {
+        // BusyBox tar has no --use-compress-program.
+        if busybox && flag.is_some_and(|f| f.starts_with("--")) {
+            continue;
+        }
         let h = Handler::Tar {
             name,
             tar: tools.tar.clone(),
@@ -609,7 +617,8 @@ struct OnDisk {
     owner: String,
     group: String,
     mtime: String,
-    /// The file's `cksum`, and that of the member's content.
+    /// The md5 sum of the file and of the member's content (`md5sum`:
+    /// GNU and BusyBox both have it; Debian's BusyBox has no `cksum`).
     sum: String,
     member_sum: String,
 }
@@ -626,7 +635,7 @@ fn kind_of(raw: u32) -> (char, u32) {
 }
 
 /// Looks at every member's path in one round trip: `stat` (GNU and
-/// BusyBox formats), the local mtime, and for regular files the cksum of
+/// BusyBox formats), the local mtime, and for regular files the md5 sum of
 /// the file and of the member (`extract` prints a member's content).
 async fn look_at_disk(
     host: &dyn Host,
@@ -646,7 +655,7 @@ async fn look_at_disk(
          if [ -e \"$p\" ] || [ -L \"$p\" ]; then\n\
          s=$(stat -c '%f|%s|%u|%g|%U|%G' -- \"$p\"); t=; c=; e=\n\
          if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then t=$(date -r \"$p\" +%Y%m%d.%H%M%S); \
-         c=$(cksum <\"$p\"); e=$({x} \"${{p#./}}\" 2>/dev/null | cksum); fi\n\
+         c=$(md5sum <\"$p\"); e=$({x} \"${{p#./}}\" 2>/dev/null | md5sum); fi\n\
          printf '%s|%s|%s|%s\\n' \"$s\" \"$t\" \"$c\" \"$e\"\n\
          else printf 'missing\\n'; fi\ndone\n",
         d = shell_quote(dest),
@@ -1095,6 +1104,11 @@ async fn unpack(
     if ctx.check_mode {
         out.changed = !unarchived;
     } else if !unarchived {
+        if matches!(handler, Handler::Tar { busybox: true, .. }) && !job.exclude.is_empty() {
+            return Ok(Outcome::failed(
+                "exclude needs GNU tar: BusyBox tar has no --exclude",
+            ));
+        }
         let cmd = match &handler {
             Handler::Tar { .. } => tar_argv(&handler, job, "--extract", true),
             Handler::Zip { unzip, .. } => {
