@@ -30,6 +30,8 @@ mod slurp;
 mod stat;
 #[path = "module_template.rs"]
 mod template;
+#[path = "module_unarchive/local.rs"]
+mod unarchive;
 
 mod module_support;
 

@@ -4,6 +4,11 @@
 //! zip archives, on the host or on the controller.
 
 mod common;
+mod module_support;
+// The same module through the module API, state by state (also run with
+// BusyBox's tools by tests/module_busybox.rs).
+#[path = "module_unarchive/local.rs"]
+mod local;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -17,9 +17,11 @@
 //! in Ansible.
 //!
 //! Tested: absent, extracted again, drift, check mode, list_files,
-//! exclude, include, creates, keep_newer, mode, argument and archive errors,
-//! each step compared with ansible's unarchive (tests/module_unarchive.rs);
-//! BusyBox tar through the BusyBox module pass.
+//! exclude, include, creates, mode, controller and host sources, argument
+//! and archive errors, each step compared with ansible's unarchive
+//! (tests/module_unarchive.rs); state by state through the module API with
+//! GNU tar and again with BusyBox tar (tests/module_busybox.rs), and over
+//! SSH as a BusyBox user (tests/ssh_busybox.rs).
 //!
 //! Arguments:
 //!   src              the archive: on the controller, or with remote_src on
@@ -1060,6 +1062,7 @@ async fn unpack(
         .with("src", src.clone());
 
     // Is it unpacked already?
+    let mut busybox_newer = false;
     let (unarchived, prepared) = match &handler {
         Handler::Tar { busybox: false, .. } => {
             let cmd = tar_argv(&handler, job, "--diff", true);
@@ -1079,6 +1082,9 @@ async fn unpack(
             x.extend(["-f".into(), src.clone()]);
             let disk = look_at_disk(host, &job.dest, &members, &x).await?;
             let c = compare(&members, &disk, job, &tools, r.rc == 0);
+            if !c.newer.is_empty() {
+                busybox_newer = true;
+            }
             (c.unarchived, c.diff)
         }
         Handler::Zip { unzip, zipinfo, .. } => {
@@ -1107,6 +1113,11 @@ async fn unpack(
         if matches!(handler, Handler::Tar { busybox: true, .. }) && !job.exclude.is_empty() {
             return Ok(Outcome::failed(
                 "exclude needs GNU tar: BusyBox tar has no --exclude",
+            ));
+        }
+        if busybox_newer {
+            return Ok(Outcome::failed(
+                "keep_newer needs GNU tar: BusyBox tar would replace the newer files",
             ));
         }
         let cmd = match &handler {
