@@ -9,7 +9,7 @@
 #     account and namespace tools the system-module tests use (passwd:
 #     useradd/groupadd/chage; util-linux and mount: unshare, mount --bind),
 #     and the archive tools the unarchive tests use (tar, gzip, bzip2,
-#     xz-utils, unzip, zip);
+#     xz-utils, unzip, zip, and curl for its downloads);
 #   - the unprivileged user `herdtest` (plain /bin/sh, passwordless sudo) that
 #     the SSH tests log in as;
 #   - a BusyBox userland (package busybox): its applets as symlinks in
@@ -33,7 +33,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount busybox
-    tar gzip bzip2 xz-utils unzip zip)
+    tar gzip bzip2 xz-utils unzip zip curl)
 test_user=herdtest
 busybox_user=herdbb
 venv="${HERD_ANSIBLE_VENV:-$repo/.venv/ansible}"

@@ -216,3 +216,72 @@ async fn errors_read_as_ansible_writes_them() {
     // Nothing was extracted by any of them.
     assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
 }
+
+/// A static HTTP server on loopback for `dir`, stopped on drop.
+struct Http(std::process::Child, u16);
+
+impl Http {
+    fn start(dir: &Path) -> Http {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1"])
+            .arg(port.to_string())
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Http(child, port);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("the HTTP server did not listen on {port}");
+    }
+}
+
+impl Drop for Http {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn downloads_a_url_on_the_host() {
+    let env = Env::new();
+    tgz(&env);
+    let http = Http::start(env.dir.path());
+    let d = dest(&env, "url");
+    let url = format!("http://127.0.0.1:{}/pkg.tgz", http.1);
+    let args = json!({"src": url, "dest": d, "remote_src": true});
+    let o = env.run("unarchive", args.clone()).await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    assert_eq!(read(format!("{d}/pkg/sub/b.txt")), "beta\n");
+    // The download is gone with its temporary directory.
+    let src = o.values["src"].as_str().unwrap().to_string();
+    assert!(
+        src.ends_with("/pkg.tgz") && !Path::new(&src).exists(),
+        "{src}"
+    );
+    let o = env.run("unarchive", args).await;
+    assert!(!o.changed && !o.failed, "{o:?}");
+    let missing = format!("http://127.0.0.1:{}/none.tgz", http.1);
+    let o = env
+        .run(
+            "unarchive",
+            json!({"src": missing, "dest": d, "remote_src": true}),
+        )
+        .await;
+    assert!(o.failed);
+    let msg = o.msg.unwrap();
+    assert!(
+        msg.starts_with(&format!("Failure downloading {missing}, ")),
+        "{msg}"
+    );
+}
