@@ -235,9 +235,11 @@ impl Http {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("python3 -m http.server");
+        // Owned (and so stopped on drop) before anything can fail.
+        let server = Http(child, port);
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Http(child, port);
+                return server;
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
