@@ -59,8 +59,8 @@ fn archives(dir: &Path) {
     std::fs::write(dir.join("empty.tgz"), "").unwrap();
 }
 
-/// Every path under `root` with its kind, mode and content.
-fn tree(root: &Path) -> BTreeMap<String, (String, u32, String)> {
+/// Every path under `root` with its kind, mode, owner ids and content.
+fn tree(root: &Path) -> BTreeMap<String, (String, u32, (u32, u32), String)> {
     use std::os::unix::fs::MetadataExt;
     let mut out = BTreeMap::new();
     let mut todo = vec![root.to_path_buf()];
@@ -78,7 +78,15 @@ fn tree(root: &Path) -> BTreeMap<String, (String, u32, String)> {
             } else {
                 ("file", std::fs::read_to_string(&p).unwrap_or_default())
             };
-            out.insert(rel, (kind.to_string(), m.mode() & 0o7777, text));
+            out.insert(
+                rel,
+                (
+                    kind.to_string(),
+                    m.mode() & 0o7777,
+                    (m.uid(), m.gid()),
+                    text,
+                ),
+            );
         }
     }
     out
@@ -266,6 +274,27 @@ fn unarchive_steps_match_ansible() {
         ),
         (
             format!("src={d}/t.tgz dest=DEST/mode remote_src=yes mode=0700"),
+            &[],
+            None,
+        ),
+        // owner and group (the SSH tests' user), for tar and zip.
+        (
+            format!("src={d}/t.tgz dest=DEST/own remote_src=yes owner=herdtest group=herdtest"),
+            &[],
+            None,
+        ),
+        (
+            format!("src={d}/t.tgz dest=DEST/own remote_src=yes owner=herdtest group=herdtest"),
+            &[],
+            None,
+        ),
+        (
+            format!("src={d}/t.zip dest=DEST/zown remote_src=yes owner=herdtest mode=0640"),
+            &[],
+            None,
+        ),
+        (
+            format!("src={d}/t.zip dest=DEST/zown remote_src=yes owner=herdtest mode=0640"),
             &[],
             None,
         ),
