@@ -287,3 +287,38 @@ async fn downloads_a_url_on_the_host() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn a_big_archive_stays_within_the_command_line_limit() {
+    let env = Env::new();
+    let tree = env.dir.path().join("big");
+    // 800 names of about 240 bytes: more than the 128 KiB one command
+    // line (or one argument) may hold.
+    let long = "a-directory-with-a-rather-long-name-".repeat(5);
+    let many = tree.join(format!("pkg/{long}/many"));
+    std::fs::create_dir_all(&many).unwrap();
+    for i in 0..800 {
+        std::fs::write(
+            many.join(format!("file-number-{i:05}.txt")),
+            format!("{i}\n"),
+        )
+        .unwrap();
+    }
+    let archive = env.path("big.tgz");
+    let ok = Command::new("tar")
+        .args(["-czf", &archive, "-C"])
+        .arg(&tree)
+        .arg("pkg")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let d = dest(&env, "big");
+    let args = json!({"src": archive, "dest": d, "remote_src": true, "mode": "0600"});
+    let o = env.run("unarchive", args.clone()).await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    let last = format!("{d}/pkg/{long}/many/file-number-00799.txt");
+    assert_eq!(read(&last), "799\n");
+    assert_eq!(mode_of(&last), 0o600);
+    let o = env.run("unarchive", args).await;
+    assert!(!o.changed && !o.failed, "{o:?}");
+}

@@ -636,35 +636,64 @@ fn kind_of(raw: u32) -> (char, u32) {
     (kind, raw & 0o7777)
 }
 
+/// Where a member's content is read from to compare it with the file.
+enum Content<'a> {
+    /// A command printing one member (`unzip -p SRC`), given its name.
+    Command(&'a [String]),
+    /// A directory the whole archive was extracted to (one pass over a
+    /// compressed tar instead of one per member).
+    Dir(&'a str),
+}
+
 /// Looks at every member's path in one round trip: `stat` (GNU and
-/// BusyBox formats), the local mtime, and for regular files the md5 sum of
-/// the file and of the member (`extract` prints a member's content).
+/// BusyBox formats), the local mtime, and for regular files whether the
+/// content is the member's (md5 sums, or `cmp` with an extracted copy).
 async fn look_at_disk(
     host: &dyn Host,
     dest: &str,
     members: &[Member],
-    extract: &[String],
+    content: Content<'_>,
 ) -> Result<Vec<Option<OnDisk>>, HostError> {
     if members.is_empty() {
         return Ok(Vec::new());
     }
-    let names: Vec<String> = members
-        .iter()
-        .map(|m| shell_quote(&format!("./{}", m.name.trim_end_matches('/'))))
+    // The names go through stdin, one a line: a long archive stays within
+    // the command-line limit. A name holding a newline cannot, and counts
+    // as missing (so the archive is extracted).
+    let listed: Vec<usize> = (0..members.len())
+        .filter(|i| !members[*i].name.contains('\n'))
         .collect();
+    let mut input = Vec::new();
+    for i in &listed {
+        input.extend_from_slice(
+            format!("./{}\n", members[*i].name.trim_end_matches('/')).as_bytes(),
+        );
+    }
     let script = format!(
-        "cd {d} || exit 1\nfor p in {names}; do\n\
+        "cd {d} || exit 1\nwhile IFS= read -r p; do\n\
          if [ -e \"$p\" ] || [ -L \"$p\" ]; then\n\
          s=$(stat -c '%f|%s|%u|%g|%U|%G' -- \"$p\"); t=; c=; e=\n\
          if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then t=$(date -r \"$p\" +%Y%m%d.%H%M%S); \
-         c=$(md5sum <\"$p\"); e=$({x} \"${{p#./}}\" 2>/dev/null | md5sum); fi\n\
+         {same}; fi\n\
          printf '%s|%s|%s|%s\\n' \"$s\" \"$t\" \"$c\" \"$e\"\n\
          else printf 'missing\\n'; fi\ndone\n",
         d = shell_quote(dest),
-        names = names.join(" "),
-        x = quote_argv(extract),
+        same = match content {
+            Content::Command(x) => format!(
+                "c=$(md5sum <\"$p\"); e=$({} \"${{p#./}}\" </dev/null 2>/dev/null | md5sum)",
+                quote_argv(x)
+            ),
+            Content::Dir(dir) => format!(
+                "c=same; e=same; cmp -s \"$p\" {}/\"$p\" || c=differ",
+                shell_quote(dir)
+            ),
+        },
     );
-    let r = host.exec(&script, &c_locale()).await?;
+    let opts = ExecOptions {
+        stdin: Some(input),
+        ..c_locale()
+    };
+    let r = host.exec(&script, &opts).await?;
     if r.rc != 0 {
         return Err(HostError::failed(format!(
             "could not look at {dest}: {}",
@@ -672,19 +701,19 @@ async fn look_at_disk(
         )));
     }
     let text = r.stdout_text();
-    let mut out = Vec::new();
+    let mut seen = Vec::new();
     for line in text.lines() {
         if line == "missing" {
-            out.push(None);
+            seen.push(None);
             continue;
         }
         let f: Vec<&str> = line.split('|').collect();
         if f.len() < 9 {
-            out.push(None);
+            seen.push(None);
             continue;
         }
         let (kind, mode) = kind_of(u32::from_str_radix(f[0], 16).unwrap_or(0));
-        out.push(Some(OnDisk {
+        seen.push(Some(OnDisk {
             kind,
             mode,
             size: f[1].parse().unwrap_or(0),
@@ -697,7 +726,10 @@ async fn look_at_disk(
             member_sum: f[8].trim().to_string(),
         }));
     }
-    out.resize(members.len(), None);
+    let mut out = vec![None; members.len()];
+    for (i, d) in listed.into_iter().zip(seen) {
+        out[i] = d;
+    }
     Ok(out)
 }
 
@@ -859,15 +891,18 @@ async fn stat_many(host: &dyn Host, paths: &[String]) -> Result<Vec<Option<FileS
     if paths.is_empty() {
         return Ok(Vec::new());
     }
-    let script = format!(
-        "for p in {}; do stat -c '%f|%u|%g|%U|%G|%s' -- \"$p\" 2>/dev/null || echo missing; done",
-        paths
-            .iter()
-            .map(|p| shell_quote(p))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let r = host.exec(&script, &ExecOptions::default()).await?;
+    // One path a line on stdin (see look_at_disk); extracted names with a
+    // newline are rare enough to be left to a missing answer.
+    let input: String = paths
+        .iter()
+        .map(|p| format!("{}\n", p.replace('\n', "?")))
+        .collect();
+    let script = "while IFS= read -r p; do stat -c '%f|%u|%g|%U|%G|%s' -- \"$p\" 2>/dev/null || echo missing; done";
+    let opts = ExecOptions {
+        stdin: Some(input.into_bytes()),
+        ..ExecOptions::default()
+    };
+    let r = host.exec(script, &opts).await?;
     let mut out: Vec<Option<FileStat>> = r
         .stdout_text()
         .lines()
@@ -936,11 +971,14 @@ async fn apply_attrs(
     if cmds.is_empty() {
         return Ok(Ok(false));
     }
-    let r = host
-        .exec(&cmds.join(" && "), &ExecOptions::default())
-        .await?;
-    if r.rc != 0 {
-        return Ok(Err(r.stderr_text().trim().to_string()));
+    // In batches, so a big archive stays within the command-line limit.
+    for batch in cmds.chunks(200) {
+        let r = host
+            .exec(&batch.join(" && "), &ExecOptions::default())
+            .await?;
+        if r.rc != 0 {
+            return Ok(Err(r.stderr_text().trim().to_string()));
+        }
     }
     Ok(Ok(true))
 }
@@ -1075,12 +1113,27 @@ async fn unpack(
             list.insert(1, "-v".into());
             let r = run_argv(host, &list, Some(&job.dest)).await?;
             let members = parse_tar_verbose(&r.stdout_text(), &job.exclude);
-            let mut x = vec![tar.clone(), "-x".into(), "-O".into()];
+            // The archive is extracted once beside, and compared with.
+            let scratch = match host_tempdir(host).await? {
+                Ok(d) => d,
+                Err(e) => return Ok(Outcome::failed(e)),
+            };
+            let mut x = vec![tar.clone(), "-x".into(), "-C".into(), scratch.clone()];
             if let Some(f) = flag {
                 x.push(f.to_string());
             }
             x.extend(["-f".into(), src.clone()]);
-            let disk = look_at_disk(host, &job.dest, &members, &x).await?;
+            let disk = match run_argv(host, &x, None).await {
+                Ok(_) => look_at_disk(host, &job.dest, &members, Content::Dir(&scratch)).await,
+                Err(e) => Err(e),
+            };
+            let _ = host
+                .exec(
+                    &format!("rm -rf -- {}", shell_quote(&scratch)),
+                    &ExecOptions::default(),
+                )
+                .await;
+            let disk = disk?;
             let c = compare(&members, &disk, job, &tools, r.rc == 0);
             if !c.newer.is_empty() {
                 busybox_newer = true;
@@ -1099,7 +1152,7 @@ async fn unpack(
             let r = run_argv(host, &cmd, None).await?;
             let members = parse_zipinfo(&r.stdout_text(), tools.umask);
             let x = vec![unzip.clone(), "-p".into(), src.clone()];
-            let disk = look_at_disk(host, &job.dest, &members, &x).await?;
+            let disk = look_at_disk(host, &job.dest, &members, Content::Command(&x)).await?;
             let c = compare(&members, &disk, job, &tools, r.rc == 0);
             // Newer files stay as they are.
             job.exclude.extend(c.newer);
