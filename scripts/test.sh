@@ -118,7 +118,13 @@ create_busybox_userland() {
         say "installing BusyBox applets into $dir/bin"
         as_root rm -rf "$dir"
         as_root install -d -m 0755 "$dir/bin"
-        as_root "$bb" --install -s "$dir/bin"
+        # --install where the build has it, else one link per listed applet.
+        if ! as_root "$bb" --install -s "$dir/bin" 2>/dev/null; then
+            local applet
+            for applet in $("$bb" --list); do
+                as_root ln -sf "$bb" "$dir/bin/$applet"
+            done
+        fi
         # `--install` links to the binary's own path; make sure sh is there.
         [ -e "$dir/bin/sh" ] || as_root ln -s "$bb" "$dir/bin/sh"
         local tmp
