@@ -9,10 +9,17 @@
 #     account and namespace tools the system-module tests use (passwd:
 #     useradd/groupadd/chage; util-linux and mount: unshare, mount --bind,
 #     and setsid for async jobs; procps: pgrep, sysctl, ps;
-#     init-system-helpers: service, update-rc.d), and python3-apt
-#     (ansible's package_facts, which herd's is compared with);
+#     init-system-helpers: service, update-rc.d), python3-apt (ansible's
+#     package_facts, which herd's is compared with), and the archive tools
+#     the unarchive tests use (tar, gzip, bzip2, xz-utils, unzip, zip, and
+#     curl for its downloads);
 #   - the unprivileged user `herdtest` (plain /bin/sh, passwordless sudo) that
 #     the SSH tests log in as;
+#   - a BusyBox userland (package busybox): its applets as symlinks in
+#     /opt/herd-busybox/bin, a wrapper /opt/herd-busybox/shell that runs
+#     BusyBox's sh with only that directory on PATH (the module tests'
+#     BusyBox flavour), and the user `herdbb`, whose login shell is BusyBox's
+#     sh (the SSH harness gives its sessions that PATH);
 #   - ansible-core 2.19 in a Python venv (.venv/ansible, or $HERD_ANSIBLE_VENV),
 #     the oracle of the conformance suite;
 #   - the ansible.posix and community.general collections (the `json`
@@ -29,8 +36,10 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount procps init-system-helpers python3-apt)
+packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount procps
+    init-system-helpers python3-apt busybox tar gzip bzip2 xz-utils unzip zip curl)
 test_user=herdtest
+busybox_user=herdbb
 venv="${HERD_ANSIBLE_VENV:-$repo/.venv/ansible}"
 ansible_spec='ansible-core>=2.19,<2.20'
 collections_spec='ansible>=12,<13'
@@ -104,6 +113,37 @@ create_test_user() {
     fi
 }
 
+# The BusyBox userland: applet symlinks, the PATH-restricting wrapper
+# and the BusyBox test user. Rebuilt when the wrapper is missing.
+create_busybox_userland() {
+    local dir=/opt/herd-busybox bb
+    bb="$(command -v busybox)" || die "busybox is missing (package busybox)"
+    if [ ! -x "$dir/shell" ] || [ ! -e "$dir/bin/sh" ]; then
+        say "installing BusyBox applets into $dir/bin"
+        as_root rm -rf "$dir"
+        as_root install -d -m 0755 "$dir/bin"
+        # --install where the build has it, else one link per listed applet.
+        if ! as_root "$bb" --install -s "$dir/bin" 2>/dev/null; then
+            local applet
+            for applet in $("$bb" --list); do
+                as_root ln -sf "$bb" "$dir/bin/$applet"
+            done
+        fi
+        # `--install` links to the binary's own path; make sure sh is there.
+        [ -e "$dir/bin/sh" ] || as_root ln -s "$bb" "$dir/bin/sh"
+        local tmp
+        tmp="$(mktemp)"
+        printf '%s\n' "#!$dir/bin/sh" "PATH=$dir/bin" 'export PATH' "exec $dir/bin/sh \"\$@\"" >"$tmp"
+        as_root install -m 0755 "$tmp" "$dir/shell"
+        rm -f "$tmp"
+    fi
+    if ! id "$busybox_user" >/dev/null 2>&1; then
+        say "creating user $busybox_user (BusyBox sh)"
+        as_root useradd --create-home --shell "$dir/bin/sh" "$busybox_user"
+        as_root usermod -p '*' "$busybox_user"
+    fi
+}
+
 install_ansible() {
     if [ -x "$venv/bin/python" ] &&
         "$venv/bin/python" -c 'import sys, ansible.release as r; sys.exit(not r.__version__.startswith("2.19."))' 2>/dev/null &&
@@ -157,6 +197,7 @@ PY
 install_packages
 check_ssh_tools
 create_test_user
+create_busybox_userland
 install_ansible
 install_collections
 

@@ -7,7 +7,7 @@ use crate::commands::{command::Command, raw::Raw, script::Script, shell::Shell};
 use crate::files::{
     assemble::Assemble, blockinfile::BlockInFile, copy::Copy, fetch::Fetch, file::File, find::Find,
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
-    tempfile::TempFile, template::Template,
+    tempfile::TempFile, template::Template, unarchive::Unarchive,
 };
 use crate::packaging::{
     apk::Apk, dnf::Dnf, package_facts::PackageFacts, pip::Pip, yum_repository::YumRepository,
@@ -199,6 +199,11 @@ static ENTRIES: &[Entry] = &[
         name: "template",
         module: &Template,
         source: include_str!("files/template.rs"),
+    },
+    Entry {
+        name: "unarchive",
+        module: &Unarchive,
+        source: include_str!("files/unarchive.rs"),
     },
     Entry {
         name: "user",

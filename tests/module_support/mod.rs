@@ -50,6 +50,32 @@ impl Controller for TestController {
     }
 }
 
+/// The BusyBox userland scripts/test.sh installs: applet symlinks in
+/// `bin/`, and `shell`, BusyBox's sh with only that directory on PATH.
+pub const BUSYBOX_DIR: &str = "/opt/herd-busybox";
+
+/// True in the BusyBox flavour: the test binary `module_busybox`, which
+/// runs the file, command and text module tests a second time with the
+/// host's commands under BusyBox (the same test bodies, no copies).
+pub fn busybox() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .is_some_and(|n| n.starts_with("module_busybox"))
+}
+
+/// The wrapper shell of the BusyBox flavour, or a failure that says how
+/// to install it.
+pub fn busybox_shell() -> String {
+    let shell = format!("{BUSYBOX_DIR}/shell");
+    assert!(
+        Path::new(&shell).is_file() && Path::new(BUSYBOX_DIR).join("bin/sh").exists(),
+        "the BusyBox userland is missing ({shell}): run scripts/test.sh (as root), \
+         which installs busybox and links its applets into {BUSYBOX_DIR}/bin"
+    );
+    shell
+}
+
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub host: LocalHost,
@@ -64,10 +90,15 @@ impl Env {
             vars: Map::new(),
         };
         std::fs::create_dir_all(&controller.root).unwrap();
-        // HERD_TEST_SHELL runs the host side under another shell (e.g.
-        // BusyBox's sh, with its applets first on PATH).
+        // The BusyBox flavour runs every command under BusyBox's sh with
+        // only its applets on PATH; HERD_TEST_SHELL names another shell.
+        let shell = if busybox() {
+            Some(busybox_shell())
+        } else {
+            std::env::var("HERD_TEST_SHELL").ok()
+        };
         let settings = ConnectionSettings {
-            shell_executable: std::env::var("HERD_TEST_SHELL").ok(),
+            shell_executable: shell,
             ..ConnectionSettings::default()
         };
         Env {

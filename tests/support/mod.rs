@@ -25,6 +25,12 @@ pub const PASSWORD: &str = "herd-Test-pw 1";
 /// A third test user the harness creates: logs in with the client keys,
 /// and its sudo (passwordless) has `requiretty`.
 pub const TTY_USER: &str = "herdtty";
+/// The BusyBox test user scripts/test.sh creates: key login, BusyBox's
+/// sh as login shell, and (in every sshd the harness starts) a PATH of
+/// BusyBox applets only, no sudo.
+pub const BUSYBOX_USER: &str = "herdbb";
+/// Where scripts/test.sh links BusyBox's applets.
+pub const BUSYBOX_BIN: &str = "/opt/herd-busybox/bin";
 /// The passphrase of the encrypted client key.
 pub const PASSPHRASE: &str = "herd key passphrase";
 
@@ -195,8 +201,9 @@ impl Sshd {
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\n{auth}StrictModes no\n\
              PubkeyAuthentication yes\n\
-             PermitRootLogin no\nAllowUsers {USER} {PASSWORD_USER} {TTY_USER}\nMaxStartups 200:30:400\n\
-             MaxSessions 64\nLogLevel ERROR\nPrintMotd no\n{extra}",
+             PermitRootLogin no\nAllowUsers {USER} {PASSWORD_USER} {TTY_USER} {BUSYBOX_USER}\nMaxStartups 200:30:400\n\
+             MaxSessions 64\nLogLevel ERROR\nPrintMotd no\n{extra}\n\
+             Match User {BUSYBOX_USER}\n  SetEnv PATH={BUSYBOX_BIN}\n",
             d = d.display()
         );
         std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
@@ -312,6 +319,28 @@ impl Sshd {
         )
     }
 
+    /// [`Sshd::inventory_vars`] for [`BUSYBOX_USER`], or a failure
+    /// saying to run scripts/test.sh when that user is missing.
+    pub fn busybox_inventory_vars(&self) -> String {
+        let ok = Command::new("getent")
+            .args(["passwd", BUSYBOX_USER])
+            .output()
+            .is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim_end()
+                    .ends_with(&format!("{BUSYBOX_BIN}/sh"))
+            });
+        if !ok || !Path::new(BUSYBOX_BIN).join("sh").exists() {
+            fail(&format!(
+                "the BusyBox user {BUSYBOX_USER} (login shell {BUSYBOX_BIN}/sh) is missing"
+            ));
+        }
+        self.inventory_vars().replace(
+            &format!("ansible_user={USER}"),
+            &format!("ansible_user={BUSYBOX_USER}"),
+        )
+    }
+
     /// Settings for [`PASSWORD_USER`] with password login and no key.
     pub fn password_settings(&self) -> ConnectionSettings {
         ensure_password_user();
@@ -411,6 +440,12 @@ fn keygen(path: &Path, kind: &str, passphrase: &str) {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// Opens a directory to other users (a test user must reach files in it).
+pub fn chmod_755(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod 755");
 }
 
 /// A port nobody listens on right now.

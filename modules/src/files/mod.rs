@@ -16,3 +16,4 @@ pub mod slurp;
 pub mod stat;
 pub mod tempfile;
 pub mod template;
+pub mod unarchive;
