@@ -1228,6 +1228,10 @@ impl Module for Unarchive {
         "unarchive"
     }
 
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
+    }
+
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
         // The action plugin's checks come before the module's own.
         if ctx.args.contains_key("copy") && ctx.args.contains_key("remote_src") {

@@ -327,6 +327,10 @@ impl Module for Apk {
         "apk"
     }
 
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
+    }
+
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
         let a = match SPEC.parse(ctx).await? {
             Ok(a) => a,

@@ -364,6 +364,10 @@ impl Module for PackageFacts {
         "package_facts"
     }
 
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
+    }
+
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
         let a = match SPEC.parse(ctx).await? {
             Ok(a) => a,

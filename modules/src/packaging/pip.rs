@@ -552,6 +552,10 @@ impl Module for Pip {
         "pip"
     }
 
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
+    }
+
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
         let a = match SPEC.parse(ctx).await? {
             Ok(a) => a,

@@ -287,6 +287,10 @@ impl Module for YumRepository {
         "yum_repository"
     }
 
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
+    }
+
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
         let mut raw = ctx.args.clone();
         for k in IGNORED {

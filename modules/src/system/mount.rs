@@ -380,6 +380,10 @@ impl Module for Mount {
         "mount"
     }
 
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
+    }
+
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
         let a = match SPEC.parse_required_if(ctx, REQUIRED_IF).await? {
             Ok(a) => a,

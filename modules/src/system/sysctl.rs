@@ -219,6 +219,10 @@ impl Module for Sysctl {
         "sysctl"
     }
 
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
+    }
+
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
         let a = match SPEC.parse_required_if(ctx, REQUIRED_IF).await? {
             Ok(a) => a,

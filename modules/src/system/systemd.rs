@@ -474,6 +474,10 @@ impl Module for Systemd {
         "systemd_service"
     }
 
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
+    }
+
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
         let a = match SPEC.parse(ctx).await? {
             Ok(a) => a,
@@ -497,6 +501,10 @@ pub const ALIAS_DOC: &str =
 impl Module for SystemdAlias {
     fn name(&self) -> &'static str {
         "systemd"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
