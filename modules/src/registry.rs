@@ -8,6 +8,7 @@ use crate::files::{
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
     tempfile::TempFile, template::Template,
 };
+use crate::net::get_url::GetUrl;
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
     known_hosts::KnownHosts, user::User,
@@ -66,6 +67,11 @@ static ENTRIES: &[Entry] = &[
         name: "find",
         module: &Find,
         source: include_str!("files/find.rs"),
+    },
+    Entry {
+        name: "get_url",
+        module: &GetUrl,
+        source: include_str!("net/get_url.rs"),
     },
     Entry {
         name: "getent",
