@@ -8,7 +8,7 @@ use crate::files::{
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
     tempfile::TempFile, template::Template,
 };
-use crate::net::get_url::GetUrl;
+use crate::net::{get_url::GetUrl, uri::Uri};
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
     known_hosts::KnownHosts, user::User,
@@ -147,6 +147,11 @@ static ENTRIES: &[Entry] = &[
         name: "template",
         module: &Template,
         source: include_str!("files/template.rs"),
+    },
+    Entry {
+        name: "uri",
+        module: &Uri,
+        source: include_str!("net/uri.rs"),
     },
     Entry {
         name: "user",

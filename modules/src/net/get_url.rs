@@ -217,24 +217,10 @@ impl Module for GetUrl {
         let mut dest = a.str_or("dest", "");
         let mut force = a.bool_or("force", false);
         let attrs = Attrs::from_args(&a);
-        let mut headers: Vec<(String, String)> = Vec::new();
-        match a.raw("headers") {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(m)) => {
-                for (k, v) in m {
-                    let v = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    headers.push((k.clone(), v));
-                }
-            }
-            Some(_) => {
-                return Ok(Outcome::failed(
-                    "argument 'headers' is of type str and we were unable to convert to dict",
-                ))
-            }
-        }
+        let mut headers = match super::headers_arg("headers", a.raw("headers")) {
+            Ok(h) => h,
+            Err(e) => return Ok(Outcome::failed(e)),
+        };
         if !headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"))

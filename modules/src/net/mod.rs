@@ -4,10 +4,11 @@
 //! headers come back to the controller.
 
 pub mod get_url;
+pub mod uri;
 
 use base64::Engine;
 
-use crate::api::{shell_quote, ExecOptions, Host, HostError};
+use crate::api::{shell_quote, ExecOptions, Host, HostError, Value};
 
 /// One HTTP request to make from the host.
 #[derive(Clone, Debug, Default)]
@@ -72,6 +73,51 @@ impl HttpResponse {
         } else {
             format!("HTTP Error {}: {}", self.status, self.reason)
         }
+    }
+}
+
+/// A `type='dict'` argument of request headers as Ansible converts it:
+/// a dict, a JSON object in a string, or `k=v` pairs separated by commas
+/// or spaces. Values are written as Python's `str()` writes them.
+pub fn headers_arg(name: &str, v: Option<&Value>) -> Result<Vec<(String, String)>, String> {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        other => other.to_string(),
+    };
+    let err = || {
+        format!(
+            "argument '{name}' is of type str and we were unable to convert to dict: \
+             dictionary requested, could not parse JSON or key=value"
+        )
+    };
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(m)) => Ok(m.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
+        Some(Value::String(s)) if s.trim_start().starts_with('{') => {
+            match serde_json::from_str::<Value>(s) {
+                Ok(Value::Object(m)) => Ok(m.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
+                _ => Err(err()),
+            }
+        }
+        Some(Value::String(s)) => s
+            .split([',', ' '])
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                w.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .ok_or_else(err)
+            })
+            .collect(),
+        Some(other) => Err(format!(
+            "argument '{name}' is of type {} and we were unable to convert to dict",
+            match other {
+                Value::Array(_) => "list",
+                Value::Bool(_) => "bool",
+                _ => "int",
+            }
+        )),
     }
 }
 
@@ -242,7 +288,10 @@ pub async fn request(
         if let Some(u) = words.next().filter(|u| !u.is_empty()) {
             resp.url = u.to_string();
         }
-        resp.redirected = redirects > 0;
+        // curl counts an authentication round trip (`anyauth`) as a
+        // redirect too: only a different final URL is one.
+        resp.redirected =
+            redirects > 0 && resp.url != req.url && resp.url != format!("{}/", req.url);
         if rc != 0 || code == 0 {
             resp.status = -1;
             resp.error = Some(transport_error(rc, &r.stderr_text()));
