@@ -13,7 +13,7 @@ use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
     known_hosts::KnownHosts, user::User,
 };
-use crate::utilities::ping::Ping;
+use crate::utilities::{ping::Ping, wait_for::WaitFor};
 
 struct Entry {
     name: &'static str,
@@ -157,6 +157,11 @@ static ENTRIES: &[Entry] = &[
         name: "user",
         module: &User,
         source: include_str!("system/user.rs"),
+    },
+    Entry {
+        name: "wait_for",
+        module: &WaitFor,
+        source: include_str!("utilities/wait_for.rs"),
     },
 ];
 
