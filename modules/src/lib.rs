@@ -14,6 +14,7 @@ pub mod commands;
 pub mod files;
 pub mod net;
 pub mod registry;
+pub mod source;
 pub mod system;
 pub mod utilities;
 

@@ -9,6 +9,7 @@ use crate::files::{
     tempfile::TempFile, template::Template,
 };
 use crate::net::{get_url::GetUrl, uri::Uri};
+use crate::source::git::Git;
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
     known_hosts::KnownHosts, user::User,
@@ -77,6 +78,11 @@ static ENTRIES: &[Entry] = &[
         name: "getent",
         module: &Getent,
         source: include_str!("system/getent.rs"),
+    },
+    Entry {
+        name: "git",
+        module: &Git,
+        source: include_str!("source/git.rs"),
     },
     Entry {
         name: "group",
