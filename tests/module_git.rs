@@ -92,8 +92,9 @@ fn each_step_as_ansible() {
     let head = |d: &str| git(Path::new(d), &["rev-parse", "HEAD"]);
 
     // Check mode on an absent dest: the remote's head, nothing cloned.
-    let out = step("", &["--check"], &none);
+    let out = step("", &["--check", "--diff"], &none);
     assert!(out.contains("CHANGED"), "{out}");
+    assert!(out.starts_with(">> Newly checked out "), "{out}");
     assert!(!Path::new(&h_dest).exists());
     // Absent: cloned.
     let out = step("", &[], &none);
@@ -105,10 +106,12 @@ fn each_step_as_ansible() {
     // Drift upstream: check mode sees it, touches nothing; a run pulls it.
     let new = commit(&src, "two");
     let before = head(&h_dest);
-    let out = step("", &["--check"], &none);
+    let out = step("", &["--check", "--diff"], &none);
     assert!(out.contains(&new), "{out}");
+    assert!(out.contains("+two"), "the diff shows the new line: {out}");
     assert_eq!(head(&h_dest), before, "check mode changed the checkout");
-    step("", &[], &none);
+    let out = step("", &["--diff"], &none);
+    assert!(out.contains("+two"), "{out}");
     assert_eq!(head(&h_dest), new);
     // A dirty tree fails without force; force discards the change.
     let dirty = |d: &str| {

@@ -30,7 +30,10 @@
 //!   umask             a quoted octal umask for the git commands
 //!   executable        the git binary (default `git` on PATH)
 //!
-//! Check mode asks the remote with `git ls-remote` and changes nothing.
+//! Check mode asks the remote with `git ls-remote` and leaves the
+//! checkout alone (with `--diff` it fetches, as Ansible does, to show
+//! `git diff BEFORE AFTER`). `--diff` shows that diff, or ">> Newly
+//! checked out SHA" for a clone.
 //! Returns: before, after (commit ids; before null for a clone),
 //! remote_url_changed, submodules_changed, msg when local changes were
 //! discarded.
@@ -362,6 +365,12 @@ impl Module for Git {
                     Err(o) => return Ok(o),
                 };
                 out.changed = true;
+                if ctx.diff {
+                    out.values.insert(
+                        "diff".into(),
+                        serde_json::json!({"prepared": format!(">> Newly checked out {head}")}),
+                    );
+                }
                 out.values.insert("after".into(), head.into());
                 return Ok(out);
             }
@@ -428,6 +437,12 @@ impl Module for Git {
                     Err(o) => return Ok(o),
                 };
                 out.changed = before != head || remote_url_changed;
+                if ctx.diff {
+                    if let Some(p) = prepared_diff(&run, &d, &remote, &before, &head).await? {
+                        out.values
+                            .insert("diff".into(), serde_json::json!({ "prepared": p }));
+                    }
+                }
                 out.values.insert("after".into(), head.into());
                 return Ok(out);
             }
@@ -513,10 +528,56 @@ impl Module for Git {
             || remote_url_changed
         {
             out.changed = true;
+            if ctx.diff {
+                let p = match &before {
+                    Value::String(b) => prepared_diff(&run, &d, &remote, b, &after).await?,
+                    _ => Some(format!(">> Newly checked out {after}")),
+                };
+                if let Some(p) = p {
+                    out.values
+                        .insert("diff".into(), serde_json::json!({ "prepared": p }));
+                }
+            }
         }
         out.values.insert("after".into(), after.into());
         Ok(out)
     }
+}
+
+/// The `--diff` text between two commits, as Ansible's git shows it
+/// (`git diff BEFORE AFTER`, fetching `after` first when it is not
+/// there yet, as in check mode); none when they are the same.
+async fn prepared_diff(
+    run: &Runner<'_>,
+    dest: &str,
+    remote: &str,
+    before: &str,
+    after: &str,
+) -> Result<Option<String>, HostError> {
+    if before == after {
+        return Ok(None);
+    }
+    let have = run
+        .run(
+            Some(dest),
+            &["cat-file", "-e", &format!("{after}^{{commit}}")],
+        )
+        .await?;
+    if have.rc != 0 {
+        run.run(Some(dest), &["fetch", "--tags", remote]).await?;
+    }
+    let r = run.run(Some(dest), &["diff", before, after]).await?;
+    let out = r.stdout_text();
+    let err = r.stderr_text();
+    Ok(Some(if r.rc == 0 && !out.is_empty() {
+        out
+    } else if r.rc == 0 {
+        format!(">> No visual differences between {before} and {after}")
+    } else if !err.is_empty() {
+        format!(">> Failed to get proper diff between {before} and {after}:\n>> {err}")
+    } else {
+        format!(">> Failed to get proper diff between {before} and {after}")
+    }))
 }
 
 #[allow(clippy::too_many_arguments)]
