@@ -387,3 +387,81 @@ fn same_results_as_ansible() {
         assert_eq!(comparable(&ansible), comparable(&herd), "{args}");
     }
 }
+
+/// A directory of every command on this machine but curl, with BusyBox
+/// as `wget`: a host that only has BusyBox's wget.
+fn busybox_wget_path(dir: &std::path::Path) -> String {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for d in [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ] {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let target = bin.join(&name);
+            if name == "curl" || name == "wget" || target.symlink_metadata().is_ok() {
+                continue;
+            }
+            std::os::unix::fs::symlink(e.path(), target).unwrap();
+        }
+    }
+    let busybox = ["/usr/bin/busybox", "/bin/busybox"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("busybox is needed for the wget test (scripts/test.sh installs it)");
+    std::os::unix::fs::symlink(busybox, bin.join("wget")).unwrap();
+    bin.display().to_string()
+}
+
+#[test]
+fn busybox_wget_when_there_is_no_curl() {
+    let srv = HttpServer::start();
+    srv.set("/f.txt", Route::ok("hello\n").not_modified_when_asked());
+    let dir = tempfile::tempdir().unwrap();
+    let path = busybox_wget_path(dir.path());
+    let dest = dir.path().join("f.txt").display().to_string();
+    let run = |args: String| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_herd"))
+            .env("NO_COLOR", "1")
+            .env("PATH", &path)
+            .args([
+                "adhoc",
+                "-i",
+                "localhost,",
+                "-c",
+                "local",
+                "all",
+                "-m",
+                "get_url",
+                "-a",
+            ])
+            .arg(args)
+            .output()
+            .unwrap();
+        comparable(&out)
+    };
+    let r = run(format!("url={} dest={dest}", srv.url("/f.txt")));
+    assert_eq!(r["changed"], true, "{r}");
+    assert_eq!(r["msg"], "OK (6 bytes)");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "hello\n");
+    let reqs = srv.take_requests();
+    assert_eq!(reqs.len(), 1);
+    assert!(
+        reqs[0].header("user-agent") == Some("ansible-httpget"),
+        "{reqs:?}"
+    );
+    let r = run(format!("url={} dest={dest}", srv.url("/f.txt")));
+    assert_eq!(r["changed"], false, "{r}");
+    assert_eq!(r["status_code"], 304);
+    let r = run(format!("url={} dest={dest}", srv.url("/none")));
+    assert_eq!(r["msg"], "Request failed", "{r}");
+    assert_eq!(r["response"], "HTTP Error 404: Not Found");
+}

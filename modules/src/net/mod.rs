@@ -188,13 +188,14 @@ fn script(req: &HttpRequest) -> (String, Vec<u8>) {
     cfg.push_str(&format!("max-time = {}\n", req.timeout.max(1)));
 
     // wget: the subset both GNU and BusyBox wget have.
-    let mut wget = String::from("wget -q -S");
+    // BusyBox 1.35's wget crashes on `-T`: only GNU wget (which knows
+    // `--version`) gets it; `timeout` bounds both.
+    let mut wget = String::from("$tmo wget $wt -q -S");
     if head {
         wget.push_str(" --spider");
     } else {
         wget.push_str(&format!(" -O {out}"));
     }
-    wget.push_str(&format!(" -T {}", req.timeout.max(1)));
     if !req.validate_certs {
         wget.push_str(" --no-check-certificate");
     }
@@ -237,6 +238,9 @@ if command -v curl >/dev/null 2>&1; then\n\
 -w '%{{http_code}} %{{num_redirects}} %{{url_effective}}' > \"$h.w\"; rc=$?\n\
   printf 'HERD-HTTP curl %s %s\\n' \"$rc\" \"$(cat \"$h.w\")\"\n\
 elif command -v wget >/dev/null 2>&1; then\n\
+  wt=; tmo=\n\
+  if wget --version >/dev/null 2>&1; then wt='-T {secs}'; fi\n\
+  if command -v timeout >/dev/null 2>&1; then tmo='timeout {secs}'; fi\n\
   if {wget_ok}; then\n\
     {head_touch}{wget} ${{ims:+--header \"If-Modified-Since: $ims\"}} 2> \"$h\"; rc=$?\n\
     printf 'HERD-HTTP wget %s\\n' \"$rc\"\n\
@@ -248,6 +252,7 @@ else\n\
 fi\n\
 cat \"$h\"; rm -f \"$h\" \"$h.w\"\n",
         method = req.method,
+        secs = req.timeout.max(1),
     );
     (s, cfg.into_bytes())
 }
