@@ -1,12 +1,14 @@
 //! get_url against a real HTTP server on 127.0.0.1 (tests/support/http.rs):
 //! the module runs on the local host with its curl, the server records
 //! every request, and the results are compared with ansible's get_url on
-//! the same server.
+//! the same server; one playbook runs all four network and source
+//! modules over real SSH.
 
 mod common;
 #[path = "support/http.rs"]
 mod http;
 mod module_support;
+mod support;
 
 use http::{HttpServer, Route};
 use module_support::{mode_of, Env, NASTY};
@@ -464,4 +466,122 @@ fn busybox_wget_when_there_is_no_curl() {
     let r = run(format!("url={} dest={dest}", srv.url("/none")));
     assert_eq!(r["msg"], "Request failed", "{r}");
     assert_eq!(r["response"], "HTTP Error 404: Not Found");
+}
+
+const SSH_PLAYBOOK: &str = r#"- hosts: target
+  gather_facts: false
+  tasks:
+    - name: Download
+      ansible.builtin.get_url:
+        url: "{{ base_url }}/app.conf"
+        dest: "{{ root }}/app.conf"
+        mode: "0640"
+    - name: Ask the API
+      ansible.builtin.uri:
+        url: "{{ base_url }}/api"
+        return_content: true
+      register: api
+    - name: The API answered
+      ansible.builtin.assert:
+        that:
+          - api.json.ready
+          - api.status == 200
+    - name: Wait for the setting
+      ansible.builtin.wait_for:
+        path: "{{ root }}/app.conf"
+        search_regex: "port=(\\d+)"
+        timeout: 10
+      register: waited
+    - name: The port was found
+      ansible.builtin.assert:
+        that: waited.match_groups == ['8080']
+    - name: Source
+      ansible.builtin.git:
+        repo: "{{ repo }}"
+        dest: "{{ root }}/checkout"
+"#;
+
+/// The four network and source modules in one playbook over a real SSH
+/// connection, as the unprivileged test user: everything changes on the
+/// first run and nothing on the second.
+#[test]
+fn over_ssh_a_playbook_downloads_asks_waits_and_clones() {
+    support::require_environment();
+    let sshd = support::Sshd::start();
+    let srv = HttpServer::start();
+    srv.set("/app.conf", Route::ok("port=8080\n"));
+    srv.set(
+        "/api",
+        Route::ok(r#"{"ready": true}"#).header("Content-Type", "application/json"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README"), "hi\n").unwrap();
+    git(&["add", "README"]);
+    git(&["commit", "-qm", "one"]);
+    module_support::set_mode(dir.path().to_str().unwrap(), 0o755);
+    for p in [&root, &repo] {
+        let ok = std::process::Command::new("chown")
+            .args(["-R", support::USER, p.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    std::fs::write(
+        dir.path().join("hosts"),
+        format!(
+            "[target]\nbox {} root={} repo={} base_url={}\n",
+            sshd.inventory_vars(),
+            root.display(),
+            repo.display(),
+            srv.url("")
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("site.yml"), SSH_PLAYBOOK).unwrap();
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_herd"))
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("ANSIBLE_CONFIG")
+            .args(["playbook", "-i", "hosts", "site.yml"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let first = run();
+    assert!(first.contains("changed=2"), "{first}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("app.conf")).unwrap(),
+        "port=8080\n"
+    );
+    assert_eq!(mode_of(root.join("app.conf").to_str().unwrap()), 0o640);
+    assert!(root.join("checkout/README").exists());
+    let second = run();
+    assert!(second.contains("changed=0"), "{second}");
+    // Both runs asked the server as the test user's curl.
+    let reqs = srv.take_requests();
+    assert!(reqs
+        .iter()
+        .all(|r| r.header("user-agent") == Some("ansible-httpget")));
 }
