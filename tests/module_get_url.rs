@@ -369,6 +369,9 @@ fn same_results_as_ansible() {
         ("url={u}/nope dest={d}/X", false),
         ("url={u}/f.txt dest={d}/Y", true),
         ("url={u}/f.txt dest={d}/Z checksum=sha1:abc", false),
+        ("url=file:///etc/passwd dest={d}/P", false),
+        ("url=file:///etc/passwd dest={d}/P", false),
+        ("url=file:///nonexistent/x dest={d}/P", false),
         (
             "url={u}/f.txt dest={d}/X checksum=sha1:f572d396fae9206628714fb2ce00f72e94f2258f",
             false,

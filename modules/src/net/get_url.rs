@@ -506,7 +506,12 @@ impl Module for GetUrl {
             Err(_) => Value::Null,
         };
         out.values.insert("md5sum".into(), md5);
-        out.values.insert("status_code".into(), resp.status.into());
+        let status = if url.starts_with("file:") {
+            Value::Null
+        } else {
+            resp.status.into()
+        };
+        out.values.insert("status_code".into(), status);
         out.msg = Some(resp.msg(None));
         Ok(with_path_info(out, st.as_ref()))
     }

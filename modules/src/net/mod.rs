@@ -297,9 +297,20 @@ pub async fn request(
         // redirect too: only a different final URL is one.
         resp.redirected =
             redirects > 0 && resp.url != req.url && resp.url != format!("{}/", req.url);
+        // A file:// URL has no status: curl says 000 and succeeds.
+        let code = if rc == 0 && code == 0 && req.url.starts_with("file:") {
+            200
+        } else {
+            code
+        };
         if rc != 0 || code == 0 {
             resp.status = -1;
-            resp.error = Some(transport_error(rc, &r.stderr_text()));
+            resp.error = Some(match (rc, req.url.strip_prefix("file://")) {
+                (37, Some(path)) => format!(
+                    "Request failed: <urlopen error [Errno 2] No such file or directory: '{path}'>"
+                ),
+                _ => transport_error(rc, &r.stderr_text()),
+            });
             return Ok(Ok(resp));
         }
         resp.status = code;
