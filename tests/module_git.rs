@@ -174,6 +174,10 @@ fn shallow_bare_and_single_branch_clones_as_ansible() {
         "clone=no",
         "umask=022",
         "umask=abc",
+        "archive={d}.tar.gz",
+        "archive={d}.zip archive_prefix=p/",
+        "archive={d}.rar",
+        "archive_prefix=p/",
     ]
     .iter()
     .enumerate()
@@ -181,10 +185,26 @@ fn shallow_bare_and_single_branch_clones_as_ansible() {
         let a_dest = dir.path().join(format!("a{i}")).display().to_string();
         let h_dest = dir.path().join(format!("h{i}")).display().to_string();
         let base = format!("repo='{}'", src.display());
-        let a = common::ansible_adhoc("git", &format!("{base} dest={a_dest} {args}"), &[]);
-        let h = common::herd_adhoc("git", &format!("{base} dest={h_dest} {args}"), &[]);
+        let (a_args, h_args) = (args.replace("{d}", &a_dest), args.replace("{d}", &h_dest));
+        let a = common::ansible_adhoc("git", &format!("{base} dest={a_dest} {a_args}"), &[]);
+        let h = common::herd_adhoc("git", &format!("{base} dest={h_dest} {h_args}"), &[]);
         assert_eq!(result_of(&a, &a_dest), result_of(&h, &h_dest), "{args}");
         assert_eq!(a.status.code(), h.status.code(), "{args}");
+        if args.starts_with("archive={d}.t") || args.starts_with("archive={d}.z") {
+            let ext = if args.contains(".zip") {
+                "zip"
+            } else {
+                "tar.gz"
+            };
+            let (a_file, h_file) = (format!("{a_dest}.{ext}"), format!("{h_dest}.{ext}"));
+            assert_eq!(
+                std::fs::read(&a_file).unwrap(),
+                std::fs::read(&h_file).unwrap()
+            );
+            // Again: the same archive is not replaced.
+            let h = common::herd_adhoc("git", &format!("{base} dest={h_dest} {h_args}"), &[]);
+            assert!(result_of(&h, &h_dest).contains("SUCCESS"), "{args} again");
+        }
         if *args == "depth=1" {
             assert_eq!(
                 git(Path::new(&h_dest), &["rev-list", "--count", "HEAD"]),

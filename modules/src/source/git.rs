@@ -29,6 +29,10 @@
 //!   ssh_opts          extra ssh options
 //!   umask             a quoted octal umask for the git commands
 //!   executable        the git binary (default `git` on PATH)
+//!   archive           also write `version` as an archive here (.zip,
+//!                     .tar, .gz for tar.gz, .tgz); replaced only when its
+//!                     content differs
+//!   archive_prefix    a directory prefix inside the archive
 //!
 //! Check mode asks the remote with `git ls-remote` and leaves the
 //! checkout alone (with `--diff` it fetches, as Ansible does, to show
@@ -73,6 +77,8 @@ static SPEC: Spec = Spec {
         Param::bool("single_branch"),
         Param::bool("track_submodules"),
         Param::raw("umask"),
+        Param::path("archive"),
+        Param::str("archive_prefix"),
     ],
     mutually_exclusive: &[&["accept_hostkey", "accept_newhostkey"]],
     required_one_of: &[],
@@ -256,6 +262,12 @@ impl Module for Git {
         let recursive = a.bool_or("recursive", true);
         let track = a.bool_or("track_submodules", false);
 
+        let archive = a.str("archive");
+        if a.has("archive_prefix") && archive.is_none() {
+            return Ok(Outcome::failed(
+                "missing parameter(s) required by 'archive_prefix': archive",
+            ));
+        }
         let mut ssh_opts = a.str("ssh_opts");
         for (arg, opt) in [
             ("accept_hostkey", "-o StrictHostKeyChecking=no"),
@@ -395,6 +407,25 @@ impl Module for Git {
             let v = run.out(Some(&d), &["rev-parse", "HEAD"]).await?;
             out.values.insert("before".into(), v.clone().into());
             out.values.insert("after".into(), v.into());
+            if let Some(ar) = &archive {
+                if ctx.check_mode {
+                    out.changed = true;
+                    return Ok(out);
+                }
+                match create_archive(
+                    &run,
+                    &d,
+                    ar,
+                    a.str("archive_prefix").as_deref(),
+                    &version,
+                    &repo,
+                )
+                .await?
+                {
+                    Ok(changed) => out.changed = changed,
+                    Err(o) => return Ok(o),
+                }
+            }
             return Ok(out);
         } else {
             if !bare {
@@ -540,7 +571,110 @@ impl Module for Git {
             }
         }
         out.values.insert("after".into(), after.into());
+        if let Some(ar) = &archive {
+            if ctx.check_mode {
+                out.changed = true;
+                return Ok(out);
+            }
+            match create_archive(
+                &run,
+                &d,
+                ar,
+                a.str("archive_prefix").as_deref(),
+                &version,
+                &repo,
+            )
+            .await?
+            {
+                Ok(changed) => out.changed = changed,
+                Err(o) => return Ok(o),
+            }
+        }
         Ok(out)
+    }
+}
+
+/// `git archive` of `version` to `archive`, replacing an existing archive
+/// only when the new one differs; whether it changed.
+async fn create_archive(
+    run: &Runner<'_>,
+    dest: &str,
+    archive: &str,
+    prefix: Option<&str>,
+    version: &str,
+    repo: &str,
+) -> Result<Result<bool, Outcome>, HostError> {
+    let name = archive.rsplit('/').next().unwrap_or(archive);
+    let ext = name.rsplit_once('.').map(|x| x.1).unwrap_or("");
+    let fmt = match ext {
+        "zip" => "zip",
+        "gz" => "tar.gz",
+        "tar" => "tar",
+        "tgz" => "tgz",
+        _ => {
+            return Ok(Err(Outcome::failed(format!(
+                "Unable to get file extension from archive file name : {archive}"
+            ))
+            .with(
+                "details",
+                "Please specify archive as filename with extension. File extension can be one of ['tar', 'tar.gz', 'zip', 'tgz']",
+            )))
+        }
+    };
+    let exists = run.host.stat(archive, true).await?.is_some();
+    let target = if exists {
+        let r = run
+            .host
+            .exec(
+                "mktemp -d \"${TMPDIR:-/tmp}/herd-git.XXXXXXXX\"",
+                &ExecOptions::default(),
+            )
+            .await?;
+        let repo_name = repo.rsplit('/').next().unwrap_or(repo).replace(".git", "");
+        format!("{}/{repo_name}.{fmt}", r.stdout_text().trim())
+    } else {
+        archive.to_string()
+    };
+    let mut args = vec!["archive", "--format", fmt, "--output", &target];
+    if let Some(p) = prefix {
+        args.extend(["--prefix", p]);
+    }
+    args.push(version);
+    let r = run.run(Some(dest), &args).await?;
+    if r.rc != 0 {
+        return Ok(Err(Outcome::failed("Failed to perform archive operation").with(
+            "details",
+            format!(
+                "Git archive command failed to create archive {target} using {dest} directory.Error: {}",
+                r.stderr_text()
+            ),
+        )));
+    }
+    if !exists {
+        return Ok(Ok(true));
+    }
+    let (t, a) = (shell_quote(&target), shell_quote(archive));
+    let tmpdir = shell_quote(&crate::files::common::parent(&target));
+    let r = run
+        .host
+        .exec(
+            &format!(
+                "if cmp -s {t} {a}; then rm -rf {tmpdir}; echo same; \
+                 else mv -f {t} {a} && rm -rf {tmpdir} && echo moved; fi"
+            ),
+            &ExecOptions::default(),
+        )
+        .await?;
+    match r.stdout_text().trim() {
+        "same" => Ok(Ok(false)),
+        "moved" => Ok(Ok(true)),
+        _ => Ok(Err(Outcome::failed(format!(
+            "Failed to move {target} to {archive}"
+        ))
+        .with(
+            "details",
+            format!("Error occurred while moving : {}", r.stderr_text().trim()),
+        ))),
     }
 }
 
