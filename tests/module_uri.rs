@@ -226,3 +226,36 @@ async fn bad_arguments_are_refused_before_any_request() {
     );
     assert!(srv.take_requests().is_empty());
 }
+
+/// `use_proxy: no` ignores the host's `http_proxy`; by default it is
+/// used (here a proxy that refuses connections).
+#[test]
+fn use_proxy_no_bypasses_the_hosts_proxy() {
+    let srv = server();
+    let run = |extra: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_herd"))
+            .env("NO_COLOR", "1")
+            .env("http_proxy", "http://127.0.0.1:1")
+            .args([
+                "adhoc",
+                "-i",
+                "localhost,",
+                "-c",
+                "local",
+                "all",
+                "-m",
+                "uri",
+                "-a",
+            ])
+            .arg(format!("url={} {extra}", srv.url("/t")))
+            .output()
+            .unwrap();
+        result_of(&out)
+    };
+    let r = run("");
+    assert_eq!(r["status"], -1, "{r}");
+    assert!(srv.take_requests().is_empty());
+    let r = run("use_proxy=no");
+    assert_eq!(r["status"], 200, "{r}");
+    assert_eq!(srv.take_requests().len(), 1);
+}

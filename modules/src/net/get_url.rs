@@ -26,7 +26,8 @@
 //!   backup            keep the old dest as NAME.PID.YYYY-MM-DD@HH:MM:SS~
 //!   tmp_dest          directory for the temporary download
 //!   mode, owner, group  attributes of dest
-//!   use_proxy, decompress, use_netrc, unredirected_headers  accepted;
+//!   use_proxy         use the host's http_proxy/https_proxy (default yes)
+//!   decompress, use_netrc, unredirected_headers  accepted;
 //!                     the host tool's defaults apply
 //!
 //! Check mode makes a HEAD request and reports changed as Ansible does.
@@ -241,6 +242,7 @@ impl Module for GetUrl {
             validate_certs: a.bool_or("validate_certs", true),
             timeout: a.int("timeout").unwrap_or(10).max(1) as u64,
             follow_redirects: true,
+            use_proxy: a.bool_or("use_proxy", true),
             if_modified_since: None,
             out: String::new(),
         };

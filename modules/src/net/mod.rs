@@ -25,6 +25,9 @@ pub struct HttpRequest {
     pub validate_certs: bool,
     pub timeout: u64,
     pub follow_redirects: bool,
+    /// Go through the proxy the host's environment names (`http_proxy`
+    /// …); false ignores it.
+    pub use_proxy: bool,
     /// A host file whose modification time is sent as `If-Modified-Since`.
     pub if_modified_since: Option<String>,
     /// Where the response body is written on the host.
@@ -186,11 +189,18 @@ fn script(req: &HttpRequest) -> (String, Vec<u8>) {
         ));
     }
     cfg.push_str(&format!("max-time = {}\n", req.timeout.max(1)));
+    if !req.use_proxy {
+        cfg.push_str("noproxy = \"*\"\n");
+    }
 
     // wget: the subset both GNU and BusyBox wget have.
     // BusyBox 1.35's wget crashes on `-T`: only GNU wget (which knows
     // `--version`) gets it; `timeout` bounds both.
-    let mut wget = String::from("$tmo wget $wt -q -S");
+    let mut wget = String::from(if req.use_proxy {
+        "$tmo wget $wt -q -S"
+    } else {
+        "http_proxy= https_proxy= ftp_proxy= $tmo wget $wt -q -S"
+    });
     if head {
         wget.push_str(" --spider");
     } else {

@@ -33,7 +33,8 @@
 //!   force             do not send If-Modified-Since for an existing dest
 //!   http_agent        User-Agent (default ansible-httpget)
 //!   mode, owner, group  attributes of dest
-//!   use_proxy, decompress, use_netrc, unredirected_headers  accepted;
+//!   use_proxy         use the host's http_proxy/https_proxy (default yes)
+//!   decompress, use_netrc, unredirected_headers  accepted;
 //!                     the host tool's defaults apply
 //!
 //! Returns: status, url, redirected, msg (`OK (N bytes)` or
@@ -327,6 +328,7 @@ impl Module for Uri {
             validate_certs: a.bool_or("validate_certs", true),
             timeout: a.int("timeout").unwrap_or(30).max(1) as u64,
             follow_redirects: follow,
+            use_proxy: a.bool_or("use_proxy", true),
             if_modified_since: ims,
             out: tmp.clone(),
         };
