@@ -13,7 +13,9 @@ mod catalogue;
 pub mod commands;
 pub mod files;
 pub mod packaging;
+pub mod net;
 pub mod registry;
+pub mod source;
 pub mod system;
 pub mod utilities;
 

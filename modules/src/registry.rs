@@ -12,6 +12,8 @@ use crate::files::{
 use crate::packaging::{
     apk::Apk, dnf::Dnf, package_facts::PackageFacts, pip::Pip, yum_repository::YumRepository,
 };
+use crate::net::{get_url::GetUrl, uri::Uri};
+use crate::source::git::Git;
 use crate::system::{
     authorized_key::AuthorizedKey,
     cron::Cron,
@@ -25,7 +27,7 @@ use crate::system::{
     systemd::{Systemd, SystemdAlias, ALIAS_DOC},
     user::User,
 };
-use crate::utilities::ping::Ping;
+use crate::utilities::{ping::Ping, wait_for::WaitFor};
 
 struct Entry {
     name: &'static str,
@@ -91,9 +93,19 @@ static ENTRIES: &[Entry] = &[
         source: include_str!("files/find.rs"),
     },
     Entry {
+        name: "get_url",
+        module: &GetUrl,
+        source: include_str!("net/get_url.rs"),
+    },
+    Entry {
         name: "getent",
         module: &Getent,
         source: include_str!("system/getent.rs"),
+    },
+    Entry {
+        name: "git",
+        module: &Git,
+        source: include_str!("source/git.rs"),
     },
     Entry {
         name: "group",
@@ -206,9 +218,19 @@ static ENTRIES: &[Entry] = &[
         source: include_str!("files/unarchive.rs"),
     },
     Entry {
+        name: "uri",
+        module: &Uri,
+        source: include_str!("net/uri.rs"),
+    },
+    Entry {
         name: "user",
         module: &User,
         source: include_str!("system/user.rs"),
+    },
+    Entry {
+        name: "wait_for",
+        module: &WaitFor,
+        source: include_str!("utilities/wait_for.rs"),
     },
     Entry {
         name: "yum_repository",

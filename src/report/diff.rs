@@ -58,7 +58,12 @@ pub fn render_diff(diff: &Value) -> String {
             }
         }
         if let Some(p) = d.get("prepared") {
-            out.push_str(&plain(p));
+            // Ansible's display ends what it prints with a newline.
+            let text = plain(p);
+            out.push_str(&text);
+            if !text.is_empty() && !text.ends_with('\n') {
+                out.push('\n');
+            }
         }
     }
     out

@@ -1,3 +1,4 @@
 //! Utility modules.
 
 pub mod ping;
+pub mod wait_for;

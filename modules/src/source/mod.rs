@@ -1,0 +1,3 @@
+//! Source control modules.
+
+pub mod git;
