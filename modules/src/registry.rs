@@ -9,10 +9,10 @@ use crate::files::{
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
     tempfile::TempFile, template::Template, unarchive::Unarchive,
 };
+use crate::net::{get_url::GetUrl, uri::Uri};
 use crate::packaging::{
     apk::Apk, dnf::Dnf, package_facts::PackageFacts, pip::Pip, yum_repository::YumRepository,
 };
-use crate::net::{get_url::GetUrl, uri::Uri};
 use crate::source::git::Git;
 use crate::system::{
     authorized_key::AuthorizedKey,

@@ -59,20 +59,20 @@ static SPEC: Spec = Spec {
     params: &[
         Param::str("url").required(),
         Param::path("dest").required(),
-        Param::bool("backup"),
-        Param::str("checksum"),
-        Param::bool("force"),
+        Param::bool("backup").default("false"),
+        Param::str("checksum").default(""),
+        Param::bool("force").default("false"),
         Param::raw("headers"),
-        Param::int("timeout"),
+        Param::int("timeout").default("10"),
         Param::path("tmp_dest"),
         Param::str("url_username").aliases(&["username"]),
         Param::str("url_password").aliases(&["password"]),
-        Param::bool("force_basic_auth"),
-        Param::bool("validate_certs"),
-        Param::bool("use_proxy"),
-        Param::str("http_agent"),
-        Param::bool("decompress"),
-        Param::bool("use_netrc"),
+        Param::bool("force_basic_auth").default("false"),
+        Param::bool("validate_certs").default("true"),
+        Param::bool("use_proxy").default("true"),
+        Param::str("http_agent").default("ansible-httpget"),
+        Param::bool("decompress").default("true"),
+        Param::bool("use_netrc").default("true"),
         Param::list("unredirected_headers"),
         Param::mode("mode"),
         Param::str("owner"),
@@ -206,6 +206,10 @@ fn fail(out: &Outcome, msg: impl Into<String>) -> Outcome {
 impl Module for GetUrl {
     fn name(&self) -> &'static str {
         "get_url"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -69,22 +69,26 @@ static SPEC: Spec = Spec {
         Param::str("url_username").aliases(&["user"]),
         Param::str("url_password").aliases(&["password"]),
         Param::raw("body"),
-        Param::str("body_format").choices(&["form-urlencoded", "json", "raw"]),
-        Param::str("method"),
-        Param::bool("return_content"),
-        Param::str("follow_redirects").choices(&["all", "no", "none", "safe", "urllib2", "yes"]),
+        Param::str("body_format")
+            .default("raw")
+            .choices(&["form-urlencoded", "json", "raw"]),
+        Param::str("method").default("GET"),
+        Param::bool("return_content").default("false"),
+        Param::str("follow_redirects")
+            .default("safe")
+            .choices(&["all", "no", "none", "safe", "urllib2", "yes"]),
         Param::path("creates"),
         Param::path("removes"),
-        Param::list("status_code"),
-        Param::int("timeout"),
-        Param::raw("headers"),
-        Param::bool("force"),
-        Param::bool("force_basic_auth"),
-        Param::bool("validate_certs"),
-        Param::bool("use_proxy"),
-        Param::str("http_agent"),
-        Param::bool("decompress"),
-        Param::bool("use_netrc"),
+        Param::list("status_code").default("200"),
+        Param::int("timeout").default("30"),
+        Param::raw("headers").default("{}"),
+        Param::bool("force").default("false"),
+        Param::bool("force_basic_auth").default("false"),
+        Param::bool("validate_certs").default("true"),
+        Param::bool("use_proxy").default("true"),
+        Param::str("http_agent").default("ansible-httpget"),
+        Param::bool("decompress").default("true"),
+        Param::bool("use_netrc").default("true"),
         Param::list("unredirected_headers"),
         Param::mode("mode"),
         Param::str("owner"),
@@ -205,6 +209,10 @@ fn status_list(codes: &[i64]) -> String {
 impl Module for Uri {
     fn name(&self) -> &'static str {
         "uri"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

@@ -47,14 +47,16 @@ pub struct Apk;
 static SPEC: Spec = Spec {
     module: "apk",
     params: &[
-        Param::str("state").choices(&["present", "installed", "absent", "removed", "latest"]),
+        Param::str("state")
+            .choices(&["present", "installed", "absent", "removed", "latest"])
+            .default("present"),
         Param::list("name"),
-        Param::bool("no_cache"),
+        Param::bool("no_cache").default("false"),
         Param::list("repository"),
-        Param::bool("update_cache"),
-        Param::bool("upgrade"),
-        Param::bool("available"),
-        Param::str("world"),
+        Param::bool("update_cache").default("false"),
+        Param::bool("upgrade").default("false"),
+        Param::bool("available").default("false"),
+        Param::str("world").default("/etc/apk/world"),
     ],
     mutually_exclusive: &[&["name", "upgrade"]],
     // community.general lists name/update_cache/upgrade as required_one_of,

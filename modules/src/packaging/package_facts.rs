@@ -43,8 +43,10 @@ pub struct PackageFacts;
 static SPEC: Spec = Spec {
     module: "package_facts",
     params: &[
-        Param::list("manager"),
-        Param::str("strategy").choices(&["first", "all"]),
+        Param::list("manager").default("auto"),
+        Param::str("strategy")
+            .default("first")
+            .choices(&["first", "all"]),
     ],
     mutually_exclusive: &[],
     required_one_of: &[],

@@ -112,14 +112,16 @@ static SPEC: Spec = Spec {
         const REST: [Param; 11] = [
             Param::str("name").required(),
             Param::str("description"),
-            Param::path("reposdir"),
+            Param::path("reposdir").default("/etc/yum.repos.d"),
             Param::str("file"),
-            Param::str("state").choices(&["present", "absent"]),
+            Param::str("state")
+                .default("present")
+                .choices(&["present", "absent"]),
             Param::mode("mode"),
             Param::str("owner"),
             Param::str("group"),
             Param::str("seuser"),
-            Param::raw("unsafe_writes"),
+            Param::raw("unsafe_writes").default("false"),
             Param::str("attributes").aliases(&["attr"]),
         ];
         let mut all = [REST[0]; N + REST.len()];

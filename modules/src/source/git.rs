@@ -59,23 +59,23 @@ static SPEC: Spec = Spec {
     params: &[
         Param::path("dest"),
         Param::str("repo").required().aliases(&["name"]),
-        Param::str("version"),
-        Param::str("remote"),
+        Param::str("version").default("HEAD"),
+        Param::str("remote").default("origin"),
         Param::str("refspec"),
         Param::str("reference"),
-        Param::bool("force"),
+        Param::bool("force").default("no"),
         Param::int("depth"),
-        Param::bool("clone"),
-        Param::bool("update"),
-        Param::bool("accept_hostkey"),
-        Param::bool("accept_newhostkey"),
+        Param::bool("clone").default("yes"),
+        Param::bool("update").default("yes"),
+        Param::bool("accept_hostkey").default("no"),
+        Param::bool("accept_newhostkey").default("no"),
         Param::path("key_file"),
         Param::str("ssh_opts"),
         Param::path("executable"),
-        Param::bool("bare"),
-        Param::bool("recursive"),
-        Param::bool("single_branch"),
-        Param::bool("track_submodules"),
+        Param::bool("bare").default("no"),
+        Param::bool("recursive").default("yes"),
+        Param::bool("single_branch").default("no"),
+        Param::bool("track_submodules").default("no"),
         Param::raw("umask"),
         Param::path("archive"),
         Param::str("archive_prefix"),
@@ -240,6 +240,10 @@ fn unfrack(p: &str) -> String {
 impl Module for Git {
     fn name(&self) -> &'static str {
         "git"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {

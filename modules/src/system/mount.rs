@@ -54,16 +54,16 @@ pub struct Mount;
 static SPEC: Spec = Spec {
     module: "mount",
     params: &[
-        Param::bool("boot"),
-        Param::str("dump"),
+        Param::bool("boot").default("true"),
+        Param::str("dump").default("0"),
         Param::str("fstab"),
         Param::str("fstype"),
         Param::path("path").required().aliases(&["name"]),
         Param::str("opts"),
-        Param::bool("opts_no_log"),
-        Param::str("passno"),
+        Param::bool("opts_no_log").default("false"),
+        Param::str("passno").default("0"),
         Param::path("src"),
-        Param::bool("backup"),
+        Param::bool("backup").default("false"),
         Param::str("state").required().choices(&[
             "absent",
             "absent_from_fstab",

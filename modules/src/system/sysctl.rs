@@ -39,11 +39,13 @@ static SPEC: Spec = Spec {
     params: &[
         Param::str("name").required().aliases(&["key"]),
         Param::str("value").aliases(&["val"]),
-        Param::str("state").choices(&["present", "absent"]),
-        Param::bool("reload"),
-        Param::bool("sysctl_set"),
-        Param::bool("ignoreerrors"),
-        Param::path("sysctl_file"),
+        Param::str("state")
+            .default("present")
+            .choices(&["present", "absent"]),
+        Param::bool("reload").default("true"),
+        Param::bool("sysctl_set").default("false"),
+        Param::bool("ignoreerrors").default("false"),
+        Param::path("sysctl_file").default("/etc/sysctl.conf"),
     ],
     mutually_exclusive: &[],
     required_one_of: &[],

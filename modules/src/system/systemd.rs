@@ -53,10 +53,16 @@ static SPEC: Spec = Spec {
         Param::bool("enabled"),
         Param::bool("force"),
         Param::bool("masked"),
-        Param::bool("daemon_reload").aliases(&["daemon-reload"]),
-        Param::bool("daemon_reexec").aliases(&["daemon-reexec"]),
-        Param::str("scope").choices(&["system", "user", "global"]),
-        Param::bool("no_block"),
+        Param::bool("daemon_reload")
+            .default("false")
+            .aliases(&["daemon-reload"]),
+        Param::bool("daemon_reexec")
+            .default("false")
+            .aliases(&["daemon-reexec"]),
+        Param::str("scope")
+            .default("system")
+            .choices(&["system", "user", "global"]),
+        Param::bool("no_block").default("false"),
     ],
     mutually_exclusive: &[],
     // Ansible requires one of state, enabled, masked, daemon_reload and

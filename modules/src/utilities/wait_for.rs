@@ -56,17 +56,20 @@ pub struct WaitFor;
 static SPEC: Spec = Spec {
     module: "wait_for",
     params: &[
-        Param::str("host"),
-        Param::int("timeout"),
-        Param::int("connect_timeout"),
-        Param::int("delay"),
+        Param::str("host").default("127.0.0.1"),
+        Param::int("timeout").default("300"),
+        Param::int("connect_timeout").default("5"),
+        Param::int("delay").default("0"),
         Param::int("port"),
-        Param::list("active_connection_states"),
+        Param::list("active_connection_states")
+            .default("ESTABLISHED,FIN_WAIT1,FIN_WAIT2,SYN_RECV,SYN_SENT,TIME_WAIT"),
         Param::path("path"),
         Param::str("search_regex"),
-        Param::str("state").choices(&["absent", "drained", "present", "started", "stopped"]),
+        Param::str("state")
+            .default("started")
+            .choices(&["absent", "drained", "present", "started", "stopped"]),
         Param::list("exclude_hosts"),
-        Param::int("sleep"),
+        Param::int("sleep").default("1"),
         Param::str("msg"),
     ],
     mutually_exclusive: &[],
@@ -151,6 +154,10 @@ fn proc_ipv4(addr: &str) -> Option<String> {
 impl Module for WaitFor {
     fn name(&self) -> &'static str {
         "wait_for"
+    }
+
+    fn spec(&self) -> Option<&'static Spec> {
+        Some(&SPEC)
     }
 
     async fn run(&self, ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
