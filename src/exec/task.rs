@@ -314,15 +314,7 @@ impl Runner {
             )
         });
         let mut fact_layer = facts.clone();
-        let stripped: Map<String, Value> = facts
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.strip_prefix("ansible_").unwrap_or(k).to_string(),
-                    v.clone(),
-                )
-            })
-            .collect();
+        let stripped = super::facts::namespace_facts(&facts);
         fact_layer.insert("ansible_facts".into(), Value::Object(stripped));
         let role = task.role.as_ref().or(inherit.role.as_ref());
         let mut params = inherit.include_params.clone();
@@ -1109,6 +1101,9 @@ impl Runner {
             "include_vars" => self.with_host(&target, |st| st.include_vars.extend(facts)),
             _ => self.with_host(&target, |st| st.facts.extend(facts)),
         }
+        if task.action != "include_vars" && (task.action != "set_fact" || cacheable) {
+            self.store_facts(&target);
+        }
     }
 
     /// Items of a loop.
@@ -1317,7 +1312,9 @@ impl Runner {
         }
         let name = task.action.as_str();
         if name == "setup" || name == "gather_facts" {
-            return self.gather(task, inherit, host, vars, delegate).await;
+            return self
+                .gather(task, inherit, host, vars, delegate, &args)
+                .await;
         }
         let module = match herd_modules::registry::get(name)
             .or_else(|| herd_modules::registry::get(&task.action_fqcn))
@@ -1654,6 +1651,7 @@ impl Runner {
             "clear_facts" if !selected.is_empty() => {
                 for h in &run.play_hosts {
                     self.with_host(h, |st| st.facts.clear());
+                    self.fact_cache.delete(h);
                 }
             }
             "clear_host_errors" if !selected.is_empty() => {
@@ -2013,5 +2011,5 @@ pub(crate) fn drop_omit(m: Map<String, Value>) -> Map<String, Value> {
 /// the controller: the engine's own actions, and `fetch`).
 pub fn failure_is_module_failure(action: &str) -> bool {
     let short = action.rsplit('.').next().unwrap_or(action);
-    herd_modules::registry::get(short).is_some() && short != "fetch"
+    (herd_modules::registry::get(short).is_some() && short != "fetch") || short == "setup"
 }
