@@ -46,7 +46,10 @@ impl FactCache {
                 let Some(dir) = cfg.fact_caching_connection.clone() else {
                     return (
                         FactCache::Memory,
-                        Some("error, 'jsonfile' cache plugin requires the 'fact_caching_connection' config option to be set (to a writeable directory path)".into()),
+                        Some(
+                            "Required config '_uri' for 'jsonfile' cache plugin not provided."
+                                .into(),
+                        ),
                     );
                 };
                 if !dir.exists() {
