@@ -25,7 +25,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount)
+packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount iproute2 busybox)
 test_user=herdtest
 venv="${HERD_ANSIBLE_VENV:-$repo/.venv/ansible}"
 ansible_spec='ansible-core>=2.19,<2.20'

@@ -422,3 +422,131 @@ fn facts_over_ssh_match_ansible_playbook() {
     assert_eq!(m[2], "\"msg\": [\n\"root\",\n0,\n\"/root\"\n]");
     assert!(m[3].contains("\"address\","), "{}", m[3]);
 }
+
+/// `herd adhoc -m setup` with extra environment.
+fn herd_setup_env(args: &str, env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_herd"));
+    c.env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .args([
+            "adhoc",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "all",
+            "-m",
+            "setup",
+            "-a",
+            args,
+        ]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run herd")
+}
+
+#[test]
+fn env_values_keep_newlines_and_backslashes() {
+    let value = "a\\b\\\\c\nd\\ne = f";
+    let h = facts_of(&herd_setup_env(
+        "filter=ansible_env",
+        &[("HERD_FACT_TEST", value)],
+    ));
+    let a = common::ansible_command("ansible")
+        .env("HERD_FACT_TEST", value)
+        .args([
+            "-e",
+            "ansible_python_interpreter=/usr/bin/python3",
+            "-i",
+            "localhost,",
+        ])
+        .args([
+            "-c",
+            "local",
+            "all",
+            "-m",
+            "setup",
+            "-a",
+            "filter=ansible_env",
+        ])
+        .output()
+        .unwrap();
+    let a = facts_of(&a);
+    assert_eq!(h["ansible_env"]["HERD_FACT_TEST"], value);
+    assert_eq!(a["ansible_env"]["HERD_FACT_TEST"], value);
+}
+
+/// With only BusyBox's tools on the PATH (no getent, lsb_release, capsh,
+/// findmnt, lsblk, getconf; BusyBox's own ip, stat, date, awk), gathering
+/// still works and gives the same values for what BusyBox can tell.
+#[test]
+fn busybox_tools_give_the_same_facts() {
+    let bb = tempfile::tempdir().unwrap();
+    let list = Command::new("busybox")
+        .arg("--list")
+        .output()
+        .expect("busybox is installed (scripts/test.sh installs it)");
+    let busybox = Path::new("/bin/busybox")
+        .canonicalize()
+        .or_else(|_| Path::new("/usr/bin/busybox").canonicalize())
+        .unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        std::os::unix::fs::symlink(&busybox, bb.path().join(applet)).unwrap();
+    }
+    let path = bb.path().display().to_string();
+    let b = herd_setup_env("", &[("PATH", &path)]);
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    let b = facts_of(&b);
+    let full = facts_of(&herd_setup(""));
+    for k in [
+        "ansible_hostname",
+        "ansible_nodename",
+        "ansible_kernel",
+        "ansible_architecture",
+        "ansible_userspace_bits",
+        "ansible_distribution",
+        "ansible_distribution_version",
+        "ansible_os_family",
+        "ansible_user_id",
+        "ansible_user_uid",
+        "ansible_user_dir",
+        "ansible_memtotal_mb",
+        "ansible_processor_vcpus",
+        "ansible_processor",
+        "ansible_interfaces",
+        "ansible_lo",
+        "ansible_service_mgr",
+        "ansible_selinux",
+        "ansible_is_chroot",
+        "ansible_virtualization_type",
+    ] {
+        assert_eq!(b.get(k), full.get(k), "{k}");
+    }
+    assert_eq!(
+        b["ansible_default_ipv4"].get("address"),
+        full["ansible_default_ipv4"].get("address")
+    );
+    assert_eq!(
+        keys(&b["ansible_date_time"]),
+        keys(&full["ansible_date_time"])
+    );
+    let mounts = |f: &Map<String, Value>| -> Vec<(Value, Value, Value)> {
+        f["ansible_mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["mount"].clone(),
+                    m["device"].clone(),
+                    m["size_total"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(mounts(&b), mounts(&full));
+    // BusyBox has no capsh: Ansible's placeholder.
+    assert_eq!(b["ansible_system_capabilities"], "N/A");
+}

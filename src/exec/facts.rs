@@ -322,7 +322,9 @@ const PLATFORM: &str = r#"echo '@@herd:platform'
 for o in -s -r -v -m -n; do v=$(uname $o); echo "$v"; done
 v=$(getconf LONG_BIT); echo "$v"
 n=$(uname -n); a=$(getent ahosts "$n" | awk 'NR==1{print $1}')
-if [ -n "$a" ]; then v=$(getent hosts "$a" | awk 'NR==1'); echo "$v"; else echo; fi
+if [ -n "$a" ]; then v=$(getent hosts "$a" | awk 'NR==1'); echo "$v"
+elif ! command -v getent >/dev/null; then v=$(hostname -f); echo "- $v"
+else echo; fi
 v=$(cat /var/lib/dbus/machine-id || cat /etc/machine-id); echo "$v"
 "#;
 
@@ -335,14 +337,15 @@ echo '==redhat-release'; cat /etc/redhat-release
 
 const USER: &str = r#"echo '@@herd:user'
 u=${LOGNAME:-${USER:-${LNAME:-${USERNAME:-$(id -un)}}}}; echo "$u"
-v=$(getent passwd "$u" || awk -F: -v u="$u" '$1==u' /etc/passwd); echo "$v" | head -n 1
+v=$(getent passwd "$u" || awk -F: -v u="$u" '$1==u' /etc/passwd || grep "^$u:" /etc/passwd); echo "$v" | head -n 1
 for o in -ru -u -rg -g; do v=$(id $o); echo "$v"; done
 "#;
 
-/// The environment, one `NAME=value` a line, backslashes and newlines
-/// escaped (awk's ENVIRON is POSIX; `env -0` is not).
+/// The environment, one `NAME=value` a line, newlines in values written
+/// as `\x01` (awk's ENVIRON is POSIX; `env -0` is not; some awks mangle
+/// backslashes in `gsub`, so none are used).
 const ENV: &str = r#"echo '@@herd:env'
-awk 'BEGIN{for(k in ENVIRON){v=ENVIRON[k];gsub(/\\/,"\\\\",v);gsub(/\n/,"\\n",v);print k "=" v}}'
+awk 'BEGIN{for(k in ENVIRON){v=ENVIRON[k];gsub(/\n/,"\001",v);print k "=" v}}' || env
 "#;
 
 const DATE_TIME: &str = r#"echo '@@herd:date_time'
@@ -398,9 +401,7 @@ echo '==meminfo'; cat /proc/meminfo
 echo '==physmem'; [ -r /proc/meminfo ] || sysctl -n hw.physmem
 echo '==uptime'; cat /proc/uptime
 echo '==dmi'
-for k in bios_date bios_vendor bios_version board_asset_tag board_name board_serial board_vendor board_version chassis_asset_tag chassis_serial chassis_vendor chassis_version product_name product_serial product_uuid product_version sys_vendor chassis_type; do
-  v=$(head -n 1 "/sys/devices/virtual/dmi/id/$k"); echo "$k=$v"
-done
+(cd /sys/devices/virtual/dmi/id && grep -s '' bios_date bios_vendor bios_version board_asset_tag board_name board_serial board_vendor board_version chassis_asset_tag chassis_serial chassis_vendor chassis_version product_name product_serial product_uuid product_version sys_vendor chassis_type)
 echo '==mtab'
 m=/etc/mtab; [ -e $m ] || m=/proc/mounts
 cat $m
@@ -416,23 +417,25 @@ echo '==lsblk'; lsblk --list --noheadings --paths --output NAME,UUID --exclude 2
 "#;
 
 const NETWORK: &str = r#"echo '@@herd:network'
-echo '==route4'; ip -4 route get 8.8.8.8 | head -n 1
-echo '==route6'; ip -6 route get 2404:6800:400a:800::1012 | head -n 1
-for p in /sys/class/net/*; do
-  [ -d "$p" ] || continue
-  d=${p##*/}
-  echo "==if $d"
-  for k in address mtu operstate type flags speed; do
-    if [ -e "$p/$k" ]; then v=$(cat "$p/$k"); echo "$k=$v"; fi
+if command -v ip >/dev/null; then
+  echo '==route4'; ip -4 route get 8.8.8.8 | head -n 1
+  echo '==route6'; ip -6 route get 2404:6800:400a:800::1012 | head -n 1
+  for p in /sys/class/net/*; do
+    [ -d "$p" ] || continue
+    d=${p##*/}
+    echo "==if $d"
+    (cd "$p" && grep -s '' address mtu operstate type flags speed)
+    [ -d "$p/bridge" ] && echo 'bridge=1'
+    [ -d "$p/bonding" ] && echo 'bonding=1'
+    [ -e "$p/device" ] && { v=$(readlink "$p/device"); echo "pciid=${v##*/}"; }
+    [ -e "$p/device/driver/module" ] && { v=$(readlink -f "$p/device/driver/module"); echo "module=${v##*/}"; }
+    echo "==primary $d"; ip addr show primary dev "$d" || ip addr show dev "$d"
+    echo "==secondary $d"; ip addr show secondary dev "$d"
   done
-  [ -d "$p/bridge" ] && echo 'bridge=1'
-  [ -d "$p/bonding" ] && echo 'bonding=1'
-  [ -e "$p/device" ] && { v=$(readlink "$p/device"); echo "pciid=${v##*/}"; }
-  [ -e "$p/device/driver/module" ] && { v=$(readlink -f "$p/device/driver/module"); echo "module=${v##*/}"; }
-  echo "==primary $d"; ip addr show primary dev "$d" || ip addr show dev "$d"
-  echo "==secondary $d"; ip addr show secondary dev "$d"
-done
-echo '==local'; ip -4 route show table local; ip -6 route show table local
+  echo '==local'; ip -4 route show table local; ip -6 route show table local
+else
+  echo '==no-ip'
+fi
 "#;
 
 const VIRTUAL: &str = r#"echo '@@herd:virtual'
@@ -444,9 +447,7 @@ grep -q docker /proc/1/cgroup && echo 'guest docker'
 grep -q '/lxc/' /proc/1/cgroup && echo 'guest lxc'
 [ -e /proc/vz ] && [ ! -e /proc/bc ] && echo 'guest openvz'
 [ -e /proc/xen ] && echo 'xen'
-for k in product_name sys_vendor bios_vendor; do
-  v=$(head -n 1 "/sys/devices/virtual/dmi/id/$k"); echo "$k=$v"
-done
+(cd /sys/devices/virtual/dmi/id && grep -s '' product_name sys_vendor bios_vendor)
 [ -e /dev/kvm ] && echo 'host kvm'
 "#;
 
@@ -701,10 +702,11 @@ fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
-/// `key=value` lines into a map (the first `=` splits).
+/// `key=value` or `key:value` lines into a map (the first `=` or `:`
+/// splits; `grep '' FILES…` writes `file:content`).
 fn kv_lines(text: &str) -> Map<String, Value> {
     text.lines()
-        .filter_map(|l| l.split_once('='))
+        .filter_map(|l| l.find(['=', ':']).map(|i| (&l[..i], &l[i + 1..])))
         .map(|(k, v)| (k.trim().to_string(), s(v.trim())))
         .collect()
 }
@@ -743,7 +745,12 @@ impl Facts {
         let (system, kernel, kernel_version, machine, node) =
             (line(0), line(1), line(2), line(3), line(4));
         self.system = system.to_string();
-        let bits = line(5);
+        // Without getconf, the usual word size of the machine.
+        let bits = match line(5) {
+            "" if machine.contains("64") || machine == "s390x" => "64",
+            "" if !machine.is_empty() => "32",
+            b => b,
+        };
         // socket.getfqdn(): the first of the reverse lookup's names with a
         // dot, else its main name, else the node name.
         let names: Vec<&str> = line(6).split_whitespace().skip(1).collect();
@@ -1299,41 +1306,40 @@ impl Facts {
             self.put("uptime_seconds", Value::from(up as u64));
         }
         let dmi = kv_lines(&get("dmi").join("\n"));
-        if !dmi.is_empty() {
-            for k in [
-                "bios_date",
-                "bios_vendor",
-                "bios_version",
-                "board_asset_tag",
-                "board_name",
-                "board_serial",
-                "board_vendor",
-                "board_version",
-                "chassis_asset_tag",
-                "chassis_serial",
-                "chassis_vendor",
-                "chassis_version",
-                "product_name",
-                "product_serial",
-                "product_uuid",
-                "product_version",
-            ] {
-                let v = dmi.get(k).and_then(Value::as_str).unwrap_or("");
-                self.put(k, s(if v.is_empty() { "NA" } else { v }));
-            }
-            let vendor = dmi.get("sys_vendor").and_then(Value::as_str).unwrap_or("");
-            self.put(
-                "system_vendor",
-                s(if vendor.is_empty() { "NA" } else { vendor }),
-            );
-            let ff = dmi
-                .get("chassis_type")
-                .and_then(Value::as_str)
-                .and_then(|t| t.parse::<usize>().ok())
-                .and_then(|n| FORM_FACTORS.get(n).copied())
-                .unwrap_or("NA");
-            self.put("form_factor", s(ff));
+        // Missing (no DMI, not readable): Ansible's NA.
+        for k in [
+            "bios_date",
+            "bios_vendor",
+            "bios_version",
+            "board_asset_tag",
+            "board_name",
+            "board_serial",
+            "board_vendor",
+            "board_version",
+            "chassis_asset_tag",
+            "chassis_serial",
+            "chassis_vendor",
+            "chassis_version",
+            "product_name",
+            "product_serial",
+            "product_uuid",
+            "product_version",
+        ] {
+            let v = dmi.get(k).and_then(Value::as_str).unwrap_or("");
+            self.put(k, s(if v.is_empty() { "NA" } else { v }));
         }
+        let vendor = dmi.get("sys_vendor").and_then(Value::as_str).unwrap_or("");
+        self.put(
+            "system_vendor",
+            s(if vendor.is_empty() { "NA" } else { vendor }),
+        );
+        let ff = dmi
+            .get("chassis_type")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<usize>().ok())
+            .and_then(|n| FORM_FACTORS.get(n).copied())
+            .unwrap_or("NA");
+        self.put("form_factor", s(ff));
         self.mounts(
             &get("mtab"),
             &get("statvfs"),
@@ -1563,6 +1569,11 @@ impl Facts {
 
     fn network(&mut self, body: &str) {
         let subs = subsections(body);
+        // Ansible's Linux collector reads everything through `ip`; without
+        // it there are no network facts.
+        if subs.iter().any(|x| x.0 == "no-ip") {
+            return;
+        }
         let route = |n: &str, target: &str| -> Map<String, Value> {
             let mut m = Map::new();
             let line = subs
@@ -2097,20 +2108,7 @@ fn interpolate(
 }
 
 fn unescape_env(v: &str) -> String {
-    let mut out = String::new();
-    let mut it = v.chars();
-    while let Some(c) = it.next() {
-        if c == '\\' {
-            match it.next() {
-                Some('n') => out.push('\n'),
-                Some(o) => out.push(o),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    v.replace('\u{1}', "\n")
 }
 
 /// `/proc/mounts` writes space, tab, newline and backslash as `\ooo`.
