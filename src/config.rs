@@ -24,6 +24,9 @@ pub struct Config {
     pub host_key_checking: bool,
     pub timeout: u64,
     pub gathering: String,
+    /// `inject_facts_as_vars`: facts are also variables of their own name
+    /// (not only under `ansible_facts`).
+    pub inject_facts_as_vars: bool,
     /// `fact_caching`: the cache plugin (`memory`, `jsonfile`).
     pub fact_caching: String,
     /// `fact_caching_connection`: the jsonfile cache's directory.
@@ -78,6 +81,7 @@ impl Default for Config {
             host_key_checking: true,
             timeout: 10,
             gathering: "implicit".into(),
+            inject_facts_as_vars: true,
             fact_caching: "memory".into(),
             fact_caching_connection: None,
             fact_caching_prefix: String::new(),
@@ -173,6 +177,11 @@ impl Config {
             ("defaults", "host_key_checking", "ANSIBLE_HOST_KEY_CHECKING"),
             ("defaults", "timeout", "ANSIBLE_TIMEOUT"),
             ("defaults", "gathering", "ANSIBLE_GATHERING"),
+            (
+                "defaults",
+                "inject_facts_as_vars",
+                "ANSIBLE_INJECT_FACT_VARS",
+            ),
             ("defaults", "fact_caching", "ANSIBLE_CACHE_PLUGIN"),
             (
                 "defaults",
@@ -314,6 +323,7 @@ impl Config {
                 }
                 self.gathering = v.to_string()
             }
+            "inject_facts_as_vars" => self.inject_facts_as_vars = boolean(value)?,
             "fact_caching" => self.fact_caching = value.trim().to_string(),
             "fact_caching_connection" => {
                 let v = value.trim();

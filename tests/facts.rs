@@ -550,3 +550,58 @@ fn busybox_tools_give_the_same_facts() {
     // BusyBox has no capsh: Ansible's placeholder.
     assert_eq!(b["ansible_system_capabilities"], "N/A");
 }
+
+/// The `"msg": …` lines of a playbook run.
+fn msg_lines(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.trim_start().starts_with("\"msg\""))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// `inject_facts_as_vars = false` leaves facts only under `ansible_facts`
+/// (and `ansible_local`), in templates and `hostvars`; a `gather_facts`
+/// task takes `parallel` and setup's arguments.
+#[test]
+fn inject_facts_as_vars_and_gather_facts_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let facts_d = dir.path().join("facts.d");
+    std::fs::create_dir(&facts_d).unwrap();
+    std::fs::write(facts_d.join("app.fact"), "[main]\nport = 8080\n").unwrap();
+    let playbook = format!(
+        "- hosts: all\n  gather_subset: [min]\n  fact_path: {}\n  tasks:\n    - debug: {{msg: \"{{{{ ansible_os_family | default('none') }}}} {{{{ ansible_facts.os_family }}}} {{{{ ansible_local.app.main.port }}}} {{{{ hostvars[inventory_hostname].ansible_os_family | default('none') }}}}\"}}\n\
+         - hosts: all\n  gather_facts: false\n  tasks:\n    - gather_facts: {{parallel: true, gather_subset: [network]}}\n    - debug: {{msg: \"{{{{ ansible_facts.default_ipv4.keys() | sort }}}} {{{{ ansible_facts.gather_subset }}}}\"}}\n",
+        facts_d.display()
+    );
+    common::write(dir.path(), "playbook.yml", &playbook);
+    for inject in ["True", "False"] {
+        let h = Command::new(env!("CARGO_BIN_EXE_herd"))
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("ANSIBLE_CONFIG")
+            .env("ANSIBLE_INJECT_FACT_VARS", inject)
+            .args([
+                "playbook",
+                "-i",
+                "localhost,",
+                "-c",
+                "local",
+                "playbook.yml",
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let a = common::ansible_command("ansible-playbook")
+            .current_dir(dir.path())
+            .env("ANSIBLE_INJECT_FACT_VARS", inject)
+            .args(["-e", "ansible_python_interpreter=/usr/bin/python3"])
+            .args(["-i", "localhost,", "-c", "local", "playbook.yml"])
+            .output()
+            .unwrap();
+        assert_eq!(msg_lines(&h), msg_lines(&a), "{}\n{}", text(&h), text(&a));
+        let first = &msg_lines(&h)[0];
+        let expect_none = inject == "False";
+        assert_eq!(first.contains("none"), expect_none, "{first}");
+    }
+}

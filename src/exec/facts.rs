@@ -534,7 +534,13 @@ impl Runner {
         delegate: Option<&str>,
         args: &Map<String, Value>,
     ) -> Map<String, Value> {
-        let req = match FactRequest::from_args(args) {
+        // `parallel` is the gather_facts action's own (herd gathers every
+        // host at once anyway).
+        let mut args = args.clone();
+        if task.action == "gather_facts" {
+            args.shift_remove("parallel");
+        }
+        let req = match FactRequest::from_args(&args) {
             Ok(r) => r,
             Err(msg) => {
                 let mut m = Map::new();
@@ -585,6 +591,28 @@ pub(crate) fn namespace_facts(facts: &Map<String, Value>) -> Map<String, Value> 
             (name.to_string(), v.clone())
         })
         .collect()
+}
+
+/// The variables a host's facts give templates: `ansible_facts` (see
+/// [`namespace_facts`]) and, unless `inject_facts_as_vars` is off, every
+/// fact under its own name; `ansible_local` always.
+pub(crate) fn fact_vars(facts: &Map<String, Value>, inject: bool) -> Map<String, Value> {
+    let mut vars = if inject {
+        facts.clone()
+    } else {
+        let mut m = Map::new();
+        let local = facts.get("ansible_local").cloned();
+        m.insert(
+            "ansible_local".into(),
+            local.unwrap_or_else(|| Value::Object(Map::new())),
+        );
+        m
+    };
+    vars.insert(
+        "ansible_facts".into(),
+        Value::Object(namespace_facts(facts)),
+    );
+    vars
 }
 
 /// The output of the script, cut at its `@@herd:` marker lines: each

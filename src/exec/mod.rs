@@ -148,17 +148,15 @@ impl HostVarsSource for RunHostVars {
         vars.extend(vars::host_magic(&inv, host, None));
         if let Ok(states) = self.runner.hosts.lock() {
             if let Some(st) = states.get(host) {
-                let stripped = facts::namespace_facts(&st.facts);
-                vars.insert("ansible_facts".into(), Value::Object(stripped));
-                vars.extend(st.facts.clone());
+                let inject = self.runner.opts.config.inject_facts_as_vars;
+                vars.extend(facts::fact_vars(&st.facts, inject));
                 vars.extend(st.include_vars.clone());
                 vars.extend(st.set_facts.clone());
             } else if self.runner.fact_cache.persistent() {
                 // A host no task has touched yet: its cached facts.
                 let cached = self.runner.cached_facts(host);
-                let stripped = facts::namespace_facts(&cached);
-                vars.insert("ansible_facts".into(), Value::Object(stripped));
-                vars.extend(cached);
+                let inject = self.runner.opts.config.inject_facts_as_vars;
+                vars.extend(facts::fact_vars(&cached, inject));
             }
         }
         Some(vars)

@@ -313,9 +313,7 @@ impl Runner {
                 s.special.clone(),
             )
         });
-        let mut fact_layer = facts.clone();
-        let stripped = super::facts::namespace_facts(&facts);
-        fact_layer.insert("ansible_facts".into(), Value::Object(stripped));
+        let fact_layer = super::facts::fact_vars(&facts, self.opts.config.inject_facts_as_vars);
         let role = task.role.as_ref().or(inherit.role.as_ref());
         let mut params = inherit.include_params.clone();
         if let Some(p) = inherit.host_params.get(host) {
