@@ -440,3 +440,32 @@ fn settings_from_ansible_cfg_and_prefix() {
     );
     assert_eq!(h.status.code(), Some(0));
 }
+
+/// A host's cached facts are in `hostvars` even when no play targets it.
+#[test]
+fn hostvars_of_hosts_outside_the_play_come_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    let cache = dir.path().join("cache");
+    let env = jsonfile_env(&cache);
+    let env = env_refs(&env);
+    let w = run(
+        Tool::Herd,
+        dir.path(),
+        LOCAL_INVENTORY,
+        "write.yml",
+        &env,
+        &[],
+    );
+    assert_eq!(w.status.code(), Some(0), "{}", text(&w));
+    let two = "cached ansible_connection=local\nother ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n";
+    common::write(
+        dir.path(),
+        "other.yml",
+        "- hosts: other\n  gather_facts: false\n  tasks:\n    - debug: {msg: \"{{ hostvars['cached'].foo | default('nofoo') }} {{ hostvars['cached'].ansible_facts.os_family | default('nofam') }} {{ foo | default('mine: nofoo') }}\"}\n",
+    );
+    let h = run(Tool::Herd, dir.path(), two, "other.yml", &env, &[]);
+    let a = run(Tool::Ansible, dir.path(), two, "other.yml", &env, &[]);
+    assert_eq!(msgs(&h), msgs(&a), "{}", text(&h));
+    assert_eq!(msgs(&h), ["\"msg\": \"1 Debian mine: nofoo\""]);
+}

@@ -822,6 +822,100 @@ fn distribution(id: &str, name: &str, system: &str) -> (String, String) {
 mod tests {
     use super::*;
 
+    /// Script output → facts, for hosts this machine is not: each case is
+    /// what the probes print there.
+    fn facts(out: &str) -> Map<String, Value> {
+        parse(out).0
+    }
+
+    #[test]
+    fn distributions() {
+        let ubuntu = "@@herd:platform\nLinux\n6.8.0\n#1 SMP\nx86_64\nweb1.example.com\n64\n127.0.1.1 web1.example.com web1\n\n\
+            @@herd:distribution\n==os-release\nNAME=\"Ubuntu\"\nID=ubuntu\nVERSION_ID=\"24.04\"\nVERSION_CODENAME=noble\n==debian_version\ntrixie/sid\n";
+        let f = facts(ubuntu);
+        assert_eq!(f["ansible_distribution"], "Ubuntu");
+        assert_eq!(f["ansible_distribution_version"], "24.04");
+        assert_eq!(f["ansible_distribution_major_version"], "24");
+        assert_eq!(f["ansible_distribution_minor_version"], "04");
+        assert_eq!(f["ansible_distribution_release"], "noble");
+        assert_eq!(f["ansible_os_family"], "Debian");
+        assert_eq!(f["ansible_hostname"], "web1");
+        assert_eq!(f["ansible_fqdn"], "web1.example.com");
+        assert_eq!(f["ansible_domain"], "example.com");
+        let alpine = "@@herd:distribution\n==os-release\nNAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\n==alpine-release\n3.20.3\n";
+        let f = facts(alpine);
+        assert_eq!(f["ansible_distribution"], "Alpine");
+        assert_eq!(f["ansible_os_family"], "Alpine");
+        assert_eq!(f["ansible_distribution_version"], "3.20.3");
+        assert_eq!(f["ansible_distribution_release"], "NA");
+        let rocky = "@@herd:distribution\n==os-release\nID=\"rocky\"\nVERSION_ID=\"9.4\"\n==redhat-release\nRocky Linux release 9.4 (Blue Onyx)\n";
+        let f = facts(rocky);
+        assert_eq!(f["ansible_distribution"], "Rocky");
+        assert_eq!(f["ansible_os_family"], "RedHat");
+        assert_eq!(f["ansible_distribution_file_path"], "/etc/redhat-release");
+        assert_eq!(f["ansible_distribution_major_version"], "9");
+    }
+
+    #[test]
+    fn processors_memory_and_mounts() {
+        // Two sockets of two cores with hyper-threading: 8 threads.
+        let mut cpuinfo = String::new();
+        for i in 0..8 {
+            cpuinfo.push_str(&format!(
+                "processor\t: {i}\nvendor_id\t: GenuineIntel\nmodel name\t: Xeon\nphysical id\t: {}\nsiblings\t: 4\ncore id\t: {}\ncpu cores\t: 2\n\n",
+                i / 4,
+                i % 2
+            ));
+        }
+        let out = format!(
+            "@@herd:hardware\n==cpuinfo\n{cpuinfo}==nproc\n8\n==meminfo\nMemTotal: 2048000 kB\nMemFree: 1024000 kB\nBuffers: 10240 kB\nCached: 102400 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n==uptime\n12.5 3.0\n==mtab\n/dev/sda1 /srv/my\\040data ext4 rw 0 2\ntmpfs /run tmpfs rw 0 0\n==statvfs\n/srv/my\\040data 4096 4096 100 50 40 10 5\n==findmnt\n==lsblk\n/dev/sda1 1234-ABCD\n"
+        );
+        let f = facts(&out);
+        assert_eq!(f["ansible_processor_count"], 2);
+        assert_eq!(f["ansible_processor_cores"], 2);
+        assert_eq!(f["ansible_processor_threads_per_core"], 2);
+        assert_eq!(f["ansible_processor_vcpus"], 8);
+        assert_eq!(f["ansible_processor"].as_array().map(Vec::len), Some(24));
+        assert_eq!(f["ansible_memtotal_mb"], 2000);
+        assert_eq!(f["ansible_memory_mb"]["nocache"]["free"], 1000 + 10 + 100);
+        assert_eq!(f["ansible_uptime_seconds"], 12);
+        let mounts = f["ansible_mounts"].as_array().unwrap();
+        assert_eq!(mounts.len(), 1, "tmpfs is not a device mount");
+        assert_eq!(mounts[0]["mount"], "/srv/my data");
+        assert_eq!(mounts[0]["uuid"], "1234-ABCD");
+        assert_eq!(mounts[0]["passno"], 2);
+        assert_eq!(mounts[0]["size_total"], 409600);
+        assert_eq!(mounts[0]["block_used"], 60);
+        assert_eq!(mounts[0]["inode_used"], 5);
+    }
+
+    #[test]
+    fn interfaces_with_secondary_addresses() {
+        let out = "@@herd:network\n==route4\n8.8.8.8 via 10.0.0.1 dev br0 src 10.0.0.5 uid 0\n==route6\n\
+            ==if br0\naddress:52:54:00:12:34:56\nmtu:9000\noperstate:up\ntype:1\nflags:0x1103\nbridge=1\n\
+            ==primary br0\n3: br0: <BROADCAST,MULTICAST,UP> mtu 9000\n    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff\n    inet 10.0.0.5/24 brd 10.0.0.255 scope global br0\n    inet6 fe80::1/64 scope link\n\
+            ==secondary br0\n    inet 10.0.0.6/24 brd 10.0.0.255 scope global secondary br0:1\n==local\nlocal 10.0.0.5 dev br0 table local proto kernel scope host src 10.0.0.5\n";
+        let f = facts(out);
+        let br = &f["ansible_br0"];
+        assert_eq!(br["type"], "bridge");
+        assert_eq!(br["promisc"], true);
+        assert_eq!(br["mtu"], 9000);
+        assert_eq!(br["ipv4"]["network"], "10.0.0.0");
+        assert_eq!(br["ipv4"]["netmask"], "255.255.255.0");
+        assert_eq!(br["ipv4_secondaries"][0]["address"], "10.0.0.6");
+        assert_eq!(br["ipv6"][0]["scope"], "link");
+        let d = &f["ansible_default_ipv4"];
+        assert_eq!(d["gateway"], "10.0.0.1");
+        assert_eq!(d["alias"], "br0");
+        assert_eq!(d["macaddress"], "52:54:00:12:34:56");
+        assert_eq!(f["ansible_default_ipv6"], Value::Object(Map::new()));
+        assert_eq!(
+            f["ansible_all_ipv4_addresses"],
+            serde_json::json!(["10.0.0.5", "10.0.0.6"])
+        );
+        assert_eq!(f["ansible_locally_reachable_ips"]["ipv4"][0], "10.0.0.5");
+    }
+
     #[test]
     fn utc_from_epoch() {
         assert_eq!(utc_parts(0), (1970, 1, 1, 0, 0, 0));
