@@ -605,3 +605,38 @@ fn inject_facts_as_vars_and_gather_facts_task() {
         assert_eq!(first.contains("none"), expect_none, "{first}");
     }
 }
+
+/// A mount whose statfs never answers (a dead NFS server) costs at most
+/// `gather_timeout` seconds: a `stat` that hangs stands in for it.
+#[test]
+fn a_hanging_mount_probe_stops_at_gather_timeout() {
+    let bin = tempfile::tempdir().unwrap();
+    let fake = bin.path().join("stat");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$1\" in -f) exec sleep 30 ;; esac\nexec /usr/bin/stat \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let start = std::time::Instant::now();
+    let o = herd_setup_env(
+        "gather_subset=!all,!min,hardware gather_timeout=1",
+        &[("PATH", &path)],
+    );
+    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let f = facts_of(&o);
+    let m = &f["ansible_mounts"][0];
+    assert_eq!(m["note"], "Could not get extra information due to timeout");
+    let warnings = herd_warnings(&o);
+    assert!(
+        warnings[0].starts_with("Timeout exceeded when getting mount info for "),
+        "{warnings:?}"
+    );
+}

@@ -242,9 +242,21 @@ impl Facts {
             m.insert("options".into(), s(&options));
             m.insert("dump".into(), Value::from(num(4)));
             m.insert("passno".into(), Value::from(num(5)));
-            let st: Option<Vec<u64>> = statvfs
+            let probe = statvfs
                 .iter()
-                .find_map(|l| l.strip_prefix(mnt_raw)?.strip_prefix(' '))
+                .find_map(|l| l.strip_prefix(mnt_raw)?.strip_prefix(' '));
+            if probe == Some("@timeout") {
+                self.warnings.push(format!(
+                    "Timeout exceeded when getting mount info for {mount}"
+                ));
+                m.insert(
+                    "note".into(),
+                    s("Could not get extra information due to timeout"),
+                );
+                out.push(Value::Object(m));
+                continue;
+            }
+            let st: Option<Vec<u64>> = probe
                 .map(|rest| {
                     rest.split_whitespace()
                         .filter_map(|x| x.parse().ok())

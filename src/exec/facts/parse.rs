@@ -879,7 +879,7 @@ mod tests {
         assert_eq!(f["ansible_memtotal_mb"], 2000);
         assert_eq!(f["ansible_memory_mb"]["nocache"]["free"], 1000 + 10 + 100);
         assert_eq!(f["ansible_uptime_seconds"], 12);
-        let mounts = f["ansible_mounts"].as_array().unwrap();
+        let mounts = f["ansible_mounts"].as_array().expect("a list");
         assert_eq!(mounts.len(), 1, "tmpfs is not a device mount");
         assert_eq!(mounts[0]["mount"], "/srv/my data");
         assert_eq!(mounts[0]["uuid"], "1234-ABCD");
@@ -887,6 +887,20 @@ mod tests {
         assert_eq!(mounts[0]["size_total"], 409600);
         assert_eq!(mounts[0]["block_used"], 60);
         assert_eq!(mounts[0]["inode_used"], 5);
+    }
+
+    #[test]
+    fn a_mount_that_times_out() {
+        let out = "@@herd:hardware\n==mtab\nsrv:/export /mnt/nfs nfs4 rw 0 0\n==statvfs\n/mnt/nfs @timeout\n";
+        let (f, warnings) = parse(out);
+        let m = &f["ansible_mounts"][0];
+        assert_eq!(m["device"], "srv:/export");
+        assert_eq!(m["note"], "Could not get extra information due to timeout");
+        assert!(m.get("size_total").is_none() && m.get("uuid").is_none());
+        assert_eq!(
+            warnings,
+            ["Timeout exceeded when getting mount info for /mnt/nfs"]
+        );
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub(crate) fn script(req: &FactRequest) -> String {
         s.push_str(&LOCAL.replace("@FACT_PATH@", &fp));
     }
     if has("hardware") {
-        s.push_str(HARDWARE);
+        // A mount that does not answer (a dead NFS server) costs at most
+        // gather_timeout seconds, as in Ansible.
+        s.push_str(&HARDWARE.replace("@TIMEOUT@", &req.timeout.max(1).to_string()));
     }
     if has("network") {
         s.push_str(NETWORK);
@@ -148,11 +150,13 @@ echo '==mtab'
 m=/etc/mtab; [ -e $m ] || m=/proc/mounts
 cat $m
 echo '==statvfs'
+to=; command -v timeout >/dev/null && to="timeout @TIMEOUT@"
 while read -r dev mnt fs rest; do
   case "$dev" in /*|\\*|*:/*) ;; *) continue ;; esac
   [ "$fs" = none ] && continue
   p=$(printf '%s' "$mnt" | sed 's/\\040/ /g; s/\\011/	/g; s/\\134/\\/g')
-  v=$(stat -f -c '%S %s %b %f %a %c %d' -- "$p"); echo "$mnt $v"
+  v=$($to stat -f -c '%S %s %b %f %a %c %d' -- "$p")
+  if [ $? = 124 ]; then echo "$mnt @timeout"; else echo "$mnt $v"; fi
 done <$m
 echo '==findmnt'; findmnt -lnur
 echo '==lsblk'; lsblk --list --noheadings --paths --output NAME,UUID --exclude 2
