@@ -21,7 +21,6 @@ const NOT_GATHERED: &[&str] = &[
     "ansible_selinux_python_present",
     "ansible_devices",
     "ansible_device_links",
-    "ansible_lvm",
 ];
 
 fn text(o: &Output) -> String {

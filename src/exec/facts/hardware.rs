@@ -57,11 +57,61 @@ impl Facts {
             .and_then(|n| FORM_FACTORS.get(n).copied())
             .unwrap_or("NA");
         self.put("form_factor", s(ff));
+        self.lvm(&get("lvm"), &get("vgs"), &get("lvs"), &get("pvs"));
         self.mounts(
             &get("mtab"),
             &get("statvfs"),
             &get("findmnt"),
             &get("lsblk"),
+        );
+    }
+
+    /// `vgs`/`lvs`/`pvs` as root; `N/A` without LVM tools or root.
+    fn lvm(&mut self, head: &[&str], vgs: &[&str], lvs: &[&str], pvs: &[&str]) {
+        if head.first().map(|l| l.trim()) != Some("root") {
+            self.put("lvm", s("N/A"));
+            return;
+        }
+        let rows = |lines: &[&str]| -> Vec<Vec<String>> {
+            lines
+                .iter()
+                .map(|l| l.trim())
+                .filter(|l| !l.is_empty())
+                .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
+                .collect()
+        };
+        let at = |r: &Vec<String>, i: usize| s(r.get(i).map(String::as_str).unwrap_or(""));
+        let mut vg = Map::new();
+        for r in rows(vgs).iter().filter(|r| r.len() >= 3) {
+            let n = r.len();
+            vg.insert(
+                r[0].clone(),
+                obj([
+                    ("size_g", at(r, n - 2)),
+                    ("free_g", at(r, n - 1)),
+                    ("num_lvs", at(r, 2)),
+                    ("num_pvs", at(r, 1)),
+                ]),
+            );
+        }
+        let mut lv = Map::new();
+        for r in rows(lvs).iter().filter(|r| r.len() >= 4) {
+            lv.insert(r[0].clone(), obj([("size_g", at(r, 3)), ("vg", at(r, 1))]));
+        }
+        let mut pv = Map::new();
+        for r in rows(pvs).iter().filter(|r| r.len() >= 6) {
+            pv.insert(
+                r[0].clone(),
+                obj([("size_g", at(r, 4)), ("free_g", at(r, 5)), ("vg", at(r, 1))]),
+            );
+        }
+        self.put(
+            "lvm",
+            obj([
+                ("lvs", Value::Object(lv)),
+                ("vgs", Value::Object(vg)),
+                ("pvs", Value::Object(pv)),
+            ]),
         );
     }
 

@@ -7,8 +7,8 @@
 //! whose source is missing is left out or gets Ansible's placeholder
 //! (`NA`, `N/A`). Facts that need Python on the host (`ansible_python`,
 //! `ansible_python_version`, `ansible_selinux_python_present`) are not
-//! gathered, nor are `ansible_devices`, `ansible_device_links` and
-//! `ansible_lvm` (block devices).
+//! gathered, nor are `ansible_devices` and `ansible_device_links` (block
+//! devices).
 
 mod hardware;
 mod local;

@@ -890,6 +890,20 @@ mod tests {
     }
 
     #[test]
+    fn lvm_volumes() {
+        let out = "@@herd:hardware\n==lvm\nroot\n==vgs\n  vg0,2,3,0,wz--n-,99.50,10.25\n==lvs\n  root,vg0,-wi-ao----,20.00\n==pvs\n  /dev/sda2,vg0,lvm2,a--,49.75,0\n";
+        let f = facts(out);
+        let lvm = &f["ansible_lvm"];
+        assert_eq!(lvm["vgs"]["vg0"]["size_g"], "99.50");
+        assert_eq!(lvm["vgs"]["vg0"]["free_g"], "10.25");
+        assert_eq!(lvm["vgs"]["vg0"]["num_lvs"], "3");
+        assert_eq!(lvm["vgs"]["vg0"]["num_pvs"], "2");
+        assert_eq!(lvm["lvs"]["root"]["vg"], "vg0");
+        assert_eq!(lvm["pvs"]["/dev/sda2"]["free_g"], "0");
+        assert_eq!(facts("@@herd:hardware\n==lvm\n")["ansible_lvm"], "N/A");
+    }
+
+    #[test]
     fn a_mount_that_times_out() {
         let out = "@@herd:hardware\n==mtab\nsrv:/export /mnt/nfs nfs4 rw 0 0\n==statvfs\n/mnt/nfs @timeout\n";
         let (f, warnings) = parse(out);

@@ -160,6 +160,15 @@ while read -r dev mnt fs rest; do
 done <$m
 echo '==findmnt'; findmnt -lnur
 echo '==lsblk'; lsblk --list --noheadings --paths --output NAME,UUID --exclude 2
+echo '==lvm'
+if command -v vgs >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    echo root; o='--noheadings --nosuffix --units g --separator ,'
+    echo '==vgs'; vgs $o
+    echo '==lvs'; command -v lvs >/dev/null && lvs $o
+    echo '==pvs'; command -v pvs >/dev/null && pvs $o
+  fi
+fi
 "#;
 
 const NETWORK: &str = r#"echo '@@herd:network'
