@@ -639,3 +639,41 @@ fn a_hanging_mount_probe_stops_at_gather_timeout() {
         "{warnings:?}"
     );
 }
+
+/// The internal `_ansible_facts_gathered` mark is under `ansible_facts`
+/// only; `module_setup` and `gather_subset` are variables, as in Ansible.
+#[test]
+fn internal_fact_marks_are_not_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write(
+        dir.path(),
+        "playbook.yml",
+        "- hosts: all\n  gather_subset: ['!all', '!min']\n  tasks:\n    - debug: {msg: \"{{ _ansible_facts_gathered | default('undef') }} {{ ansible_facts._ansible_facts_gathered | default('undef') }} {{ module_setup | default('undef') }} {{ gather_subset | default('undef') }}\"}\n",
+    );
+    let h = Command::new(env!("CARGO_BIN_EXE_herd"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .args([
+            "playbook",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "playbook.yml",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let a = common::ansible_command("ansible-playbook")
+        .current_dir(dir.path())
+        .args(["-e", "ansible_python_interpreter=/usr/bin/python3"])
+        .args(["-i", "localhost,", "-c", "local", "playbook.yml"])
+        .output()
+        .unwrap();
+    assert_eq!(msg_lines(&h), msg_lines(&a), "{}", text(&h));
+    assert_eq!(
+        msg_lines(&h),
+        ["\"msg\": \"undef True True ['!all', '!min']\""]
+    );
+}

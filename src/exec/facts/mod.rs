@@ -143,7 +143,13 @@ pub(crate) fn namespace_facts(facts: &Map<String, Value>) -> Map<String, Value> 
 /// fact under its own name; `ansible_local` always.
 pub(crate) fn fact_vars(facts: &Map<String, Value>, inject: bool) -> Map<String, Value> {
     let mut vars = if inject {
-        facts.clone()
+        // Internal marks (`_ansible_facts_gathered`) stay out of the
+        // variables, as ansible-core's clean_facts leaves them out.
+        facts
+            .iter()
+            .filter(|(k, _)| !k.starts_with("_ansible_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     } else {
         let mut m = Map::new();
         let local = facts.get("ansible_local").cloned();
