@@ -12,7 +12,8 @@
 #     init-system-helpers: service, update-rc.d), python3-apt (ansible's
 #     package_facts, which herd's is compared with), and the archive tools
 #     the unarchive tests use (tar, gzip, bzip2, xz-utils, unzip, zip, and
-#     curl for its downloads, which get_url and uri also use), and git;
+#     curl for its downloads, which get_url and uri also use), git, and
+#     iproute2 (`ip`, which the network facts read);
 #   - the unprivileged user `herdtest` (plain /bin/sh, passwordless sudo) that
 #     the SSH tests log in as;
 #   - a BusyBox userland (package busybox): its applets as symlinks in
@@ -37,7 +38,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount procps
-    init-system-helpers python3-apt busybox tar gzip bzip2 xz-utils unzip zip curl git)
+    init-system-helpers python3-apt busybox tar gzip bzip2 xz-utils unzip zip curl git iproute2)
 test_user=herdtest
 busybox_user=herdbb
 venv="${HERD_ANSIBLE_VENV:-$repo/.venv/ansible}"

@@ -24,6 +24,17 @@ pub struct Config {
     pub host_key_checking: bool,
     pub timeout: u64,
     pub gathering: String,
+    /// `inject_facts_as_vars`: facts are also variables of their own name
+    /// (not only under `ansible_facts`).
+    pub inject_facts_as_vars: bool,
+    /// `fact_caching`: the cache plugin (`memory`, `jsonfile`).
+    pub fact_caching: String,
+    /// `fact_caching_connection`: the jsonfile cache's directory.
+    pub fact_caching_connection: Option<PathBuf>,
+    /// `fact_caching_prefix`: put before each cache file's name.
+    pub fact_caching_prefix: String,
+    /// `fact_caching_timeout`: seconds a cache entry lives (0: always).
+    pub fact_caching_timeout: u64,
     pub library: Vec<PathBuf>,
     pub stdout_callback: String,
     pub retry_files_enabled: bool,
@@ -70,6 +81,11 @@ impl Default for Config {
             host_key_checking: true,
             timeout: 10,
             gathering: "implicit".into(),
+            inject_facts_as_vars: true,
+            fact_caching: "memory".into(),
+            fact_caching_connection: None,
+            fact_caching_prefix: String::new(),
+            fact_caching_timeout: 86400,
             library: Vec::new(),
             stdout_callback: "default".into(),
             retry_files_enabled: false,
@@ -161,6 +177,27 @@ impl Config {
             ("defaults", "host_key_checking", "ANSIBLE_HOST_KEY_CHECKING"),
             ("defaults", "timeout", "ANSIBLE_TIMEOUT"),
             ("defaults", "gathering", "ANSIBLE_GATHERING"),
+            (
+                "defaults",
+                "inject_facts_as_vars",
+                "ANSIBLE_INJECT_FACT_VARS",
+            ),
+            ("defaults", "fact_caching", "ANSIBLE_CACHE_PLUGIN"),
+            (
+                "defaults",
+                "fact_caching_connection",
+                "ANSIBLE_CACHE_PLUGIN_CONNECTION",
+            ),
+            (
+                "defaults",
+                "fact_caching_prefix",
+                "ANSIBLE_CACHE_PLUGIN_PREFIX",
+            ),
+            (
+                "defaults",
+                "fact_caching_timeout",
+                "ANSIBLE_CACHE_PLUGIN_TIMEOUT",
+            ),
             ("defaults", "library", "ANSIBLE_LIBRARY"),
             ("defaults", "stdout_callback", "ANSIBLE_STDOUT_CALLBACK"),
             (
@@ -277,7 +314,27 @@ impl Config {
             "remote_user" => self.remote_user = Some(value.trim().to_string()),
             "private_key_file" => self.private_key_file = Some(path(value)),
             "host_key_checking" => self.host_key_checking = boolean(value)?,
-            "gathering" => self.gathering = value.trim().to_string(),
+            "gathering" => {
+                let v = value.trim();
+                if !["implicit", "explicit", "smart"].contains(&v) {
+                    return Err(format!(
+                        "Invalid value \"{v}\" for configuration option \"setting: DEFAULT_GATHERING\", valid values are: implicit, explicit, smart"
+                    ));
+                }
+                self.gathering = v.to_string()
+            }
+            "inject_facts_as_vars" => self.inject_facts_as_vars = boolean(value)?,
+            "fact_caching" => self.fact_caching = value.trim().to_string(),
+            "fact_caching_connection" => {
+                let v = value.trim();
+                self.fact_caching_connection = (!v.is_empty()).then(|| path(v))
+            }
+            "fact_caching_prefix" => self.fact_caching_prefix = value.to_string(),
+            "fact_caching_timeout" => {
+                self.fact_caching_timeout = value.trim().parse().map_err(|_| {
+                    format!("invalid value '{value}' for 'fact_caching_timeout': expected seconds")
+                })?
+            }
             "stdout_callback" => self.stdout_callback = value.trim().to_string(),
             "retry_files_enabled" => self.retry_files_enabled = boolean(value)?,
             "become" => self.become_ = boolean(value)?,

@@ -18,6 +18,7 @@ mod actions;
 mod async_job;
 mod controller;
 mod custom;
+mod fact_cache;
 mod facts;
 mod reboot;
 mod task;
@@ -126,6 +127,8 @@ pub(crate) struct Runner {
     pub failure_generation: std::sync::atomic::AtomicUsize,
     /// An error that stops the whole run (exit code 1).
     fatal: Mutex<Option<Diagnostic>>,
+    /// Where facts outlive the run (`fact_caching`).
+    pub fact_cache: fact_cache::FactCache,
 }
 
 /// The variables every template sees under `hostvars`: inventory, facts
@@ -148,20 +151,15 @@ impl HostVarsSource for RunHostVars {
         vars.extend(vars::host_magic(&inv, host, None));
         if let Ok(states) = self.runner.hosts.lock() {
             if let Some(st) = states.get(host) {
-                let stripped: Map<String, Value> = st
-                    .facts
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.strip_prefix("ansible_").unwrap_or(k).to_string(),
-                            v.clone(),
-                        )
-                    })
-                    .collect();
-                vars.insert("ansible_facts".into(), Value::Object(stripped));
-                vars.extend(st.facts.clone());
+                let inject = self.runner.opts.config.inject_facts_as_vars;
+                vars.extend(facts::fact_vars(&st.facts, inject));
                 vars.extend(st.include_vars.clone());
                 vars.extend(st.set_facts.clone());
+            } else if self.runner.fact_cache.persistent() {
+                // A host no task has touched yet: its cached facts.
+                let cached = self.runner.cached_facts(host);
+                let inject = self.runner.opts.config.inject_facts_as_vars;
+                vars.extend(facts::fact_vars(&cached, inject));
             }
         }
         Some(vars)
@@ -492,7 +490,18 @@ impl Runner {
         if opts.forks == 0 {
             opts.forks = opts.config.forks.max(1);
         }
+        let (fact_cache, problem) = fact_cache::FactCache::from_config(&opts.config);
+        if let Some(p) = problem {
+            crate::diag::warn(p);
+        }
+        if opts.flush_cache {
+            // As ansible-playbook's --flush-cache: every inventory host.
+            for host in inventory.hosts.keys() {
+                fact_cache.delete(host);
+            }
+        }
         Arc::new(Runner {
+            fact_cache,
             inventory: RwLock::new(Arc::new(inventory)),
             templar,
             forks: tokio::sync::Semaphore::new(opts.forks),
@@ -506,6 +515,25 @@ impl Runner {
             any_failure: AtomicBool::new(false),
             fatal: Mutex::new(None),
         })
+    }
+
+    /// The facts the cache holds for a host (none with the memory cache).
+    pub(crate) fn cached_facts(&self, host: &str) -> Map<String, Value> {
+        self.fact_cache.load(host).unwrap_or_else(|e| {
+            crate::diag::warn(e);
+            Map::new()
+        })
+    }
+
+    /// Saves the facts of a host to a persistent cache.
+    pub(crate) fn store_facts(&self, host: &str) {
+        if !self.fact_cache.persistent() {
+            return;
+        }
+        let facts = self.with_host(host, |st| st.facts.clone());
+        if let Err(e) = self.fact_cache.store(host, &facts) {
+            crate::diag::warn(e);
+        }
     }
 
     pub fn inventory(&self) -> Arc<Inventory> {
@@ -540,7 +568,10 @@ impl Runner {
         };
         let st = match states.get_mut(host) {
             Some(st) => st,
-            None => states.entry(host.to_string()).or_default(),
+            None => states.entry(host.to_string()).or_insert_with(|| HostState {
+                facts: self.cached_facts(host),
+                ..HostState::default()
+            }),
         };
         let before = (st.failed, st.unreachable, st.dead);
         let out = f(st);

@@ -381,17 +381,7 @@ impl Runner {
                 s.special.clone(),
             )
         });
-        let mut fact_layer = facts.clone();
-        let stripped: Map<String, Value> = facts
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.strip_prefix("ansible_").unwrap_or(k).to_string(),
-                    v.clone(),
-                )
-            })
-            .collect();
-        fact_layer.insert("ansible_facts".into(), Value::Object(stripped));
+        let fact_layer = super::facts::fact_vars(&facts, self.opts.config.inject_facts_as_vars);
         let role = task.role.as_ref().or(inherit.role.as_ref());
         let mut params = inherit.include_params.clone();
         if let Some(p) = inherit.host_params.get(host) {
@@ -1188,6 +1178,9 @@ impl Runner {
             "include_vars" => self.with_host(&target, |st| st.include_vars.extend(facts)),
             _ => self.with_host(&target, |st| st.facts.extend(facts)),
         }
+        if task.action != "include_vars" && (task.action != "set_fact" || cacheable) {
+            self.store_facts(&target);
+        }
     }
 
     /// Items of a loop.
@@ -1443,7 +1436,9 @@ impl Runner {
         }
         let name = task.action.as_str();
         if name == "setup" || name == "gather_facts" {
-            return self.gather(task, inherit, host, vars, delegate).await;
+            return self
+                .gather(task, inherit, host, vars, delegate, &args)
+                .await;
         }
         if let Some(path) = &task.module_path {
             return self
@@ -1745,6 +1740,7 @@ impl Runner {
             "clear_facts" if !selected.is_empty() => {
                 for h in &run.play_hosts {
                     self.with_host(h, |st| st.facts.clear());
+                    self.fact_cache.delete(h);
                 }
             }
             "clear_host_errors" if !selected.is_empty() => {
@@ -2104,5 +2100,7 @@ pub(crate) fn drop_omit(m: Map<String, Value>) -> Map<String, Value> {
 /// the controller: the engine's own actions, and `fetch`).
 pub fn failure_is_module_failure(action: &str) -> bool {
     let short = action.rsplit('.').next().unwrap_or(action);
-    (herd_modules::registry::get(short).is_some() && short != "fetch") || short == "async_status"
+    (herd_modules::registry::get(short).is_some() && short != "fetch")
+        || short == "async_status"
+        || short == "setup"
 }
