@@ -942,4 +942,5 @@ cases! {
     c30_system_accounts => "30-system-accounts",
     c31_text_modules => "31-text-modules",
     c32_query_and_command_modules => "32-query-and-command-modules",
+    c33_utility_modules => "33-utility-modules",
 }
