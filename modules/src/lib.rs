@@ -12,6 +12,7 @@ pub mod args;
 mod catalogue;
 pub mod commands;
 pub mod files;
+pub mod packaging;
 pub mod registry;
 pub mod system;
 pub mod utilities;

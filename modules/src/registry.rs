@@ -8,6 +8,7 @@ use crate::files::{
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
     tempfile::TempFile, template::Template,
 };
+use crate::packaging::apt::Apt;
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
     known_hosts::KnownHosts, user::User,
@@ -22,6 +23,11 @@ struct Entry {
 }
 
 static ENTRIES: &[Entry] = &[
+    Entry {
+        name: "apt",
+        module: &Apt,
+        source: include_str!("packaging/apt.rs"),
+    },
     Entry {
         name: "assemble",
         module: &Assemble,

@@ -58,7 +58,13 @@ pub fn render_diff(diff: &Value) -> String {
             }
         }
         if let Some(p) = d.get("prepared") {
-            out.push_str(&plain(p));
+            // Ansible displays the prepared text as one message, which
+            // ends with a newline of its own.
+            let p = plain(p);
+            if !p.is_empty() {
+                out.push_str(&p);
+                out.push('\n');
+            }
         }
     }
     out

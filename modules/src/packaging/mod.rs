@@ -1,0 +1,3 @@
+//! Packaging modules: package managers and their repositories.
+
+pub mod apt;
