@@ -8,7 +8,7 @@ use crate::files::{
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
     tempfile::TempFile, template::Template,
 };
-use crate::packaging::apt::Apt;
+use crate::packaging::{apt::Apt, apt_repository::AptRepository, package::Package};
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
     known_hosts::KnownHosts, user::User,
@@ -27,6 +27,11 @@ static ENTRIES: &[Entry] = &[
         name: "apt",
         module: &Apt,
         source: include_str!("packaging/apt.rs"),
+    },
+    Entry {
+        name: "apt_repository",
+        module: &AptRepository,
+        source: include_str!("packaging/apt_repository.rs"),
     },
     Entry {
         name: "assemble",
@@ -102,6 +107,11 @@ static ENTRIES: &[Entry] = &[
         name: "lineinfile",
         module: &LineInFile,
         source: include_str!("files/lineinfile.rs"),
+    },
+    Entry {
+        name: "package",
+        module: &Package,
+        source: include_str!("packaging/package.rs"),
     },
     Entry {
         name: "ping",

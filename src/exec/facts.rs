@@ -33,7 +33,7 @@ echo "memfree_kb=$(awk '/^MemFree:/{print $2}' /proc/meminfo 2>/dev/null)"
 echo "date=$(date '+%Y-%m-%d|%H:%M:%S|%Z|%z|%A|%a|%B|%b|%j|%V|%u|%s|%Y|%m|%d|%H|%M|%S')"
 echo "utc=$(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 for pm in apt-get dnf yum zypper apk pacman; do
-  if command -v "$pm" >/dev/null 2>&1; then echo "pkg_mgr=$pm"; break; fi
+  if command -v "$pm" >/dev/null 2>&1; then case $pm in apt-get) pm=apt;; yum) pm=dnf;; esac; echo "pkg_mgr=$pm"; break; fi
 done
 if command -v ip >/dev/null 2>&1; then
   ip -4 route get 1.1.1.1 2>/dev/null | awk '{for(i=1;i<NF;i++){if($i=="src")print "ipv4=" $(i+1); if($i=="dev")print "ipv4_dev=" $(i+1); if($i=="via")print "ipv4_gw=" $(i+1)}}'

@@ -1,3 +1,5 @@
 //! Packaging modules: package managers and their repositories.
 
 pub mod apt;
+pub mod apt_repository;
+pub mod package;
