@@ -8,9 +8,10 @@
 #     loopback port), openssh-client, sudo, cron, python3-venv, and the
 #     account and namespace tools the system-module tests use (passwd:
 #     useradd/groupadd/chage; util-linux and mount: unshare, mount --bind),
-#     and for the packaging-module tests python3-apt (ansible's apt module
-#     needs it; herd does not) and tzdata (its debconf questions); those
-#     tests install Debian's `hello` from the mirror the update reaches;
+#     and for the packaging-module tests python3-apt and python3-debian
+#     (ansible's apt and deb822_repository modules need them; herd does
+#     not) and tzdata (its debconf questions); those tests install
+#     Debian's `hello` from the mirror the update reaches;
 #   - the unprivileged user `herdtest` (plain /bin/sh, passwordless sudo) that
 #     the SSH tests log in as;
 #   - ansible-core 2.19 in a Python venv (.venv/ansible, or $HERD_ANSIBLE_VENV),
@@ -28,7 +29,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount python3-apt tzdata)
+packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount python3-apt python3-debian tzdata)
 test_user=herdtest
 venv="${HERD_ANSIBLE_VENV:-$repo/.venv/ansible}"
 ansible_spec='ansible-core>=2.19,<2.20'

@@ -167,3 +167,127 @@ fn apt_repository_steps_match_ansible() {
         h[8]
     );
 }
+
+/// deb822_repository writes fixed paths (/etc/apt/sources.list.d,
+/// /etc/apt/keyrings), so its steps use names of their own there and
+/// remove what they made. Key URLs are `file://`, so no network is needed.
+const D822: &str = "HerdT822 Probe_1";
+const D822_FILES: [&str; 3] = [
+    "/etc/apt/sources.list.d/herdt822-probe-1.sources",
+    "/etc/apt/keyrings/herdt822-probe-1.gpg",
+    "/etc/apt/keyrings/herdt822-probe-1.asc",
+];
+
+fn d822_clean() {
+    for f in D822_FILES {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+fn d822_snapshot() -> String {
+    let mut out = String::new();
+    for f in D822_FILES {
+        if let Ok(m) = std::fs::metadata(f) {
+            let bytes = std::fs::read(f).unwrap();
+            out.push_str(&format!(
+                "{f} {:o} {} bytes\n{}\n",
+                m.permissions().mode() & 0o7777,
+                bytes.len(),
+                if f.ends_with(".gpg") {
+                    String::new()
+                } else {
+                    String::from_utf8_lossy(&bytes).into_owned()
+                }
+            ));
+        }
+    }
+    out
+}
+
+fn d822_run(herd: bool, args: &str, flags: &[&str]) -> String {
+    let mut cmd = if herd {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_herd"));
+        c.env("NO_COLOR", "1").arg("adhoc");
+        c
+    } else {
+        let mut c = common::ansible_command("ansible");
+        c.args(["-e", "ansible_python_interpreter=/usr/bin/python3"]);
+        c
+    };
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .args([
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "all",
+            "-m",
+            "deb822_repository",
+            "-a",
+            args,
+        ])
+        .args(flags)
+        .output()
+        .expect("run the tool");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn deb822_repository_steps_match_ansible() {
+    let base = format!(
+        "name='{D822}' uris=http://example.org/debian suites=stable,stable-updates components=main,contrib"
+    );
+    let key = "signed_by=file:///usr/share/keyrings/debian-archive-keyring.gpg";
+    let steps: Vec<(String, &[&str])> = vec![
+        (base.clone(), &["--check"]),
+        (base.clone(), &[]),
+        (base.clone(), &[]),
+        (
+            format!("{base} mode=0600 enabled=no pdiffs=yes date_max_future=7"),
+            &[],
+        ),
+        (format!("{base} {key}"), &["--check"]),
+        (format!("{base} {key}"), &[]),
+        (format!("{base} {key}"), &[]),
+        (
+            format!(
+                "{base} types=deb,deb-src signed_by=/usr/share/keyrings/debian-archive-keyring.gpg"
+            ),
+            &[],
+        ),
+        (format!("name='{D822}' state=absent"), &["--check"]),
+        (format!("name='{D822}' state=absent"), &[]),
+        (format!("name='{D822}' state=absent"), &[]),
+        (format!("{base} types=deb,foo"), &[]),
+        ("uris=http://x".to_string(), &[]),
+    ];
+    let run_all = |herd: bool| -> Vec<String> {
+        d822_clean();
+        let v = steps
+            .iter()
+            .map(|(args, flags)| {
+                format!(
+                    "== {args} {flags:?}\n{}\n{}",
+                    d822_run(herd, args, flags),
+                    d822_snapshot()
+                )
+            })
+            .collect();
+        d822_clean();
+        v
+    };
+    let a = run_all(false);
+    let h = run_all(true);
+    for (x, y) in a.iter().zip(&h) {
+        assert_eq!(x, y);
+    }
+    assert_eq!(a.len(), h.len());
+    assert!(h[1].contains("herdt822-probe-1.sources 644"), "{}", h[1]);
+    assert!(h[5].contains("herdt822-probe-1.gpg 644"), "{}", h[5]);
+    assert!(
+        !h[9].contains(".sources 644") && !h[9].contains(".gpg 644"),
+        "{}",
+        h[9]
+    );
+}

@@ -8,7 +8,9 @@ use crate::files::{
     ini_file::IniFile, lineinfile::LineInFile, replace::Replace, slurp::Slurp, stat::Stat,
     tempfile::TempFile, template::Template,
 };
-use crate::packaging::{apt::Apt, apt_repository::AptRepository, package::Package};
+use crate::packaging::{
+    apt::Apt, apt_repository::AptRepository, deb822_repository::Deb822Repository, package::Package,
+};
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
     known_hosts::KnownHosts, user::User,
@@ -62,6 +64,11 @@ static ENTRIES: &[Entry] = &[
         name: "cron",
         module: &Cron,
         source: include_str!("system/cron.rs"),
+    },
+    Entry {
+        name: "deb822_repository",
+        module: &Deb822Repository,
+        source: include_str!("packaging/deb822_repository.rs"),
     },
     Entry {
         name: "fetch",

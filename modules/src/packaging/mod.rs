@@ -2,4 +2,5 @@
 
 pub mod apt;
 pub mod apt_repository;
+pub mod deb822_repository;
 pub mod package;
