@@ -9,7 +9,8 @@ use crate::files::{
     tempfile::TempFile, template::Template,
 };
 use crate::packaging::{
-    apt::Apt, apt_repository::AptRepository, deb822_repository::Deb822Repository, package::Package,
+    apt::Apt, apt_repository::AptRepository, deb822_repository::Deb822Repository, debconf::Debconf,
+    package::Package,
 };
 use crate::system::{
     authorized_key::AuthorizedKey, cron::Cron, getent::Getent, group::Group, hostname::Hostname,
@@ -69,6 +70,11 @@ static ENTRIES: &[Entry] = &[
         name: "deb822_repository",
         module: &Deb822Repository,
         source: include_str!("packaging/deb822_repository.rs"),
+    },
+    Entry {
+        name: "debconf",
+        module: &Debconf,
+        source: include_str!("packaging/debconf.rs"),
     },
     Entry {
         name: "fetch",

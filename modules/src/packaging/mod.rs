@@ -3,4 +3,5 @@
 pub mod apt;
 pub mod apt_repository;
 pub mod deb822_repository;
+pub mod debconf;
 pub mod package;
