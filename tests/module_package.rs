@@ -6,8 +6,15 @@
 //! state afterwards, must be the same. Needs root and a Debian mirror.
 
 mod common;
+mod module_support;
+mod support;
 
 use std::process::Command;
+use std::sync::Arc;
+
+use herd::connection::{Options, SshConnection, SshHost};
+use herd_modules::api::{Controller, Host, ModuleContext, Outcome};
+use serde_json::{json, Value};
 
 fn hello_state() -> String {
     let out = Command::new("dpkg-query")
@@ -164,6 +171,99 @@ fn package_uses_gathered_facts() {
     assert_eq!(recap(&a), recap(&h), "ansible:\n{a}\nherd:\n{h}");
     assert!(recap(&h).contains("changed=1"), "{h}");
     purge_hello();
+}
+
+async fn run_package(host: &dyn Host, ctrl: &dyn Controller, args: Value, check: bool) -> Outcome {
+    let args = args.as_object().expect("args are a dict").clone();
+    let ctx = ModuleContext {
+        host,
+        controller: ctrl,
+        args: &args,
+        check_mode: check,
+        diff: false,
+    };
+    herd_modules::registry::get("package")
+        .expect("package is registered")
+        .run(&ctx)
+        .await
+        .expect("the host answers")
+}
+
+/// Over real SSH as the unprivileged test user with sudo: the manager is
+/// probed on the host and apt runs through become.
+#[tokio::test]
+async fn package_over_ssh_with_sudo() {
+    let _guard = lock();
+    purge_hello();
+    let sshd = support::Sshd::start();
+    let mut s = sshd.settings();
+    s.become_ = true;
+    let conn = SshConnection::open(&s, &Options::default())
+        .await
+        .expect("connect to the test sshd");
+    let host = SshHost::new("t", Arc::new(conn), &s, &Options::default());
+    let env = module_support::Env::new();
+    let ctrl = &env.controller;
+    let o = run_package(
+        &host,
+        ctrl,
+        json!({"name": "hello", "state": "present"}),
+        true,
+    )
+    .await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    assert_eq!(hello_state(), "absent");
+    let o = run_package(
+        &host,
+        ctrl,
+        json!({"name": "hello", "state": "present"}),
+        false,
+    )
+    .await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    assert_eq!(hello_state(), "ii 2.10-3");
+    let o = run_package(
+        &host,
+        ctrl,
+        json!({"name": ["hello"], "state": "present"}),
+        false,
+    )
+    .await;
+    assert!(!o.changed && !o.failed, "{o:?}");
+    assert_eq!(o.values.get("cache_updated"), Some(&json!(false)));
+    let o = run_package(
+        &host,
+        ctrl,
+        json!({"name": "hello", "state": "absent", "use": "apt"}),
+        true,
+    )
+    .await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    assert_eq!(hello_state(), "ii 2.10-3");
+    let o = run_package(
+        &host,
+        ctrl,
+        json!({"name": "hello", "state": "absent", "purge": true}),
+        false,
+    )
+    .await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    assert_eq!(hello_state(), "absent");
+    let o = run_package(
+        &host,
+        ctrl,
+        json!({"name": "hello", "state": "bogus"}),
+        false,
+    )
+    .await;
+    assert!(o.failed, "{o:?}");
+    assert_eq!(
+        o.msg.as_deref(),
+        Some(
+            "value of state must be one of: absent, build-dep, fixed, latest, present, got: bogus"
+        )
+    );
+    host.close().await;
 }
 
 /// The tests share dpkg's lock and hello's state.
