@@ -191,10 +191,14 @@ async fn run_package(host: &dyn Host, ctrl: &dyn Controller, args: Value, check:
 
 /// Over real SSH as the unprivileged test user with sudo: the manager is
 /// probed on the host and apt runs through become.
-#[tokio::test]
-async fn package_over_ssh_with_sudo() {
+#[test]
+fn package_over_ssh_with_sudo() {
     let _guard = lock();
     purge_hello();
+    support::rt().block_on(package_over_ssh_steps());
+}
+
+async fn package_over_ssh_steps() {
     let sshd = support::Sshd::start();
     let mut s = sshd.settings();
     s.become_ = true;
