@@ -76,6 +76,11 @@ fn steps(deb: &str) -> Vec<(String, Vec<&'static str>)> {
         s("name=a=1=2", &[]),
         s("name=hello state=absent", &[]),
         s("cache_valid_time=999999999", &[]),
+        s("upgrade=dist", &["--check"]),
+        s("upgrade=yes force_apt_get=yes", &["--check"]),
+        s("name=* state=latest", &["--check"]),
+        s("autoremove=yes", &["--check"]),
+        s("upgrade=maybe", &[]),
     ]
 }
 
