@@ -453,6 +453,9 @@ struct Probe {
     aptitude: Option<String>,
     cache_time: i64,
     now: i64,
+    /// The packages' state, asked in the same round trip when their names
+    /// are known up front (no wildcards); dropped after a cache update.
+    prefetched: Option<Vec<(String, PackageInfo)>>,
 }
 
 fn probe_script() -> &'static str {
@@ -473,6 +476,7 @@ fn parse_probe(out: &str) -> Probe {
         aptitude: (!aptitude.is_empty()).then_some(aptitude),
         cache_time,
         now,
+        prefetched: None,
     }
 }
 
@@ -610,12 +614,37 @@ async fn run(
     upgrade_mode: &str,
 ) -> Result<Outcome, HostError> {
     let host = ctx.host;
-    let probe = parse_probe(
-        &host
-            .exec(probe_script(), &ExecOptions::default())
-            .await?
-            .stdout_text(),
-    );
+    // When the names are known up front, their state is asked with the
+    // probe: one round trip when nothing has to change.
+    let wildcard = |p: &String| p == "*" || package_split(p).0.contains(['*', '?', '[', ']', '!']);
+    let prefetch: Option<Vec<String>> = (a.str("deb").is_none()
+        && upgrade_mode == "no"
+        && o.state != "build-dep"
+        && !o.packages.is_empty()
+        && !o.packages.iter().any(wildcard))
+    .then(|| {
+        o.packages
+            .iter()
+            .map(|p| package_split(p.trim()).0)
+            .collect()
+    });
+    let mut script = probe_script().to_string();
+    if let Some(names) = &prefetch {
+        let release = if o.state == "absent" {
+            None
+        } else {
+            o.default_release.as_deref()
+        };
+        script.push_str("\necho ==query\n");
+        script.push_str(&query_script(names, release));
+    }
+    let first = host.exec(&script, &apt_env()).await?.stdout_text();
+    let (probe_text, query_text) = match first.split_once("\n==query\n") {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (first.clone(), None),
+    };
+    let mut probe = parse_probe(&probe_text);
+    probe.prefetched = query_text.map(|q| parse_query(&q));
     if probe.apt_get.is_empty() {
         return Ok(Outcome::failed(
             "Failed to find required executable \"apt-get\" in paths: /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -705,6 +734,9 @@ async fn run(
             );
             if ctx.check_mode || after.cache_time != cache_time {
                 updated_cache = true;
+            }
+            if !ctx.check_mode {
+                probe.prefetched = None;
             }
             cache_time = after.cache_time;
         }
@@ -825,6 +857,15 @@ async fn query(
     Ok(parse_query(&r.stdout_text()))
 }
 
+/// The prefetched state, when it covers every name.
+fn prefetched_for(probe: &Probe, names: &[String]) -> Option<Vec<(String, PackageInfo)>> {
+    let p = probe.prefetched.as_ref()?;
+    names
+        .iter()
+        .all(|n| p.iter().any(|(m, _)| m == n))
+        .then(|| p.clone())
+}
+
 /// The providers of a virtual package, from `apt-cache showpkg`.
 async fn providers(host: &dyn Host, name: &str) -> Result<Vec<String>, HostError> {
     let r = host
@@ -908,7 +949,10 @@ async fn install(
         Vec::new()
     } else {
         let ns: Vec<String> = parsed.iter().map(|p| p.0.clone()).collect();
-        query(host, &ns, o.default_release.as_deref()).await?
+        match prefetched_for(probe, &ns) {
+            Some(p) => p,
+            None => query(host, &ns, o.default_release.as_deref()).await?,
+        }
     };
     for (i, spec) in specs.iter().enumerate() {
         if build_dep {
@@ -1067,7 +1111,10 @@ async fn remove(
     specs: &[String],
 ) -> Result<Outcome, HostError> {
     let names: Vec<String> = specs.iter().map(|s| package_split(s).0).collect();
-    let infos = query(ctx.host, &names, None).await?;
+    let infos = match prefetched_for(probe, &names) {
+        Some(p) => p,
+        None => query(ctx.host, &names, None).await?,
+    };
     let mut pkg_list = Vec::new();
     for spec in specs {
         let (name, cmp, version) = package_split(spec);
