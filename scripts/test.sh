@@ -14,6 +14,9 @@
 #     the unarchive tests use (tar, gzip, bzip2, xz-utils, unzip, zip, and
 #     curl for its downloads, which get_url and uri also use), git, and
 #     iproute2 (`ip`, which the network facts read);
+#     python3-debian (ansible's deb822_repository needs it; herd does not)
+#     and tzdata (its debconf questions, for the debconf tests); the apt
+#     tests install Debian's `hello` from the mirror the update reaches;
 #   - the unprivileged user `herdtest` (plain /bin/sh, passwordless sudo) that
 #     the SSH tests log in as;
 #   - a BusyBox userland (package busybox): its applets as symlinks in
@@ -38,7 +41,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount procps
-    init-system-helpers python3-apt busybox tar gzip bzip2 xz-utils unzip zip curl git iproute2)
+    init-system-helpers python3-apt python3-debian tzdata busybox tar gzip bzip2 xz-utils unzip
+    zip curl git iproute2)
 test_user=herdtest
 busybox_user=herdbb
 venv="${HERD_ANSIBLE_VENV:-$repo/.venv/ansible}"

@@ -37,11 +37,19 @@ fn herd(project: &Path, inventory: &Path, extra: &[&str]) -> Run {
         .skip_while(|l| !l.starts_with("PLAY RECAP"))
         .skip(1)
         .filter_map(|l| l.split_once(':'))
-        .map(|(h, c)| (h.trim().to_string(), c.split_whitespace().collect::<Vec<_>>().join(" ")))
+        .map(|(h, c)| {
+            (
+                h.trim().to_string(),
+                c.split_whitespace().collect::<Vec<_>>().join(" "),
+            )
+        })
         .collect();
     Run {
         code: out.status.code(),
-        stdout: format!("{stdout}\n[stderr]\n{}", String::from_utf8_lossy(&out.stderr)),
+        stdout: format!(
+            "{stdout}\n[stderr]\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
         recap,
     }
 }
@@ -98,7 +106,10 @@ fn seed_scenario_converges_over_ssh() {
             )),
             "{cron}"
         );
-        assert!(cron.contains("#Ansible: seed log rotation\n@daily root "), "{cron}");
+        assert!(
+            cron.contains("#Ansible: seed log rotation\n@daily root "),
+            "{cron}"
+        );
         for script in ["healthcheck.sh", "rotate.sh"] {
             let meta = std::fs::metadata(root.join("opt/bin").join(script)).expect("script");
             use std::os::unix::fs::PermissionsExt;
@@ -122,7 +133,10 @@ fn seed_scenario_converges_over_ssh() {
     let check = herd(&project, &inventory, &["--check"]);
     assert_eq!(counter(&check, "seed1", "changed"), 0, "{}", check.stdout);
     assert_eq!(counter(&check, "seed2", "changed"), 1, "{}", check.stdout);
-    assert_eq!(std::fs::read_to_string(&conf).unwrap_or_default(), "edited by hand\n");
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap_or_default(),
+        "edited by hand\n"
+    );
     let fix = herd(&project, &inventory, &[]);
     assert_eq!(counter(&fix, "seed2", "changed"), 1, "{}", fix.stdout);
     assert!(std::fs::read_to_string(&conf)

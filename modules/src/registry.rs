@@ -13,6 +13,10 @@ use crate::net::{get_url::GetUrl, uri::Uri};
 use crate::packaging::{
     apk::Apk, dnf::Dnf, package_facts::PackageFacts, pip::Pip, yum_repository::YumRepository,
 };
+use crate::packaging::{
+    apt::Apt, apt_repository::AptRepository, deb822_repository::Deb822Repository, debconf::Debconf,
+    package::Package,
+};
 use crate::source::git::Git;
 use crate::system::{
     authorized_key::AuthorizedKey,
@@ -43,6 +47,16 @@ static ENTRIES: &[Entry] = &[
         source: include_str!("packaging/apk.rs"),
     },
     Entry {
+        name: "apt",
+        module: &Apt,
+        source: include_str!("packaging/apt.rs"),
+    },
+    Entry {
+        name: "apt_repository",
+        module: &AptRepository,
+        source: include_str!("packaging/apt_repository.rs"),
+    },
+    Entry {
         name: "assemble",
         module: &Assemble,
         source: include_str!("files/assemble.rs"),
@@ -71,6 +85,16 @@ static ENTRIES: &[Entry] = &[
         name: "cron",
         module: &Cron,
         source: include_str!("system/cron.rs"),
+    },
+    Entry {
+        name: "deb822_repository",
+        module: &Deb822Repository,
+        source: include_str!("packaging/deb822_repository.rs"),
+    },
+    Entry {
+        name: "debconf",
+        module: &Debconf,
+        source: include_str!("packaging/debconf.rs"),
     },
     Entry {
         name: "dnf",
@@ -136,6 +160,11 @@ static ENTRIES: &[Entry] = &[
         name: "mount",
         module: &Mount,
         source: include_str!("system/mount.rs"),
+    },
+    Entry {
+        name: "package",
+        module: &Package,
+        source: include_str!("packaging/package.rs"),
     },
     Entry {
         name: "package_facts",
