@@ -59,8 +59,10 @@ const PLAYBOOK: &str = r#"- hosts: target
       delay: 1
     - name: timed out
       command: sleep 10
-      async: 2
-      poll: 1
+      # The job is killed at 3 s, between the polls at 2 s and 4 s, so
+      # neither tool's result depends on how loaded the machine is.
+      async: 3
+      poll: 2
       register: slow
       ignore_errors: true
     - name: cleanup
@@ -254,7 +256,7 @@ fn polling_lines_as_ansible_playbook() {
         "site.yml",
         "- hosts: all\n  gather_facts: false\n  tasks:\n\
          \x20   - command: echo hi\n      async: 10\n      poll: 1\n\
-         \x20   - command: sleep 5\n      async: 2\n      poll: 1\n      ignore_errors: true\n",
+         \x20   - command: sleep 8\n      async: 3\n      poll: 2\n      ignore_errors: true\n",
     );
     let herd = Command::new(env!("CARGO_BIN_EXE_herd"))
         .current_dir(work.path())

@@ -443,9 +443,9 @@ fn unknown_module_fails_the_task() {
 - hosts: h1
   gather_facts: false
   tasks:
-    - ansible.builtin.sysctl:
-        name: x
-        value: "1"
+    - ansible.builtin.iptables:
+        chain: INPUT
+        policy: ACCEPT
 "#);
     assert_eq!(r.result.exit_code, 2);
     let msg = r.results("h1")[0].2["msg"].as_str().unwrap().to_string();

@@ -269,22 +269,12 @@ fn write_fact_files(dir: &Path) {
     std::os::unix::fs::symlink("/nonexistent/herd-fact", dir.join("broken.fact")).unwrap();
 }
 
-/// `[WARNING]: …` lines of ansible's output.
-fn ansible_warnings(o: &Output) -> Vec<String> {
+/// `[WARNING]: …` lines on stderr (herd adhoc prints them as ansible does).
+fn warnings(o: &Output) -> Vec<String> {
     String::from_utf8_lossy(&o.stderr)
         .lines()
         .filter_map(|l| l.strip_prefix("[WARNING]: "))
         .map(|l| l.trim_end().to_string())
-        .collect()
-}
-
-fn herd_warnings(o: &Output) -> Vec<String> {
-    result_of(o)
-        .get("warnings")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|w| w.as_str().unwrap_or("").trim_end().to_string())
         .collect()
 }
 
@@ -302,8 +292,8 @@ fn local_facts_from_a_fact_path_match_ansible() {
     assert_eq!(hf["ansible_local"], af["ansible_local"]);
     assert_eq!(hf["ansible_local"]["ini"]["General"]["path"], "web/x");
     assert_eq!(hf["ansible_local"]["exec"]["ran"], "root");
-    assert_eq!(herd_warnings(&h), ansible_warnings(&a));
-    assert_eq!(herd_warnings(&h).len(), 5, "{}", text(&h));
+    assert_eq!(warnings(&h), warnings(&a));
+    assert_eq!(warnings(&h).len(), 5, "{}", text(&h));
     // A fact_path that does not exist gives an empty ansible_local.
     let args = "gather_subset=!all,!min,local fact_path=/nonexistent/herd";
     assert_eq!(
@@ -633,7 +623,7 @@ fn a_hanging_mount_probe_stops_at_gather_timeout() {
     let f = facts_of(&o);
     let m = &f["ansible_mounts"][0];
     assert_eq!(m["note"], "Could not get extra information due to timeout");
-    let warnings = herd_warnings(&o);
+    let warnings = warnings(&o);
     assert!(
         warnings[0].starts_with("Timeout exceeded when getting mount info for "),
         "{warnings:?}"
