@@ -699,7 +699,7 @@ impl Runner {
             self.apply_result(task, inherit, host, &r, delegate.as_deref());
             return self.report(run, task, inherit, host, r, delegate, no_log, Some(&vars));
         };
-        let items = match self.loop_items(lp, &vars) {
+        let items = match self.loop_items(task, lp, &vars) {
             Ok(i) => i,
             Err(msg) => {
                 let r = failed(format!(
@@ -1184,7 +1184,12 @@ impl Runner {
     }
 
     /// Items of a loop.
-    fn loop_items(&self, lp: &crate::playbook::Loop, vars: &Vars) -> Result<Vec<Value>, String> {
+    fn loop_items(
+        &self,
+        task: &Task,
+        lp: &crate::playbook::Loop,
+        vars: &Vars,
+    ) -> Result<Vec<Value>, String> {
         let rendered = self
             .templar
             .render_value(&lp.items, vars)
@@ -1232,14 +1237,29 @@ impl Runner {
                 .map(|i| format!("__herd_terms[{i}]"))
                 .collect(),
         };
-        let expr = format!("query('{with}'{})", {
-            let mut s = String::new();
-            for a in &args {
-                s.push_str(", ");
-                s.push_str(a);
+        let expr = format!(
+            "query('{with}'{}{})",
+            {
+                let mut s = String::new();
+                for a in &args {
+                    s.push_str(", ");
+                    s.push_str(a);
+                }
+                s
+            },
+            if with == "first_found" {
+                // As a `with_` loop, first_found looks in the role subdirectory
+                // the action's name points at (ansible-core's rule).
+                let action = task.action.as_str();
+                let sub = ["template", "var", "file"]
+                    .into_iter()
+                    .find(|w| action.contains(w))
+                    .unwrap_or("file");
+                format!(", _herd_subdir='{sub}s'")
+            } else {
+                String::new()
             }
-            s
-        });
+        );
         match self.templar.eval_expr(&expr, &v).map_err(|d| d.message)? {
             Value::Array(a) => Ok(a),
             other => Ok(vec![other]),
@@ -1812,7 +1832,7 @@ impl Runner {
             };
             let items: Vec<Option<Value>> = match &task.loop_ {
                 None => vec![None],
-                Some(lp) => match self.loop_items(lp, &vars) {
+                Some(lp) => match self.loop_items(task, lp, &vars) {
                     Ok(i) => i.into_iter().map(Some).collect(),
                     Err(m) => {
                         self.report(run, task, inherit, h, failed(m), None, false, None);

@@ -547,10 +547,17 @@ fn first_found(st: &State, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error> {
             files.push(py_str_mj(&t));
         }
     }
+    // `with_first_found` searches the role subdirectory its task's action
+    // names (templates, vars, else files), as ansible-core does.
+    let subdir = o
+        .get("_herd_subdir")
+        .map(py_str_mj)
+        .unwrap_or_else(|| "files".to_string());
+    let subdir = subdir.as_str();
     for f in &files {
         let f = expanduser(f);
         if paths.is_empty() || f.starts_with('/') {
-            if let Some(p) = find_file(st, "files", &f) {
+            if let Some(p) = find_file(st, subdir, &f) {
                 return Ok(vec![Mj::from(p.to_string_lossy().into_owned())]);
             }
         } else {
@@ -560,7 +567,7 @@ fn first_found(st: &State, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error> {
                 let found = if cand.is_absolute() {
                     cand.exists().then_some(cand)
                 } else {
-                    find_file(st, "files", &cand.to_string_lossy())
+                    find_file(st, subdir, &cand.to_string_lossy())
                 };
                 if let Some(p) = found {
                     return Ok(vec![Mj::from(p.to_string_lossy().into_owned())]);
