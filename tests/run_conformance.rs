@@ -397,6 +397,15 @@ fn normalise_result(
                 .for_each(moment);
         }
     }
+    if action == "pause" {
+        // The measured pause, like a command's delta.
+        if let Some(Value::String(out)) = m.get_mut("stdout") {
+            if let Some(rest) = out.strip_prefix("Paused for ") {
+                let unit = rest.split_once(' ').map_or("", |(_, u)| u);
+                *out = format!("Paused for <DURATION> {unit}");
+            }
+        }
+    }
     if action == "stat" {
         // lsattr's flags of a fresh file depend on the file system's
         // choice for that file (ext4 gives `e`, extents, to some and not
@@ -483,6 +492,11 @@ fn json_lines(docs: &[String], exceptions: &[JsonException]) -> Vec<String> {
     use serde_json::Value;
     let mut out = Vec::new();
     for (run, doc) in docs.iter().enumerate() {
+        // With -v, both tools name their configuration on stdout first.
+        let doc = doc
+            .find("\n{")
+            .filter(|_| !doc.starts_with('{'))
+            .map_or(doc.as_str(), |i| &doc[i + 1..]);
         let doc: Value = match serde_json::from_str(doc) {
             Ok(v) => v,
             Err(e) => {

@@ -274,6 +274,7 @@ async fn pause(args: &Map<String, Value>) -> Map<String, Value> {
         .or_else(|| num("minutes").map(|m| m * 60.0))
         .unwrap_or(0.0);
     let start = std::time::Instant::now();
+    let started_at = herd_modules::commands::local_now();
     let mut input = String::new();
     if secs > 0.0 {
         tokio::time::sleep(Duration::from_secs_f64(secs)).await;
@@ -296,14 +297,142 @@ async fn pause(args: &Map<String, Value>) -> Map<String, Value> {
             .unwrap_or_default();
         }
     }
+    // Ansible's result: the measured pause, in the unit it was given in,
+    // rounded to hundredths and printed as a Python float.
+    let elapsed = start.elapsed().as_secs_f64();
+    let (amount, unit) = if num("minutes").is_some() {
+        (elapsed / 60.0, "minutes")
+    } else {
+        (elapsed, "seconds")
+    };
+    let amount = (amount * 100.0).round() / 100.0;
     let mut m = ok();
-    m.insert("delta".into(), Value::from(start.elapsed().as_secs()));
+    m.insert("start".into(), Value::String(started_at));
+    m.insert(
+        "stop".into(),
+        Value::String(herd_modules::commands::local_now()),
+    );
+    m.insert("delta".into(), Value::from(elapsed as u64));
+    m.insert("rc".into(), Value::from(0));
+    m.insert("stderr".into(), Value::String(String::new()));
+    m.insert(
+        "echo".into(),
+        Value::Bool(args.get("echo").is_none_or(super::task::as_bool)),
+    );
     m.insert("user_input".into(), Value::String(input));
     m.insert(
         "stdout".into(),
-        Value::String(format!("Paused for {secs} seconds")),
+        Value::String(format!(
+            "Paused for {} {unit}",
+            crate::value::py_str(&Value::from(amount))
+        )),
     );
     m
+}
+
+/// The files `include_vars` reads from a directory, as Ansible's action
+/// picks them: the tree walked to `depth` (0: all of it) in name order,
+/// its role's `vars/main.yml` left out, names kept when they match
+/// `files_matching` and none of `ignore_files`; a name without one of
+/// `extensions` is an error unless `ignore_unknown_extensions`.
+fn var_files_in_dir(
+    task: &Task,
+    dir: &Path,
+    args: &Map<String, Value>,
+) -> Result<Vec<PathBuf>, String> {
+    use herd_modules::files::pyre;
+    let depth = args
+        .get("depth")
+        .and_then(|v| py_str(v).trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let matcher = match args.get("files_matching").map(py_str) {
+        Some(p) => Some(pyre::compile(&p, false, false)?),
+        None => None,
+    };
+    let ignore: Vec<String> = match args.get("ignore_files") {
+        Some(Value::Array(a)) => a.iter().map(py_str).collect(),
+        Some(Value::Object(_)) => {
+            return Err(format!("{} must be a list", py_str(&args["ignore_files"])))
+        }
+        Some(v) => py_str(v).split_whitespace().map(str::to_string).collect(),
+        None => Vec::new(),
+    };
+    let ignore = ignore
+        .iter()
+        .map(|p| {
+            pyre::compile(&format!("{p}$"), false, false)
+                .map_err(|_| format!("Invalid regular expression: {p}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let extensions: Vec<String> = match args.get("extensions") {
+        Some(Value::Array(a)) => a.iter().map(py_str).collect(),
+        Some(v) => vec![py_str(v)],
+        None => vec!["json".into(), "yaml".into(), "yml".into()],
+    };
+    let skip_unknown = args
+        .get("ignore_unknown_extensions")
+        .is_some_and(super::task::as_bool);
+    let role_main = task.role.as_ref().map(|r| r.path.join("vars/main.yml"));
+    // Every directory of the tree with its depth (the root is 1), in
+    // path order, as Python's sorted os.walk gives them.
+    let mut dirs = vec![(dir.to_path_buf(), 1usize)];
+    let mut i = 0;
+    while i < dirs.len() {
+        let (d, level) = dirs[i].clone();
+        if let Ok(rd) = std::fs::read_dir(&d) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push((p, level + 1));
+                }
+            }
+        }
+        i += 1;
+    }
+    dirs.sort();
+    let mut files = Vec::new();
+    for (d, level) in dirs {
+        if depth != 0 && level > depth {
+            continue;
+        }
+        let mut names: Vec<String> = std::fs::read_dir(&d)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| !e.path().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        for name in names {
+            let path = d.join(&name);
+            if role_main.as_ref() == Some(&path) {
+                continue;
+            }
+            if matcher.as_ref().is_some_and(|m| !pyre::search(m, &name)) {
+                continue;
+            }
+            if ignore.iter().any(|r| pyre::search(r, &name)) {
+                continue;
+            }
+            let ext_ok = Path::new(&name)
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| extensions.iter().any(|x| x == e));
+            if !ext_ok {
+                if skip_unknown {
+                    continue;
+                }
+                return Err(format!(
+                    "{} does not have a valid extension: {}",
+                    path.display(),
+                    extensions.join(", ")
+                ));
+            }
+            files.push(path);
+        }
+    }
+    Ok(files)
 }
 
 /// `include_vars`: a file, or every YAML file of a directory, found beside
@@ -336,22 +465,14 @@ fn include_vars(task: &Task, run: &PlayRun<'_>, args: &Map<String, Value>) -> Ma
     let Some(found) = search.into_iter().find(|p| p.exists()) else {
         return fail(format!("Could not find or access '{target}'"));
     };
-    let mut files = Vec::new();
-    if found.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(&found)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        entries.sort();
-        files.extend(entries.into_iter().filter(|p| {
-            p.is_file()
-                && matches!(
-                    p.extension().and_then(|e| e.to_str()),
-                    Some("yml" | "yaml" | "json")
-                )
-        }));
+    let files = if found.is_dir() {
+        match var_files_in_dir(task, &found, args) {
+            Ok(f) => f,
+            Err(msg) => return fail(msg),
+        }
     } else {
-        files.push(found);
-    }
+        vec![found]
+    };
     let mut data = Map::new();
     for f in &files {
         match crate::yaml::load_file(f) {
@@ -383,7 +504,11 @@ fn include_vars(task: &Task, run: &PlayRun<'_>, args: &Map<String, Value>) -> Ma
         Value::Array(
             files
                 .iter()
-                .map(|f| Value::String(f.display().to_string()))
+                .map(|f| {
+                    // Ansible lists the files by absolute path.
+                    let abs = std::path::absolute(f).unwrap_or_else(|_| f.clone());
+                    Value::String(abs.display().to_string())
+                })
                 .collect(),
         ),
     );

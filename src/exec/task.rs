@@ -553,7 +553,10 @@ impl Runner {
         let run_once = inherit
             .keyword(task, "run_once")
             .is_some_and(|v| as_bool(&v));
-        let targets: Vec<String> = if run_once {
+        // add_host bypasses the host loop in Ansible: it runs once, for the
+        // first host, and only that host reports it.
+        let bypass = herd_modules::lookup(&task.action).is_some_and(|i| i.name == "add_host");
+        let targets: Vec<String> = if run_once || bypass {
             if run.strategy_free {
                 // Free strategy: the first host to get here runs it.
                 let key = format!("{}:{}:{}", task.loc.file, task.loc.line, task.loc.col);
@@ -1045,6 +1048,9 @@ impl Runner {
         let unignorable = result.remove(UNIGNORABLE).is_some();
         let module_failed = result.remove(MODULE_FAILED).is_some();
         let action_error = result.remove(ACTION_ERROR).is_some();
+        // Read by apply_result already; Ansible pops it before results are
+        // shown or registered.
+        result.remove("_ansible_facts_cacheable");
         if let Some(reg) = &task.register {
             // As ansible-core registers it: without internal keys.
             let mut r = Value::Object(result.clone());

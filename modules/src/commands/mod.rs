@@ -192,7 +192,8 @@ impl Clock {
     }
 }
 
-fn local_now() -> String {
+/// The local time as Python's `str(datetime.now())` prints it.
+pub fn local_now() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
