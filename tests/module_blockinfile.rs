@@ -104,3 +104,49 @@ async fn check_diff_create() {
         .await;
     assert!(o.msg.unwrap().contains("Did you mean 'block'"));
 }
+
+#[tokio::test]
+async fn check_mode_diff_and_bad_args() {
+    let env = Env::new();
+    let p = env.path("conf");
+    std::fs::write(&p, "a\n").unwrap();
+    // Check mode reports the change and leaves the file alone.
+    let o = env
+        .check("blockinfile", json!({"path": p, "block": "x"}))
+        .await;
+    assert!(o.changed && !o.failed, "{o:?}");
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "a\n");
+    // --diff: the content before and after.
+    let o = env
+        .run_with("blockinfile", json!({"path": p, "block": "x"}), false, true)
+        .await;
+    assert!(o.changed, "{o:?}");
+    assert_eq!(o.values["diff"][0]["before"], "a\n");
+    assert_eq!(o.values["diff"][0]["after"], format!("a\n{B}\nx\n{E}\n"));
+    // Present: no change.
+    let o = env
+        .run("blockinfile", json!({"path": p, "block": "x"}))
+        .await;
+    assert!(!o.changed && !o.failed, "{o:?}");
+    // Bad arguments: Ansible's messages, nothing written.
+    let o = env
+        .run("blockinfile", json!({"path": p, "blok": "y"}))
+        .await;
+    assert!(o.failed);
+    assert!(o.msg.as_deref().unwrap_or("").contains("blok"), "{o:?}");
+    let o = env
+        .run("blockinfile", json!({"path": p, "state": "gone"}))
+        .await;
+    assert!(o.failed);
+    assert!(
+        o.msg
+            .as_deref()
+            .unwrap_or("")
+            .contains("value of state must be one of"),
+        "{o:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        format!("a\n{B}\nx\n{E}\n")
+    );
+}

@@ -17,6 +17,12 @@
 //! Returns: cmd, rc, stdout, stderr, stdout_lines, stderr_lines, start,
 //! end, delta, msg. A non-zero exit status fails the task. In check mode
 //! the command is skipped unless creates/removes decide it.
+//!
+//! Tested: tests/module_command.rs (argv, free form, chdir,
+//! creates/removes, stdin, check mode, bad args), rerun with a BusyBox
+//! userland (tests/module_busybox.rs) and in the BusyBox SSH playbook
+//! (tests/ssh_busybox.rs); compared with ansible-playbook in run
+//! conformance cases 16 and 32; async in tests/exec_async.rs.
 
 use async_trait::async_trait;
 

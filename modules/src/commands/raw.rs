@@ -9,6 +9,12 @@
 //!
 //! Returns: rc, stdout, stderr, stdout_lines, stderr_lines. A non-zero
 //! exit status fails the task.
+//!
+//! Tested: tests/module_command.rs and tests/adhoc_output.rs, rerun with a
+//! BusyBox userland (tests/module_busybox.rs) and in the BusyBox SSH
+//! playbook (tests/ssh_busybox.rs); compared with ansible-playbook in run
+//! conformance case 32 (ansible's pty-merged output is a listed
+//! difference).
 
 use async_trait::async_trait;
 

@@ -14,6 +14,11 @@
 //! Returns: rc, stdout, stderr, stdout_lines, stderr_lines. A non-zero
 //! exit status fails the task. In check mode it is skipped unless
 //! creates/removes decide it.
+//!
+//! Tested: tests/module_command.rs (arguments, chdir, creates/removes,
+//! executable, check mode), the BusyBox SSH playbook
+//! (tests/ssh_busybox.rs); compared with ansible-playbook in run
+//! conformance case 32.
 
 use async_trait::async_trait;
 

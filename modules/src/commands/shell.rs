@@ -10,6 +10,12 @@
 //! stderr_lines, start, end, delta, msg. A non-zero exit status fails the
 //! task. In check mode the command is skipped unless creates/removes
 //! decide it.
+//!
+//! Tested: tests/module_command.rs (executable, pipes, chdir,
+//! creates/removes, stdin, check mode), rerun with a BusyBox userland
+//! (tests/module_busybox.rs) and in the BusyBox SSH playbook
+//! (tests/ssh_busybox.rs); compared with ansible-playbook in run
+//! conformance cases 16 and 32.
 
 use async_trait::async_trait;
 

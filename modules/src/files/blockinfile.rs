@@ -16,6 +16,12 @@
 //! Returns: changed, msg ('Block inserted', 'Block removed', 'File
 //! created'), backup_file. The diff entries with their
 //! headers always, the content in them with --diff.
+//!
+//! Tested: tests/module_blockinfile.rs (absent, present, drift, check,
+//! diff, bad args, awkward names), rerun with a BusyBox userland
+//! (tests/module_busybox.rs) and in the BusyBox SSH playbook
+//! (tests/ssh_busybox.rs); compared with ansible-playbook in run
+//! conformance case 31; round trips counted in tests/module_round_trips.rs.
 
 use async_trait::async_trait;
 

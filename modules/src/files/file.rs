@@ -24,6 +24,12 @@
 //! only its name; a link to a missing target, with follow, no attributes
 //! and a warning). With --diff, `diff` is one dict of before/after path,
 //! state, mode, owner, group and link target.
+//!
+//! Tested: tests/module_file.rs (every state, octal and symbolic modes,
+//! recurse, follow, force, check, diff, bad args, awkward names), rerun
+//! with a BusyBox userland (tests/module_busybox.rs) and in the BusyBox SSH
+//! playbook (tests/ssh_busybox.rs); compared with ansible-playbook in run
+//! conformance case 15.
 
 use async_trait::async_trait;
 

@@ -24,6 +24,12 @@
 //! islnk, uid, gid, pw_name, gr_name, size, mtime, atime, ctime, inode,
 //! dev, nlink, …), matched, examined, skipped_paths, msg. Never changes
 //! anything.
+//!
+//! Tested: tests/module_find.rs (patterns, regex, excludes, contains, age,
+//! size, hidden, depth, file_type), rerun with a BusyBox userland
+//! (tests/module_busybox.rs) and in the BusyBox SSH playbook
+//! (tests/ssh_busybox.rs); compared with ansible-playbook in run
+//! conformance case 32.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -25,6 +25,13 @@
 //! Returns: changed, msg ('line added', 'line replaced', 'N line(s)
 //! removed'), backup, found (state=absent). The diff entries with their
 //! headers always, the content in them with --diff.
+//!
+//! Tested: tests/module_lineinfile.rs (regexp, search_string,
+//! insertafter/before incl. BOF/EOF, backrefs, firstmatch, create, backup,
+//! validate, check, diff, awkward names), rerun with a BusyBox userland
+//! (tests/module_busybox.rs) and in the BusyBox SSH playbook
+//! (tests/ssh_busybox.rs); compared with ansible-playbook in run
+//! conformance cases 15 and 31.
 
 use async_trait::async_trait;
 use fancy_regex::Regex;

@@ -16,6 +16,12 @@
 //!
 //! Returns: changed, msg ('N replacements made'), rc, backup_file. With
 //! --diff, the content.
+//!
+//! Tested: tests/module_replace.rs (after/before, groups, backup, validate,
+//! check, diff, awkward names), rerun with a BusyBox userland
+//! (tests/module_busybox.rs) and in the BusyBox SSH playbook
+//! (tests/ssh_busybox.rs); compared with ansible-playbook in run
+//! conformance case 31.
 
 use async_trait::async_trait;
 

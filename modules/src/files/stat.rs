@@ -19,6 +19,11 @@
 //! isuid, isgid, readable, writeable, executable, checksum, lnk_source and
 //! lnk_target (links), mimetype and charset, attributes, attr_flags and
 //! version. Never changes anything.
+//!
+//! Tested: tests/module_stat.rs (every field, checksums, follow, mime,
+//! missing path), rerun with a BusyBox userland (tests/module_busybox.rs)
+//! and in the BusyBox SSH playbook (tests/ssh_busybox.rs); compared with
+//! ansible-playbook in run conformance cases 15 and 32.
 
 use async_trait::async_trait;
 

@@ -12,6 +12,10 @@
 //!
 //! Returns: path, and what is there (mode, owner, group, uid, gid, size,
 //! state).
+//!
+//! Tested: tests/module_slurp.rs (file and directory, prefix/suffix, check
+//! mode), the BusyBox SSH playbook (tests/ssh_busybox.rs); compared with
+//! ansible-playbook in run conformance case 32.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

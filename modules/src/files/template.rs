@@ -20,6 +20,13 @@
 //!
 //! Returns: as copy (dest, src, checksum, md5sum, size, mode, owner, group,
 //! uid, gid, state, backup_file). With --diff, the old and new content.
+//!
+//! Tested: tests/module_template.rs and tests/template_files.rs (role and
+//! playbook templates, trim/lstrip blocks, newline_sequence, delimiters,
+//! output_encoding, validate, backup, force, check, diff), rerun with a
+//! BusyBox userland (tests/module_busybox.rs) and in the BusyBox SSH
+//! playbook (tests/ssh_busybox.rs); compared with ansible-playbook in run
+//! conformance cases 15, 22 and 31.
 
 use async_trait::async_trait;
 
