@@ -25,13 +25,20 @@ fn debug_set_fact_assert_and_stats() {
         msg: "y is {{ y }}"
     - debug:
         var: y
+    - debug:
+        var: rc
+      vars:
+        rc: 1
 "#);
     assert_eq!(r.result.exit_code, 0, "{:?}", r.events);
     assert_eq!(r.msgs("h1"), vec!["fine", "y is 2"]);
+    // A shown variable named rc does not fail debug, as in Ansible.
     let last = r.results("h2").pop().unwrap();
-    assert_eq!(last.2["y"], json!(2));
+    assert_eq!(last.2["rc"], json!(1));
+    let y = r.results("h2").into_iter().rev().nth(1).unwrap();
+    assert_eq!(y.2["y"], json!(2));
     let s = r.stats("h1");
-    assert_eq!((s.ok, s.changed, s.failed), (4, 0, 0));
+    assert_eq!((s.ok, s.changed, s.failed), (5, 0, 0));
 }
 
 #[test]

@@ -77,8 +77,10 @@ impl Runner {
             return m;
         }
         let mut m = ok();
-        // debug results are always shown, as Ansible's action sets it.
+        // debug results are always shown, as Ansible's action sets it; and
+        // `failed` is set, so a shown variable named `rc` does not fail it.
         m.insert("_ansible_verbose_always".into(), Value::Bool(true));
+        m.insert("failed".into(), Value::Bool(false));
         if let Some(var) = args.get("var") {
             let name = py_str(var);
             let value = match self.templar.eval_expr(&name, vars) {
