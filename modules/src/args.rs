@@ -443,21 +443,23 @@ impl Spec {
             .find(|p| p.name == key || p.aliases.contains(&key))
     }
 
-    /// Every accepted name, for messages: `name (alias, alias)`, sorted.
+    /// Every accepted name, for messages, as Ansible lists them: the
+    /// names sorted, then every alias sorted, in parentheses.
     fn supported(&self) -> String {
-        let mut names: Vec<String> = self
+        let mut names: Vec<&str> = self.params.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        let mut aliases: Vec<&str> = self
             .params
             .iter()
-            .map(|p| {
-                if p.aliases.is_empty() {
-                    p.name.to_string()
-                } else {
-                    format!("{} ({})", p.name, p.aliases.join(", "))
-                }
-            })
+            .flat_map(|p| p.aliases)
+            .copied()
             .collect();
-        names.sort();
-        names.join(", ")
+        aliases.sort_unstable();
+        let mut out = names.join(", ");
+        if !aliases.is_empty() {
+            out.push_str(&format!(" ({})", aliases.join(", ")));
+        }
+        out
     }
 
     /// Checks `raw` against the spec. Keys starting with `_ansible_` are
@@ -547,9 +549,14 @@ impl Spec {
         }
         if !unknown.is_empty() {
             unknown.sort_unstable();
+            // The module as the task named it (the engine passes that
+            // name, as Ansible's does), else its fully qualified name.
+            let module = match raw.get("_ansible_module_name") {
+                Some(Value::String(n)) => n.clone(),
+                _ => self.fqcn(),
+            };
             let mut msg = format!(
-                "Unsupported parameters for ({}) module: {}. Supported parameters include: {}.",
-                self.fqcn(),
+                "Unsupported parameters for ({module}) module: {}. Supported parameters include: {}.",
                 unknown.join(", "),
                 self.supported()
             );
@@ -721,8 +728,19 @@ mod tests {
             e.starts_with("Unsupported parameters for (ansible.builtin.file) module: forse."),
             "{e}"
         );
-        assert!(e.contains("path (dest, name)"), "{e}");
+        // Names sorted, then the aliases, as Ansible lists them.
+        assert!(e.contains("mode, path, src, state (dest, name)."), "{e}");
         assert!(e.contains("Did you mean 'force'"), "{e}");
+        // The name the task used, which the engine passes.
+        let e = SPEC
+            .validate(&map(
+                json!({"path": "/x", "forse": true, "_ansible_module_name": "file"}),
+            ))
+            .unwrap_err();
+        assert!(
+            e.starts_with("Unsupported parameters for (file) module: forse."),
+            "{e}"
+        );
         let e = SPEC.validate(&map(json!({"state": "file"}))).unwrap_err();
         assert!(e.contains("missing required arguments: path"), "{e}");
         let e = SPEC

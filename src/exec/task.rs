@@ -1512,6 +1512,17 @@ impl Runner {
             Arc::new(EnvHost { inner: conn, env })
         };
         let controller = TaskController::new(self.templar.clone(), vars.clone(), task, run);
+        // The name Ansible's argument errors give the module: as the task
+        // spelt it, or the module an action plugin of Ansible's runs.
+        let mut args = args;
+        let spelt = match name {
+            "copy" | "template" => "ansible.legacy.copy".to_string(),
+            "assemble" => "ansible.legacy.assemble".to_string(),
+            "service" => "ansible.legacy.service".to_string(),
+            "dnf" | "yum" => "ansible.legacy.dnf".to_string(),
+            _ => task.action_written.clone(),
+        };
+        args.insert("_ansible_module_name".into(), Value::String(spelt));
         let ctx = ModuleContext {
             host: host_handle.as_ref(),
             controller: &controller,

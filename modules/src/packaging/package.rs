@@ -110,6 +110,12 @@ impl Module for Package {
         };
         let mut args = ctx.args.clone();
         args.remove("use");
+        // Ansible's package action runs the manager's module by this name,
+        // which its argument errors show.
+        args.insert(
+            "_ansible_module_name".into(),
+            Value::String(format!("ansible.legacy.{}", module.name())),
+        );
         let inner = ModuleContext {
             host: ctx.host,
             controller: ctx.controller,

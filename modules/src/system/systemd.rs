@@ -523,6 +523,11 @@ impl Module for SystemdAlias {
 pub async fn run_for_service(ctx: &ModuleContext<'_>) -> Result<Outcome, HostError> {
     let mut args = ctx.args.clone();
     args.shift_remove("use");
+    // Ansible's service action runs this module by that name.
+    args.insert(
+        "_ansible_module_name".into(),
+        serde_json::Value::String("ansible.legacy.systemd".into()),
+    );
     let mut warnings = Vec::new();
     for unused in ["pattern", "runlevel", "sleep", "arguments", "args"] {
         if args.shift_remove(unused).is_some() {
