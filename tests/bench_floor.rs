@@ -120,3 +120,44 @@ fn runs_each_hosts_commands_over_one_shell() {
         "{stderr}"
     );
 }
+
+/// The floor itself: 50 hosts × 12 trivial commands, three runs, with the
+/// release build (`cargo build --release --example ssh_floor` first):
+/// `cargo test --test bench_floor -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: needs the release build of the example"]
+fn measure_50_hosts_12_commands() {
+    // target/<profile>/deps/bench_floor-… → target/release/examples/ssh_floor
+    let exe = std::env::current_exe().expect("test executable path");
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("the test runs from target/<profile>/deps");
+    let bin = target.join("release/examples/ssh_floor");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --release --example ssh_floor`",
+        bin.display()
+    );
+    let sshd = support::Sshd::start();
+    for run in 1..=3 {
+        let out = Command::new(&bin)
+            .args(["--port", &sshd.port().to_string()])
+            .args(["--user", support::USER])
+            .arg("--key")
+            .arg(sshd.client_key_path())
+            .args(["--hosts", "50", "--trivial", "12"])
+            .output()
+            .expect("run ssh_floor");
+        assert!(
+            out.status.success(),
+            "ssh_floor failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprint!(
+            "run {run}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
