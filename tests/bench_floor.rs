@@ -124,6 +124,7 @@ fn runs_each_hosts_commands_over_one_shell() {
 /// The floor itself: 50 hosts × 12 trivial commands, three runs, with the
 /// release build (`cargo build --release --example ssh_floor` first):
 /// `cargo test --test bench_floor -- --ignored --nocapture`.
+/// `FLOOR_HOSTS` and `FLOOR_COMMANDS` change the counts.
 #[test]
 #[ignore = "a measurement: needs the release build of the example"]
 fn measure_50_hosts_12_commands() {
@@ -139,6 +140,12 @@ fn measure_50_hosts_12_commands() {
         "{} is missing: run `cargo build --release --example ssh_floor`",
         bin.display()
     );
+    let count = |var: &str, default: &str| {
+        let v = std::env::var(var).unwrap_or_else(|_| default.to_string());
+        assert!(v.parse::<usize>().is_ok(), "{var}={v} is not a count");
+        v
+    };
+    let (hosts, commands) = (count("FLOOR_HOSTS", "50"), count("FLOOR_COMMANDS", "12"));
     let sshd = support::Sshd::start();
     for run in 1..=3 {
         let out = Command::new(&bin)
@@ -146,7 +153,7 @@ fn measure_50_hosts_12_commands() {
             .args(["--user", support::USER])
             .arg("--key")
             .arg(sshd.client_key_path())
-            .args(["--hosts", "50", "--trivial", "12"])
+            .args(["--hosts", &hosts, "--trivial", &commands])
             .output()
             .expect("run ssh_floor");
         assert!(
