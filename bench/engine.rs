@@ -12,8 +12,10 @@
 //! - `report`: the events of 1,000 hosts × 12 tasks, recap included, through
 //!   the human output and the JSON output into a sink.
 //!
-//! `cargo bench --bench engine` measures; `cargo test --bench engine` runs
-//! each benchmark once, as a test. bench/ENGINE.md has the numbers.
+//! `cargo bench --bench engine` measures wall-clock time, and with
+//! `HERD_BENCH_CPU=1` the process's CPU time (steady on a shared machine);
+//! `cargo test --bench engine` runs each benchmark once, as a test.
+//! bench/ENGINE.md has the numbers.
 
 use std::hint::black_box;
 use std::io;
@@ -21,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{BenchmarkGroup, Criterion, Throughput};
 use herd::cli::listing::{self, ListOptions};
 use herd::cli::playbook::{self as cli_playbook, Session};
 use herd::config::Config;
@@ -43,7 +46,7 @@ const TASKS: usize = 12;
 /// Short runs: the whole bench takes about a minute on two cores, with
 /// numbers stable to a few per cent (room for 10 samples of the slowest
 /// benchmark, the JSON report, at about 120 ms an iteration).
-fn configure<M: criterion::measurement::Measurement>(g: &mut BenchmarkGroup<'_, M>) {
+fn configure<M: Measurement>(g: &mut BenchmarkGroup<'_, M>) {
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8));
@@ -87,12 +90,12 @@ fn syntax_check(tree: &Path) -> herd::diag::Result<String> {
     listing::render(&session, "site.yml", &playbook, &opts)
 }
 
-fn bench_syntax_check(c: &mut Criterion) {
+fn bench_syntax_check<M: Measurement>(c: &mut Criterion<M>) {
     let dir = tempfile::tempdir().expect("temp dir");
     generate_tree(dir.path());
     let out = syntax_check(dir.path()).unwrap_or_else(|d| panic!("syntax check: {d}"));
     assert_eq!(out, "\nplaybook: site.yml\n");
-    let mut g = c.benchmark_group("syntax_check");
+    let mut g = c.benchmark_group(group_name("syntax_check"));
     configure(&mut g);
     g.bench_function("50_roles_x_20_tasks", |b| {
         b.iter(|| black_box(syntax_check(dir.path())))
@@ -354,7 +357,7 @@ fn run_executor(
     )
 }
 
-fn bench_compile(c: &mut Criterion) {
+fn bench_compile<M: Measurement>(c: &mut Criterion<M>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let compiled = CompiledPlay::new(dir.path());
     assert_eq!(compiled.play_vars.hosts.len(), HOSTS);
@@ -379,7 +382,7 @@ fn bench_compile(c: &mut Criterion) {
     let rt = cli_playbook::runtime().unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(run_executor(&rt, &inventory, &playbook), (0, HOSTS));
 
-    let mut g = c.benchmark_group("compile_task");
+    let mut g = c.benchmark_group(group_name("compile_task"));
     configure(&mut g);
     g.throughput(Throughput::Elements(HOSTS as u64));
     g.bench_function("copy_1000_hosts", |b| {
@@ -466,7 +469,7 @@ fn json_doc<W: io::Write + Send>(out: W, events: &[Event]) -> JsonSink<W> {
     sink
 }
 
-fn bench_report(c: &mut Criterion) {
+fn bench_report<M: Measurement>(c: &mut Criterion<M>) {
     let events = run_events();
     // Sanity: both outputs end with the recap of every host.
     let text = String::from_utf8(human(Vec::new(), &events).into_inner()).expect("UTF-8");
@@ -477,7 +480,7 @@ fn bench_report(c: &mut Criterion) {
     assert_eq!(doc["stats"].as_object().map(|s| s.len()), Some(HOSTS));
     assert_eq!(doc["stats"]["host0000"]["ok"], json!(12));
 
-    let mut g = c.benchmark_group("report");
+    let mut g = c.benchmark_group(group_name("report"));
     configure(&mut g);
     g.throughput(Throughput::Elements((HOSTS * TASKS) as u64));
     g.bench_function("human_1000_hosts_x_12_tasks", |b| {
@@ -489,5 +492,91 @@ fn bench_report(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_syntax_check, bench_compile, bench_report);
-criterion_main!(benches);
+// --- CPU time -------------------------------------------------------------
+
+/// `HERD_BENCH_CPU=1` measures the CPU time of the whole process (every
+/// thread) instead of the wall-clock time: on a machine shared with other
+/// work, time spent waiting for a core is then not counted.
+fn cpu_mode() -> bool {
+    std::env::var_os("HERD_BENCH_CPU").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The group's name; `_cpu` after it in CPU mode, so criterion never
+/// compares a CPU time with a wall-clock time from an earlier run.
+fn group_name(name: &str) -> String {
+    if cpu_mode() {
+        format!("{name}_cpu")
+    } else {
+        name.to_string()
+    }
+}
+
+/// The CPU time this process has used so far (`CLOCK_PROCESS_CPUTIME_ID`).
+fn process_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// criterion's measurement of [`process_cpu_time`].
+struct ProcessCpuTime;
+
+/// Durations are shown as criterion shows wall-clock times.
+static WALL_TIME: WallTime = WallTime;
+
+impl Measurement for ProcessCpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        process_cpu_time()
+    }
+
+    fn end(&self, start: Duration) -> Duration {
+        process_cpu_time().saturating_sub(start)
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, d: &Duration) -> f64 {
+        d.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WALL_TIME.formatter()
+    }
+}
+
+fn run_all<M: Measurement>(c: &mut Criterion<M>) {
+    bench_syntax_check(c);
+    bench_compile(c);
+    bench_report(c);
+}
+
+// What criterion_group!/criterion_main! expand to, with the measurement
+// chosen at run time.
+fn main() {
+    if cpu_mode() {
+        let mut c = Criterion::default()
+            .with_measurement(ProcessCpuTime)
+            .configure_from_args();
+        run_all(&mut c);
+    } else {
+        let mut c = Criterion::default().configure_from_args();
+        run_all(&mut c);
+    }
+    Criterion::default().configure_from_args().final_summary();
+}
