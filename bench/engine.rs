@@ -45,7 +45,7 @@ const TASKS: usize = 12;
 
 /// Short runs: the whole bench takes about a minute on two cores, with
 /// numbers stable to a few per cent (room for 10 samples of the slowest
-/// benchmark, the JSON report, at about 120 ms an iteration).
+/// benchmark, the JSON report, at 80–120 ms an iteration).
 fn configure<M: Measurement>(g: &mut BenchmarkGroup<'_, M>) {
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
@@ -373,6 +373,7 @@ fn bench_compile<M: Measurement>(c: &mut Criterion<M>) {
         Some(&json!("web0003 example frontend port=8003\n"))
     );
     assert_eq!(args.get("owner"), Some(&json!("alice")));
+    assert_eq!(compiled.compile_all().ok(), Some(HOSTS));
 
     let exec_dir = tempfile::tempdir().expect("temp dir");
     let (inv_path, pb_path) = write_fleet(exec_dir.path(), DEBUG_TASK);
