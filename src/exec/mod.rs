@@ -253,7 +253,7 @@ pub(crate) type SharedVars = (usize, usize, Arc<Map<String, Value>>);
 /// variables share one copy of them ([`Vars::shared`]) rather than each
 /// task on each host copying them, which made a task's cost grow with the
 /// square of the number of hosts.
-pub(crate) const SHARED_VARS: &[&str] = &[
+pub const SHARED_VARS: &[&str] = &[
     "groups",
     "ansible_play_hosts",
     "ansible_play_hosts_all",
