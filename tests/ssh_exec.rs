@@ -196,6 +196,20 @@ async fn files_round_trip_with_awkward_names() {
             ("file", 0o600, content.len() as u64)
         );
         assert_eq!(st.owner, support::USER);
+        // Small text travels inside the write script itself: every
+        // awkward byte but NUL comes back unchanged, nothing is run.
+        let text =
+            "'one' \"two\" $(touch pwned) `touch pwned` %s %b \\n \\\\ \r\n\tün\n\nno newline";
+        h.write_file(&p, text.as_bytes(), Some(0o600))
+            .await
+            .unwrap();
+        assert_eq!(
+            h.read_file(&p).await.unwrap().as_deref(),
+            Some(text.as_bytes()),
+            "{name}"
+        );
+        let st = h.stat(&p, false).await.unwrap().unwrap();
+        assert_eq!((st.mode, st.size), (0o600, text.len() as u64));
     }
     let r = h
         .exec(

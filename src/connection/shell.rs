@@ -506,17 +506,23 @@ impl Shell {
         mode: Option<u32>,
     ) -> Result<(), HostError> {
         let tmp = transfer::temp_path(path, &nonce());
-        let done = match (transfer::open(&src).await?, src) {
-            (Some((mut reader, len)), _) => {
+        let done = match (transfer::inline(&src), transfer::open(&src).await?, src) {
+            (Some(text), _, _) => {
+                let script = transfer::write_script(path, &tmp, Fill::Inline(text), mode);
+                self.run(&script, None, None).await?
+            }
+            (None, Some((mut reader, len)), _) => {
                 let script = transfer::write_script(path, &tmp, Fill::Stdin(len), mode);
                 self.run_with(&script, Some((&mut *reader, len)), None)
                     .await?
             }
-            (None, Source::HostFile(from)) => {
+            (None, None, Source::HostFile(from)) => {
                 let script = transfer::write_script(path, &tmp, Fill::HostFile(from), mode);
                 self.run(&script, None, None).await?
             }
-            (None, _) => return Err(HostError::failed(format!("nothing to write to {path}"))),
+            (None, None, _) => {
+                return Err(HostError::failed(format!("nothing to write to {path}")))
+            }
         }
         .result;
         if done.rc != 0 {

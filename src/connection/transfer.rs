@@ -74,6 +74,25 @@ pub enum Fill<'a> {
     Stdin(u64),
     /// A file on the host.
     HostFile(&'a str),
+    /// Small text that travels inside the script itself (see
+    /// [`inline`]): no input to store, no size to check.
+    Inline(&'a str),
+}
+
+/// Sources up to this size travel inside the write script.
+const INLINE_MAX: usize = 16 * 1024;
+
+/// The bytes of a small source that can travel inside a shell script as
+/// one quoted word: UTF-8 without NUL (a shell string cannot hold NUL).
+/// Writing them takes the `printf` builtin instead of `head`, `wc` and a
+/// rename of the driver's input file, a few processes fewer per write.
+pub fn inline<'a>(src: &Source<'a>) -> Option<&'a str> {
+    match *src {
+        Source::Bytes(data) if data.len() <= INLINE_MAX && !data.contains(&0) => {
+            std::str::from_utf8(data).ok()
+        }
+        _ => None,
+    }
 }
 
 /// The shell script of a write to `path` through `tmp`.
@@ -93,13 +112,17 @@ pub fn write_script(path: &str, tmp: &str, fill: Fill<'_>, mode: Option<u32>) ->
             "cat -- {} >{t} || {{ rm -f {t}; exit 1; }}\n",
             shell_quote(src)
         ),
+        Fill::Inline(text) => format!(
+            "printf %s {} >{t} || {{ rm -f {t}; exit 1; }}\n",
+            shell_quote(text)
+        ),
     };
     // The temporary file is created private, filled, given the old
     // file's mode and owner (or the requested mode), then renamed over.
     format!(
         "umask 077\n\
          {fill}\
-         if [ -e {p} ]; then m=$(stat -L -c %a {p}) && o=$(stat -L -c %u:%g {p}) || {{ rm -f {t}; exit 1; }}; chown \"$o\" {t} 2>/dev/null; else m={mode}; fi\n\
+         if [ -e {p} ]; then o=$(stat -L -c '%a %u:%g' {p}) || {{ rm -f {t}; exit 1; }}; m=${{o%% *}}; chown \"${{o#* }}\" {t} 2>/dev/null; else m={mode}; fi\n\
          chmod \"$m\" {t} && mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n"
     )
 }

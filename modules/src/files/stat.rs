@@ -118,18 +118,17 @@ fn extras_script(
     }
     if let Some(a) = algo {
         s.push_str(&format!(
-            "[ -f \"$p\" ] && [ -r \"$p\" ] && printf 'sum=%s\\0' \"$({a}sum < \"$p\" | cut -d' ' -f1)\"; "
+            "[ -f \"$p\" ] && [ -r \"$p\" ] && s=$({a}sum < \"$p\") && printf 'sum=%s\\0' \"${{s%% *}}\"; "
         ));
     }
     if attrs {
         s.push_str(
-            "command -v lsattr >/dev/null 2>&1 && printf 'lsattr=%s\\0' \"$(lsattr -vd -- \"$p\" 2>/dev/null | cut -d' ' -f1,2)\"; ",
+            "command -v lsattr >/dev/null 2>&1 && printf 'lsattr=%s\\0' \"$(lsattr -vd -- \"$p\" 2>/dev/null)\"; ",
         );
     }
     if mime {
         s.push_str(
-            "command -v file >/dev/null 2>&1 && printf 'mime=%s\\0charset=%s\\0' \
-             \"$(file -b --mime-type -- \"$p\" 2>/dev/null)\" \"$(file -b --mime-encoding -- \"$p\" 2>/dev/null)\"; ",
+            "command -v file >/dev/null 2>&1 && printf 'mime=%s\\0' \"$(file -b --mime -- \"$p\" 2>/dev/null)\"; ",
         );
     }
     s.push_str("true");
@@ -197,14 +196,21 @@ pub fn add_extras(m: &mut Map<String, Value>, output: &[u8]) {
             "sum" if !v.is_empty() => {
                 m.insert("checksum".into(), v.into());
             }
+            // `file -b --mime`: "TYPE; charset=CHARSET".
             "mime" if !v.is_empty() => {
-                m.insert("mimetype".into(), v.into());
+                let (kind, charset) = match v.split_once("; charset=") {
+                    Some((k, c)) => (k, c),
+                    None => (v, ""),
+                };
+                m.insert("mimetype".into(), kind.into());
+                if !charset.is_empty() {
+                    m.insert("charset".into(), charset.into());
+                }
             }
-            "charset" if !v.is_empty() => {
-                m.insert("charset".into(), v.into());
-            }
+            // `lsattr -vd PATH`: "VERSION FLAGS PATH".
             "lsattr" => {
-                if let Some((version, flags)) = v.split_once(' ') {
+                let mut fields = v.split_whitespace();
+                if let (Some(version), Some(flags)) = (fields.next(), fields.next()) {
                     let flags: String = flags.chars().filter(|c| *c != '-').collect();
                     let names: Vec<Value> = flags
                         .chars()
