@@ -34,7 +34,9 @@
 # Then it runs `cargo test --workspace --all-targets --no-fail-fast` with
 # HERD_ANSIBLE_BIN_DIR pointing at that venv (the tests look for the
 # collections beside its bin/). Arguments, if any, replace
-# `--all-targets` (e.g. `scripts/test.sh --test conformance`).
+# `--all-targets` (e.g. `scripts/test.sh --test conformance`), except
+# `--setup-only`, which installs what is missing and stops there (bench/run.sh
+# uses it).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -205,6 +207,7 @@ create_test_user
 create_busybox_userland
 install_ansible
 install_collections
+[ "${1:-}" = --setup-only ] && exit 0
 
 if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
     # shellcheck disable=SC1091
