@@ -544,10 +544,12 @@ def main():
     ap.add_argument("--tools", default=",".join(ALL_TOOLS))
     ap.add_argument("--runs", type=int, default=3, help="repetitions (the median is shown)")
     ap.add_argument("--slow-runs", type=int, default=None,
-                    help="repetitions for a tool whose first run took over 60 s")
+                    help="repetitions for a tool whose first run took over 30 s")
     ap.add_argument("--peers-up-to", type=int, default=50,
                     help="above this many hosts a peer runs only if its run at the largest "
                          "smaller size, scaled by the host ratio, fits --timeout")
+    ap.add_argument("--peers-max", type=int, default=200,
+                    help="above this many hosts only herd and the minimal program run")
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--venv", default=str(REPO / ".venv/bench"))
     ap.add_argument("--herd", default=str(REPO / "target/release/herd"))
@@ -581,11 +583,11 @@ def main():
             reference = None
             herd_med = {}
             for tool in tools:
-                if tool != "herd" and n > args.peers_up_to:
+                if tool not in ("herd", "minimal") and n > args.peers_up_to:
                     prev = last_wall.get(tool)
-                    if prev is None or prev[1] * n / prev[0] > args.timeout:
-                        rows.append((tool, n, None, "not run: would exceed "
-                                     f"{args.timeout:.0f} s at this size"))
+                    if n > args.peers_max or prev is None or \
+                            prev[1] * n / prev[0] > args.timeout:
+                        rows.append((tool, n, None, "not run at this size"))
                         continue
                 reps = args.runs
                 samples = []
@@ -632,7 +634,7 @@ def main():
                                           if snap.get(k) != reference.get(k))
                             problems.append(f"{tool} {n} hosts: files differ from herd's: "
                                             + ", ".join(diff[:5]) + f" ({len(diff)} paths)")
-                        if args.slow_runs is not None and r1["wall"] > 60:
+                        if args.slow_runs is not None and r1["wall"] > 30:
                             reps = min(reps, args.slow_runs)
                     samples.append((r1, r2))
                     rep += 1
