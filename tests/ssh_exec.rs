@@ -242,6 +242,43 @@ async fn files_round_trip_with_awkward_names() {
     let st = h.stat(&base, true).await.unwrap().unwrap();
     assert_eq!(st.kind, "directory");
 
+    // Metadata and content in one request: what stat and read_file give.
+    for (path, follow) in [(&p, false), (&link, false), (&link, true), (&base, true)] {
+        let (st, data) = h.stat_read(path, follow, 100).await.unwrap().unwrap();
+        assert_eq!(Some(&st), h.stat(path, follow).await.unwrap().as_ref());
+        let want = if st.kind == "file" {
+            h.read_file(path).await.unwrap()
+        } else {
+            None
+        };
+        assert_eq!(data, want, "{path} follow={follow}");
+    }
+    let (_, data) = h.stat_read(&p, false, 2).await.unwrap().unwrap();
+    assert_eq!(data, None, "bigger than max: not read");
+    assert_eq!(
+        h.stat_read(&format!("{base}/absent"), true, 9)
+            .await
+            .unwrap(),
+        None
+    );
+    for name in names {
+        let q = format!("{base}/{name}");
+        let (st, data) = h.stat_read(&q, false, u64::MAX).await.unwrap().unwrap();
+        assert_eq!(data.as_deref(), h.read_file(&q).await.unwrap().as_deref());
+        assert_eq!(
+            (st.kind.as_str(), st.size),
+            ("file", data.unwrap().len() as u64)
+        );
+    }
+    h.exec(&format!("chmod 000 '{p}'"), &ExecOptions::default())
+        .await
+        .unwrap();
+    let (st, data) = h.stat_read(&p, false, 100).await.unwrap().unwrap();
+    assert_eq!((st.mode, data), (0, None), "unreadable: not read");
+    h.exec(&format!("chmod 640 '{p}'"), &ExecOptions::default())
+        .await
+        .unwrap();
+
     // No temporary file is left behind.
     let r = h
         .exec(

@@ -153,6 +153,27 @@ pub trait Host: Send + Sync {
     /// Metadata of a path; `None` when it does not exist. With `follow`,
     /// a symbolic link is followed.
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError>;
+
+    /// [`Host::stat`], with the content of a regular file of at most
+    /// `max` bytes, in one round trip where the connection can. The
+    /// content is `None` when it was not read (too big, not a regular
+    /// file, unreadable): call [`Host::read_file`] for the error then.
+    async fn stat_read(
+        &self,
+        path: &str,
+        follow: bool,
+        max: u64,
+    ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
+        let Some(st) = self.stat(path, follow).await? else {
+            return Ok(None);
+        };
+        let data = if st.kind == "file" && st.size <= max {
+            self.read_file(path).await?
+        } else {
+            None
+        };
+        Ok(Some((st, data)))
+    }
 }
 
 /// The controller's side of a task, as Ansible's action plugins have it.

@@ -14,7 +14,8 @@
 //! end the session; background children are not waited for.
 //!
 //! Commands see the session's private temporary directory as
-//! `HERD_TMPDIR`; it is removed when the session ends.
+//! `HERD_TMPDIR`; it is made when first needed (standard input, a big
+//! script, a timeout, a pty) and removed when the session ends.
 //!
 //! The same code drives a shell over an SSH channel and a local child
 //! process (local become): the transport only delivers output events and
@@ -63,7 +64,7 @@ const LINE_MODE_MAX: usize = 64 * 1024;
 /// fork, no exec: the cheapest way to isolate cd/export/exit); with a
 /// timeout it runs under `setsid` so its whole process group can be
 /// killed.
-fn driver(ready: &str, shell: &str, merged: bool) -> String {
+fn driver(ready: &str, tmp: &str, shell: &str, merged: bool) -> String {
     let sh = shell_quote(shell);
     // On a pty (su) stdout and stderr are one stream: the command's
     // stderr goes to a file, sent after the stdout marker; the pty is
@@ -81,29 +82,40 @@ fn driver(ready: &str, shell: &str, merged: bool) -> String {
     let plain = if posix {
         // The driver's own variables are dropped first, so the command
         // sees the environment a fresh `sh -c` would.
-        "( eval \"unset k n m t l q w s i r x p z D NL$NL$s\" )".to_string()
+        "( eval \"unset k n m t l q w s i r x p z D NL; unset -f herd_md$NL$s\" )".to_string()
     } else {
         format!("{sh} -c \"$s\"")
     };
+    // The private temporary directory is made when first needed (a big
+    // script, standard input, a timeout, a pty's stderr), so a session of
+    // small commands starts and ends no process for it. Its name holds a
+    // random token and `mkdir` fails on an existing path, so nobody can
+    // have prepared it.
+    let (make, lazy) = if merged {
+        ("herd_md; ", "")
+    } else {
+        ("", "herd_md; ")
+    };
     format!(
-        "{pre}D=$(mktemp -d \"${{TMPDIR:-/tmp}}/.herd-XXXXXXXX\") || exit 97; \
-         export HERD_TMPDIR=\"$D\"; trap 'rm -rf \"$D\"' EXIT; trap 'exit 1' HUP TERM; \
+        "{pre}D=\"${{TMPDIR:-/tmp}}/.herd-{tmp}\"; \
+         herd_md() {{ [ -d \"$D\" ] || ( umask 077 && mkdir -- \"$D\" ) || exit 97; }}; {make}\
+         export HERD_TMPDIR=\"$D\"; trap '[ -d \"$D\" ] && rm -rf \"$D\"' EXIT; trap 'exit 1' HUP TERM; \
          command -v setsid >/dev/null 2>&1 || setsid() {{ \"$@\"; }}; \
          NL=$(printf '\\n_'); NL=${{NL%_}}; \
          printf '%s\\n' {ready}; \
          while IFS=' ' read -r n m t k l; do \
          [ \"$n\" -ge 0 ] 2>/dev/null || break; \
          s=; if [ \"$l\" -ge 0 ]; then while [ \"$l\" -gt 0 ]; do IFS= read -r q; s=\"$s$q$NL\"; l=$((l-1)); done; \
-         else head -c \"$n\" >\"$D/s\"; fi; \
-         i=/dev/null; if [ \"$m\" -ge 0 ]; then head -c \"$m\" >\"$D/i\"; i=\"$D/i\"; fi; \
+         else {lazy}head -c \"$n\" >\"$D/s\"; fi; \
+         i=/dev/null; if [ \"$m\" -ge 0 ]; then {lazy}head -c \"$m\" >\"$D/i\"; i=\"$D/i\"; fi; \
          x=0; \
-         if [ \"$t\" -gt 0 ]; then \
+         if [ \"$t\" -gt 0 ]; then {lazy}\
          if [ -n \"$s\" ]; then setsid {sh} -c \"$s\" <\"$i\"{err} & p=$!; else setsid {sh} \"$D/s\" <\"$i\"{err} & p=$!; fi; \
          ( trap 'kill $z 2>/dev/null; exit 0' TERM; sleep \"$t\" & z=$!; wait $z; : >\"$D/t\"; kill -9 -$p 2>/dev/null ) & w=$!; \
          wait $p; r=$?; kill $w 2>/dev/null; wait $w; [ -e \"$D/t\" ] && {{ x=124; rm -f \"$D/t\"; }}; \
          elif [ -n \"$s\" ]; then {plain} <\"$i\"{err}; r=$?; \
          else {sh} \"$D/s\" <\"$i\"{err}; r=$?; fi; \
-         [ \"$m\" -ge 0 ] && rm -f \"$D/i\"; \
+         [ \"$m\" -ge 0 ] && : >\"$D/i\"; \
          printf '%s %s %s\\n' \"$k\" \"$r\" \"$x\"; {flush}\
          done"
     )
@@ -118,7 +130,7 @@ pub fn start_line(
 ) -> Result<(String, String, String), HostError> {
     let ready = format!("herd-ready-{}", nonce());
     let prompt = format!("[herd sudo password {}]: ", nonce());
-    let inner = driver(&ready, shell, pty);
+    let inner = driver(&ready, &nonce(), shell, pty);
     let line = match become_ {
         Some(b) => format!("exec {}", b.wrap(&inner, &prompt)?),
         // `exec /bin/sh` first: the login shell may not be POSIX.
@@ -587,50 +599,109 @@ impl Shell {
         }
         let text = String::from_utf8_lossy(&done.stdout);
         let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
-        let f: Vec<&str> = first.split('|').collect();
-        if f.len() != 7 {
-            return Err(HostError::failed(format!(
-                "could not stat {path}: unexpected output {first:?}"
-            )));
-        }
-        let raw = match f[0].strip_prefix("ls:") {
-            Some(perms) => mode_from_ls(perms),
-            None => u32::from_str_radix(f[0], 16).unwrap_or(0),
-        };
-        let kind = match raw & 0o170000 {
-            0o140000 => "socket",
-            0o120000 => "link",
-            0o060000 => "block",
-            0o040000 => "directory",
-            0o020000 => "char",
-            0o010000 => "fifo",
-            _ => "file",
-        };
-        let uid = f[1].parse().unwrap_or(0);
-        let gid = f[2].parse().unwrap_or(0);
-        let named = |s: &str, id: u32| {
-            if s.is_empty() || s == "UNKNOWN" {
-                id.to_string()
-            } else {
-                s.to_string()
-            }
-        };
-        Ok(Some(FileStat {
-            kind: kind.into(),
-            mode: raw & 0o7777,
-            uid,
-            gid,
-            owner: named(f[3], uid),
-            group: named(f[4], gid),
-            size: f[5].parse().unwrap_or(0),
-            mtime: f[6].parse().unwrap_or(0.0),
-            link_target: if kind == "link" {
-                Some(rest.strip_suffix('\n').unwrap_or(rest).to_string())
-            } else {
-                None
-            },
-        }))
+        parse_stat(path, first, rest).map(Some)
     }
+
+    /// [`Shell::stat`] and, for a readable regular file of at most `max`
+    /// bytes, its content, in one request; `Ok(None)` when the host has no
+    /// `stat` command (the caller then makes the two requests).
+    #[allow(clippy::type_complexity)]
+    pub async fn stat_read(
+        &mut self,
+        path: &str,
+        follow: bool,
+        max: u64,
+    ) -> Result<Option<Option<(FileStat, Option<Vec<u8>>)>>, HostError> {
+        let p = shell_quote(path);
+        let l = if follow { "-L " } else { "" };
+        // sh compares signed 64-bit numbers.
+        let max = max.min(i64::MAX as u64);
+        // The size is the sixth of the seven fields; the owner and group
+        // names cannot hold `|`.
+        let script = format!(
+            "[ -e {p} ] || [ -L {p} ] || exit 44\n\
+             command -v stat >/dev/null 2>&1 || exit 45\n\
+             o=$(stat {l}-c '%f|%u|%g|%U|%G|%s|%Y' -- {p}) || exit 1\n\
+             printf '%s\\n' \"$o\"\n\
+             if [ -z '{l}' ] && [ -L {p} ]; then readlink -- {p}; exit 0; fi\n\
+             z=${{o%|*}}; z=${{z##*|}}\n\
+             if [ -f {p} ] && [ -r {p} ] && [ \"$z\" -le {max} ]; then printf '{DATA}'; exec cat -- {p}; fi\n"
+        );
+        let done = self.run(&script, None, None).await?.result;
+        match done.rc {
+            0 => {}
+            44 => return Ok(Some(None)),
+            45 => return Ok(None),
+            _ => {
+                return Err(HostError::failed(format!(
+                    "could not stat {path}: {}",
+                    done.stderr_text().trim()
+                )))
+            }
+        }
+        let out = &done.stdout;
+        let nl = out.iter().position(|b| *b == b'\n').unwrap_or(out.len());
+        let first = String::from_utf8_lossy(&out[..nl]);
+        let rest = out.get(nl + 1..).unwrap_or_default();
+        let (rest, data) = match rest.strip_prefix(DATA.as_bytes()) {
+            Some(data) => (String::new(), Some(data.to_vec())),
+            None => (String::from_utf8_lossy(rest).into_owned(), None),
+        };
+        Ok(Some(Some((parse_stat(path, &first, &rest)?, data))))
+    }
+}
+
+/// What separates a file's metadata from its content in
+/// [`Shell::stat_read`]'s output.
+const DATA: &str = "herd-data\n";
+
+/// A [`FileStat`] from the first line of the stat script's output (`ls:`
+/// fields when the host has no stat command) and the link target after
+/// it.
+fn parse_stat(path: &str, first: &str, rest: &str) -> Result<FileStat, HostError> {
+    let f: Vec<&str> = first.split('|').collect();
+    if f.len() != 7 {
+        return Err(HostError::failed(format!(
+            "could not stat {path}: unexpected output {first:?}"
+        )));
+    }
+    let raw = match f[0].strip_prefix("ls:") {
+        Some(perms) => mode_from_ls(perms),
+        None => u32::from_str_radix(f[0], 16).unwrap_or(0),
+    };
+    let kind = match raw & 0o170000 {
+        0o140000 => "socket",
+        0o120000 => "link",
+        0o060000 => "block",
+        0o040000 => "directory",
+        0o020000 => "char",
+        0o010000 => "fifo",
+        _ => "file",
+    };
+    let uid = f[1].parse().unwrap_or(0);
+    let gid = f[2].parse().unwrap_or(0);
+    let named = |s: &str, id: u32| {
+        if s.is_empty() || s == "UNKNOWN" {
+            id.to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    Ok(FileStat {
+        kind: kind.into(),
+        mode: raw & 0o7777,
+        uid,
+        gid,
+        owner: named(f[3], uid),
+        group: named(f[4], gid),
+        size: f[5].parse().unwrap_or(0),
+        mtime: f[6].parse().unwrap_or(0.0),
+        link_target: if kind == "link" {
+            Some(rest.strip_suffix('\n').unwrap_or(rest).to_string())
+        } else {
+            None
+        },
+    })
 }
 
 /// The script for one `exec`: chdir and environment, then the command

@@ -1253,4 +1253,28 @@ impl Host for SshHost {
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
         on_shell!(self, s => s.stat(path, follow))
     }
+
+    async fn stat_read(
+        &self,
+        path: &str,
+        follow: bool,
+        max: u64,
+    ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
+        let done = on_shell!(self, s => s.stat_read(path, follow, max))?;
+        match done {
+            Some(r) => Ok(r),
+            // No stat command on the host: two requests.
+            None => {
+                let Some(st) = self.stat(path, follow).await? else {
+                    return Ok(None);
+                };
+                let data = if st.kind == "file" && st.size <= max {
+                    self.read_file(path).await?
+                } else {
+                    None
+                };
+                Ok(Some((st, data)))
+            }
+        }
+    }
 }

@@ -250,6 +250,14 @@ impl Host for EnvHost {
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
         self.inner.stat(path, follow).await
     }
+    async fn stat_read(
+        &self,
+        path: &str,
+        follow: bool,
+        max: u64,
+    ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
+        self.inner.stat_read(path, follow, max).await
+    }
 }
 
 /// The user herd runs as, for the local connection's `-vvv` line.
@@ -353,6 +361,20 @@ impl Host for TracedHost {
             self.show(format!("STAT {}", herd_modules::api::shell_quote(path)));
         }
         self.inner.stat(path, follow).await
+    }
+    async fn stat_read(
+        &self,
+        path: &str,
+        follow: bool,
+        max: u64,
+    ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
+        if !self.no_log {
+            self.show(format!(
+                "STAT+READ {}",
+                herd_modules::api::shell_quote(path)
+            ));
+        }
+        self.inner.stat_read(path, follow, max).await
     }
 }
 

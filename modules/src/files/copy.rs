@@ -366,9 +366,18 @@ pub async fn put_from(
 ) -> Result<Outcome, HostError> {
     let host = ctx.host;
     let mut dest = p.dest.clone();
+    // A small destination comes back with its metadata (one request),
+    // ready for the comparison below.
+    let mut prefetched = None;
     let mut st = match &p.known {
         Some(st) => st.clone(),
-        None => host.stat(&dest, false).await?,
+        None => match host.stat_read(&dest, false, LARGE_FILE).await? {
+            Some((st, data)) => {
+                prefetched = data;
+                Some(st)
+            }
+            None => None,
+        },
     };
     if p.follow && st.as_ref().is_some_and(|s| s.kind == "link") {
         let r = host
@@ -419,7 +428,10 @@ pub async fn put_from(
         if s.size != facts.size && !want_old {
             same = Some(false);
         } else if want_old || (s.size <= LARGE_FILE && facts.small.is_some()) {
-            old = host.read_file(&dest).await?;
+            old = match prefetched.take() {
+                Some(data) => Some(data),
+                None => host.read_file(&dest).await?,
+            };
             same = match (&old, &facts.small) {
                 (Some(o), Some(n)) => Some(o[..] == n[..]),
                 (Some(o), None) => Some(sha1_hex(o) == facts.sha1),

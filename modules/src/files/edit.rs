@@ -17,15 +17,19 @@ pub async fn read_current(
     ctx: &ModuleContext<'_>,
     path: &str,
 ) -> Result<Result<Current, Outcome>, HostError> {
-    if let Some(st) = ctx.host.stat(path, true).await? {
-        if st.kind == "directory" {
+    let data = match ctx.host.stat_read(path, true, u64::MAX).await? {
+        None => None,
+        Some((st, _)) if st.kind == "directory" => {
             return Ok(Err(Outcome::failed(format!(
                 "Path {path} is a directory !"
             ))
             .with("rc", 256)));
         }
-    }
-    let data = ctx.host.read_file(path).await?;
+        Some((_, Some(data))) => Some(data),
+        // Not read along (not a regular file, unreadable): read it for
+        // its content or its error.
+        Some((_, None)) => ctx.host.read_file(path).await?,
+    };
     Ok(Ok(Current {
         text: match data {
             None => None,
