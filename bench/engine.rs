@@ -15,7 +15,7 @@
 //! `cargo bench --bench engine` measures wall-clock time, and with
 //! `HERD_BENCH_CPU=1` the process's CPU time (steady on a shared machine);
 //! `cargo test --bench engine` runs each benchmark once, as a test.
-//! bench/ENGINE.md has the numbers.
+//! docs/benchmarks.md has the numbers.
 
 use std::hint::black_box;
 use std::io;
