@@ -91,12 +91,12 @@ async fn unchanged_runs_are_cheap() {
         (
             "copy",
             json!({"content": "x\n", "dest": f, "mode": "0644"}),
-            2,
+            1,
         ),
         (
             "template",
             json!({"src": "t.j2", "dest": f, "mode": "0644"}),
-            2,
+            1,
         ),
         (
             "file",

@@ -98,6 +98,9 @@ pub struct PutFile {
     pub directory_mode: Option<Mode>,
     /// What is at dest (not following links), when the caller knows.
     pub known: Option<Option<FileStat>>,
+    /// The content of that file, when it came along with `known`
+    /// ([`Host::stat_read`]).
+    pub known_data: Option<Vec<u8>>,
     /// Make a missing parent directory (a `dest` ending in `/`, a file
     /// inside a directory copy, the editors); otherwise a missing one
     /// fails, as Ansible's copy module does.
@@ -370,7 +373,10 @@ pub async fn put_from(
     // ready for the comparison below.
     let mut prefetched = None;
     let mut st = match &p.known {
-        Some(st) => st.clone(),
+        Some(st) => {
+            prefetched = p.known_data.clone();
+            st.clone()
+        }
         None => match host.stat_read(&dest, false, LARGE_FILE).await? {
             Some((st, data)) => {
                 prefetched = data;
@@ -688,16 +694,20 @@ fn check_mode_write(diff: Vec<Diff>) -> Outcome {
 
 /// Where a single source file goes: inside dest when dest ends in `/`
 /// or is a directory. Also what is at the returned path when that is
-/// already known (saving [`put_file`] a round trip).
+/// already known, with a small file's content (saving [`put_file`] round
+/// trips).
 pub async fn resolve_dest(
     ctx: &ModuleContext<'_>,
     dest: &str,
     name: &str,
-) -> Result<(String, Option<Option<FileStat>>), HostError> {
+) -> Result<(String, Option<Option<FileStat>>, Option<Vec<u8>>), HostError> {
     if dest.ends_with('/') {
-        return Ok((format!("{dest}{name}"), None));
+        return Ok((format!("{dest}{name}"), None, None));
     }
-    let st = ctx.host.stat(dest, false).await?;
+    let (st, data) = match ctx.host.stat_read(dest, false, LARGE_FILE).await? {
+        Some((st, data)) => (Some(st), data),
+        None => (None, None),
+    };
     let is_dir = match &st {
         Some(s) if s.kind == "link" => ctx
             .host
@@ -708,9 +718,9 @@ pub async fn resolve_dest(
         None => false,
     };
     Ok(if is_dir {
-        (format!("{dest}/{name}"), None)
+        (format!("{dest}/{name}"), None, None)
     } else {
-        (dest.to_string(), Some(st))
+        (dest.to_string(), Some(st), data)
     })
 }
 
@@ -752,6 +762,7 @@ fn put_file_args(a: &Args, dest: String, src_label: String) -> PutFile {
         validate: a.str("validate"),
         directory_mode: a.mode("directory_mode"),
         known: None,
+        known_data: None,
         create_parents: false,
     }
 }
@@ -791,10 +802,13 @@ impl Module for Copy {
             };
             // Content has no name to give a file inside a directory.
             let into_dir = dest.ends_with('/');
-            let (dest, known) = match a.str("_original_basename") {
+            let (dest, known, known_data) = match a.str("_original_basename") {
                 Some(name) => resolve_dest(ctx, &dest, &name).await?,
                 None => {
-                    let lst = ctx.host.stat(&dest, false).await?;
+                    let (lst, data) = match ctx.host.stat_read(&dest, false, LARGE_FILE).await? {
+                        Some((st, data)) => (Some(st), data),
+                        None => (None, None),
+                    };
                     let is_dir = match &lst {
                         Some(s) if s.kind == "link" => ctx
                             .host
@@ -807,11 +821,12 @@ impl Module for Copy {
                     if is_dir {
                         return Ok(Outcome::failed("can not use content with a dir as dest"));
                     }
-                    (dest, Some(lst))
+                    (dest, Some(lst), data)
                 }
             };
             let mut p = put_file_args(&a, dest, INLINE_CONTENT.into());
             p.known = known;
+            p.known_data = known_data;
             p.create_parents = into_dir;
             if p.attrs.mode == Some(Mode::Preserve) {
                 p.attrs.mode = None;
@@ -851,9 +866,10 @@ impl Module for Copy {
             }
         }
         let into_dir = dest.ends_with('/');
-        let (dest, known) = resolve_dest(ctx, &dest, basename(&src)).await?;
+        let (dest, known, known_data) = resolve_dest(ctx, &dest, basename(&src)).await?;
         let mut p = put_file_args(&a, dest, local.display().to_string());
         p.known = known;
+        p.known_data = known_data;
         p.create_parents = into_dir;
         if p.attrs.mode == Some(Mode::Preserve) {
             p.attrs.mode = local_mode(&local).map(Mode::Octal);
@@ -969,9 +985,10 @@ async fn remote_copy(
     // The file stays on the host: compared by checksum there and copied
     // there, never through the controller.
     let into_dir = dest.ends_with('/');
-    let (dest, known) = resolve_dest(ctx, dest, basename(src)).await?;
+    let (dest, known, known_data) = resolve_dest(ctx, dest, basename(src)).await?;
     let mut p = put_file_args(a, dest, src.to_string());
     p.known = known;
+    p.known_data = known_data;
     p.create_parents = into_dir;
     if p.attrs.mode == Some(Mode::Preserve) {
         p.attrs.mode = Some(Mode::Octal(st.mode));

@@ -96,6 +96,7 @@ pub async fn write_back(
         validate: a.str("validate"),
         directory_mode: None,
         known: None,
+        known_data: None,
         // The editors make a missing directory (lineinfile's `create`).
         create_parents: true,
     };

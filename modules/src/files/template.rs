@@ -146,7 +146,8 @@ impl Module for Template {
             )));
         };
         let into_dir = a.str_or("dest", "").ends_with('/');
-        let (dest, known) = resolve_dest(ctx, &a.str_or("dest", ""), basename(&src)).await?;
+        let (dest, known, known_data) =
+            resolve_dest(ctx, &a.str_or("dest", ""), basename(&src)).await?;
         let mut attrs = Attrs::from_args(&a);
         if attrs.mode == Some(Mode::Preserve) {
             use std::os::unix::fs::PermissionsExt;
@@ -164,6 +165,7 @@ impl Module for Template {
             validate: a.str("validate"),
             directory_mode: None,
             known,
+            known_data,
             // As copy's: only a dest ending in `/` gets its directory made.
             create_parents: into_dir,
         };
