@@ -21,6 +21,19 @@ async fn connect_caches_and_close_all_removes_temp_files() {
         .unwrap();
     let tmp = r.stdout_text();
     assert!(tmp.contains(".herd-"), "{tmp}");
+    // Made only when first needed: standard input is stored there.
+    assert!(!std::path::Path::new(&tmp).exists());
+    let r = a
+        .exec(
+            "cat; test -d \"$HERD_TMPDIR\" && echo made",
+            &ExecOptions {
+                stdin: Some(b"in\n".to_vec()),
+                ..ExecOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.stdout_text(), "in\nmade\n");
     assert!(std::path::Path::new(&tmp).is_dir());
     herd::connection::close_all().await;
     // The shell removed its directory on the way out.
