@@ -45,6 +45,10 @@ impl Loc {
             return None;
         }
         let text = std::fs::read(Path::new(&*self.file)).ok()?;
+        if crate::vault::is_encrypted_file(&text) {
+            // The lines of a vaulted file are ciphertext: nothing to show.
+            return None;
+        }
         let text = String::from_utf8_lossy(&text);
         let first = self.line.saturating_sub(before).max(1);
         let lines: Vec<(u32, String)> = text

@@ -187,8 +187,18 @@ pub trait Controller: Send + Sync {
     /// template environment.
     fn render_template(&self, text: &str, options: &TemplateOptions) -> Result<String, String>;
 
-    /// Reads a file on the controller.
+    /// Reads a file on the controller; a vault-encrypted file is
+    /// decrypted (in memory) with the run's vault secrets.
     fn read_local(&self, path: &std::path::Path) -> std::io::Result<Vec<u8>>;
+
+    /// The plaintext of a vault-encrypted controller file, for a module's
+    /// `decrypt: true` source; `Ok(None)` when the file is not vault text
+    /// (it is then sent as it is). `Err`: it is vault text that the run's
+    /// secrets do not open, with the message to fail with.
+    fn decrypt_local(&self, path: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
+        let _ = path;
+        Ok(None)
+    }
 
     /// The directory a relative controller path is taken from (Ansible's
     /// `path_dwim`): the playbook's directory, or the current one for an

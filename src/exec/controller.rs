@@ -106,6 +106,21 @@ impl Controller for TaskController {
     }
 
     fn read_local(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
+        let bytes = std::fs::read(path)?;
+        crate::vault::open_file_data(bytes, path)
+            .map(|plain| plain.to_vec())
+            .map_err(|d| std::io::Error::other(d.message))
+    }
+
+    fn decrypt_local(&self, path: &Path) -> Result<Option<Vec<u8>>, String> {
+        use std::io::Read;
+        let mut head = [0u8; crate::vault::HEADER.len()];
+        let vaulted = std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok_and(|()| crate::vault::is_encrypted_file(&head));
+        if !vaulted {
+            return Ok(None);
+        }
+        self.read_local(path).map(Some).map_err(|e| e.to_string())
     }
 }

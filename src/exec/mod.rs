@@ -602,9 +602,10 @@ impl Runner {
     }
 
     fn finish(self: Arc<Self>) -> (RunResult, Option<Diagnostic>) {
-        // Interrupted, ansible-playbook prints no recap: only the error
-        // the caller shows.
-        if !self.interrupted.load(Ordering::SeqCst) {
+        let fatal = self.fatal.lock().ok().and_then(|f| f.clone());
+        // Interrupted, or ended by an error, ansible-playbook prints no
+        // recap: only the error the caller shows.
+        if !self.interrupted.load(Ordering::SeqCst) && fatal.is_none() {
             self.event(Event::PlaybookEnd);
         }
         let states = match self.hosts.lock() {
@@ -613,15 +614,14 @@ impl Runner {
         };
         let stats: IndexMap<String, HostStats> =
             states.iter().map(|(h, s)| (h.clone(), s.stats)).collect();
-        let fatal = self.fatal.lock().ok().and_then(|f| f.clone());
         let exit_code = if self.interrupted.load(Ordering::SeqCst) {
             exit::USER_INTERRUPT
+        } else if let Some(f) = &fatal {
+            f.exit_code
         } else if stats.values().any(|s| s.unreachable > 0) {
             exit::HOST_UNREACHABLE
         } else if stats.values().any(|s| s.failed > 0) {
             exit::HOST_FAILED
-        } else if fatal.is_some() {
-            exit::ERROR
         } else {
             0
         };
@@ -763,6 +763,15 @@ impl Runner {
                 name: run.play_vars.name.clone(),
                 hosts: batch.clone(),
             });
+            // As ansible-playbook: a host's group_vars/host_vars file that
+            // cannot be read (bad YAML, a vault that does not open) ends
+            // the run when the play starts, not one task on one host.
+            for h in &batch {
+                if let Err(d) = inventory.host_vars(h, Some(&play.playbook_dir)) {
+                    self.set_fatal(d.code(exit::PARSER_ERROR));
+                    return;
+                }
+            }
             let mut play_kw = play.keywords.0.clone();
             play_kw.remove("vars");
             let base = Inherit {

@@ -55,6 +55,7 @@ pub fn parse(inv: &mut Inventory, path: &Path) -> Result<()> {
             path.display()
         ))
     })?;
+    let bytes = crate::vault::open_file_data(bytes, path)?;
     let text = String::from_utf8_lossy(&bytes);
     parse_str(inv, &text, path)
 }

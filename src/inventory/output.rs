@@ -304,18 +304,14 @@ fn show(vars: &Map<String, Value>, depth: usize, out: &mut Vec<String>) -> Resul
     let mut keys: Vec<&String> = vars.keys().collect();
     keys.sort();
     for k in keys {
-        if has_vault(&vars[k]) {
-            // Printing a value needs its plain text; without vault
-            // secrets there is none, and ansible-inventory stops here.
-            return Err(crate::diag::Diagnostic::new(
-                "Attempting to decrypt but no vault secrets found.",
-            )
-            .hint(format!("variable '{k}' is vault-encrypted")));
-        }
-        out.push(graph_name(
-            &format!("{{{k} = {}}}", py_str(&vars[k])),
-            depth,
-        ));
+        // Printing a value needs its plain text: without the vault
+        // secrets to decrypt it, ansible-inventory stops here.
+        let shown = if has_vault(&vars[k]) {
+            py_str(&crate::vault::reveal(&vars[k])?)
+        } else {
+            py_str(&vars[k])
+        };
+        out.push(graph_name(&format!("{{{k} = {shown}}}"), depth));
     }
     Ok(())
 }

@@ -114,16 +114,6 @@ fn dir_files(dir: &Path, found: &mut Vec<PathBuf>) {
 }
 
 fn load_into(file: &Path, out: &mut Traced) -> Result<()> {
-    let head = std::fs::read(file)
-        .map(|b| b.starts_with(b"$ANSIBLE_VAULT;"))
-        .unwrap_or(false);
-    if head {
-        return Err(Diagnostic::new(format!(
-            "Attempting to decrypt but no vault secrets found: '{}' is vault-encrypted",
-            file.display()
-        ))
-        .hint("herd inventory cannot decrypt vault files; keep inventory variables in plain files or encrypt single values with !vault"));
-    }
     let node = load_file(file)?;
     match &node.kind {
         NodeKind::Null => Ok(()),

@@ -595,6 +595,33 @@ pub fn register(env: &mut Environment<'static>) {
             a.get("rounds").and_then(to_i64),
         )?))
     });
+    // `vault` and `unvault` use the secret they are given, not the run's.
+    filter!(env, "vault", |v, a| {
+        let a = Args::bind(
+            "vault",
+            &["secret", "salt", "vault_id", "wrap_object", "vaultid"],
+            a,
+        )?;
+        let data = s(&v)?;
+        let vault = filter_vault(&a)?;
+        let text = vault
+            .encrypt(data.as_bytes(), 0)
+            .map_err(|e| op_error(format!("Unable to encrypt: {e}")))?;
+        Ok(Mj::from(text))
+    });
+    filter!(env, "unvault", |v, a| {
+        let a = Args::bind("unvault", &["secret", "vault_id", "vaultid"], a)?;
+        let data = s(&v)?;
+        if !crate::vault::is_encrypted(data.as_bytes()) {
+            return Ok(Mj::from(data));
+        }
+        let plain = filter_vault(&a)?
+            .decrypt(data.as_bytes())
+            .map_err(|e| op_error(format!("Unable to decrypt: {e}")))?;
+        Ok(Mj::from(
+            String::from_utf8_lossy(&plain.plaintext).into_owned(),
+        ))
+    });
     filter!(env, "basename", |v, a| {
         Args::bind("basename", &[], a)?;
         let p = s(&v)?;
@@ -1526,6 +1553,25 @@ const CRYPT_CHARS: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm
 
 /// crypt(3) SHA-512/SHA-256 hashes as Ansible writes them with passlib
 /// (which names the rounds in the hash).
+/// The one-secret vault of a `vault`/`unvault` filter call: its `secret`,
+/// labelled `vault_id` (default `filter_default`), with its `salt`.
+fn filter_vault(a: &Args) -> Result<crate::vault::Vault, Error> {
+    let secret = a.opt_str("secret").ok_or_else(|| {
+        op_error("Secret passed is required to be a string, instead we got: <class 'NoneType'>")
+    })?;
+    let id = a
+        .opt_str("vault_id")
+        .or_else(|| a.opt_str("vaultid"))
+        .unwrap_or_else(|| "filter_default".into());
+    let mut vault = crate::vault::Vault::new(vec![crate::vault::Secret::new(
+        id,
+        secret.into_bytes(),
+        "filter",
+    )]);
+    vault.encrypt_salt = a.opt_str("salt").map(String::into_bytes);
+    Ok(vault)
+}
+
 fn password_hash(
     pw: &str,
     kind: &str,

@@ -176,10 +176,13 @@ fn find_file(st: &State, subdir: &str, term: &str) -> Option<PathBuf> {
     None
 }
 
+/// A controller file's text; a vault-encrypted file is decrypted.
 fn read_text(p: &Path) -> Result<String, Error> {
-    std::fs::read(p)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .map_err(|e| op_error(format!("could not read '{}': {e}", p.display())))
+    let bytes =
+        std::fs::read(p).map_err(|e| op_error(format!("could not read '{}': {e}", p.display())))?;
+    let plain = crate::vault::open_file_data(bytes, p)
+        .map_err(|d| super::diag_error(d.code(exit::HOST_FAILED)))?;
+    Ok(String::from_utf8_lossy(&plain).into_owned())
 }
 
 fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error> {
@@ -201,6 +204,16 @@ fn run(st: &State, name: &str, terms: &[Mj], o: &Opts) -> Result<Vec<Mj>, Error>
                     text = text.trim_start().to_string();
                 }
                 out.push(Mj::from(text));
+            }
+            Ok(out)
+        }
+        "unvault" => {
+            let mut out = Vec::new();
+            for t in flat_terms(terms) {
+                let term = py_str_mj(&t);
+                let p = find_file(st, "files", &term)
+                    .ok_or_else(|| op_error(format!("Unable to find file matching \"{term}\" ")))?;
+                out.push(Mj::from(read_text(&p)?));
             }
             Ok(out)
         }

@@ -692,8 +692,19 @@ impl Templar {
                     .collect::<Result<_, _>>()?,
             ),
             Value::Object(m) => {
-                if crate::value::as_vault(v).is_some() {
-                    return Ok(v.clone());
+                if let Some(text) = crate::value::as_vault(v) {
+                    // An inline `!vault` value is its plaintext, rendered
+                    // like any other string.
+                    return match crate::vault::decrypt_inline(text, None) {
+                        Ok(plain) => self.render_str_in(&plain, ctx),
+                        Err(d) => {
+                            ctx.sink.set_hard(d.code(exit::HOST_FAILED));
+                            Err(RenderError::Jinja(minijinja::Error::new(
+                                ErrorKind::InvalidOperation,
+                                "a vault value could not be decrypted",
+                            )))
+                        }
+                    };
                 }
                 let mut out = Map::new();
                 for (k, item) in m {

@@ -27,7 +27,7 @@ impl ErrorSink {
         lock(&self.hard).take()
     }
 
-    fn set_hard(&self, d: Diagnostic) {
+    pub(crate) fn set_hard(&self, d: Diagnostic) {
         let mut h = lock(&self.hard);
         if h.is_none() {
             *h = Some(d);
@@ -256,8 +256,8 @@ impl NodePtr {
 /// What a node is, read under the liveness guard.
 enum NodeKind {
     Plain(Mj),
-    /// A `!vault` value: reading it needs the vault password.
-    Vault,
+    /// A `!vault` value: the vault text, decrypted when read.
+    Vault(String),
     Template(String),
     Map,
     Seq(usize),
@@ -271,7 +271,9 @@ fn classify(v: &Value) -> NodeKind {
         Value::String(s) if super::is_template(s) => NodeKind::Template(s.clone()),
         Value::String(s) => NodeKind::Plain(Mj::from(s.as_str())),
         Value::Array(items) => NodeKind::Seq(items.len()),
-        Value::Object(_) if crate::value::as_vault(v).is_some() => NodeKind::Vault,
+        Value::Object(_) if crate::value::as_vault(v).is_some() => {
+            NodeKind::Vault(crate::value::as_vault(v).unwrap_or_default().to_string())
+        }
         Value::Object(_) => NodeKind::Map,
         other => NodeKind::Plain(to_mj(other)),
     }
@@ -288,16 +290,16 @@ fn lazy_node(ctx: &Arc<VarsObject>, node: NodePtr, label: &str) -> Mj {
     };
     match kind {
         NodeKind::Plain(v) => v,
-        NodeKind::Vault => {
-            ctx.sink.set_hard(
-                Diagnostic::new(format!(
-                    "Attempting to decrypt but no vault secrets found (variable '{label}' is vault-encrypted)"
-                ))
-                .hint("herd reads `!vault` values but cannot decrypt them yet; keep vaulted values out of what this command templates")
-                .code(exit::HOST_FAILED),
-            );
-            Mj::UNDEFINED
-        }
+        // A decrypted value is a string like any other: a template in it
+        // is rendered, as ansible-core renders a decrypted value it trusts.
+        NodeKind::Vault(text) => match crate::vault::decrypt_inline(&text, Some(label)) {
+            Ok(plain) if super::is_template(&plain) => render_guarded(ctx, label, &plain),
+            Ok(plain) => Mj::from(plain.as_str()),
+            Err(d) => {
+                ctx.sink.set_hard(d.code(exit::HOST_FAILED));
+                Mj::UNDEFINED
+            }
+        },
         NodeKind::Template(text) => render_guarded(ctx, label, &text),
         NodeKind::Seq(len) => Mj::from_object(LazySeq {
             ctx: Arc::downgrade(ctx),

@@ -220,7 +220,15 @@ fn load_vars_file(
                 .find(|p| p.is_file())
         };
         let Some(found) = found else { continue };
-        let node = crate::yaml::load_file(&found)?;
+        let node = crate::yaml::load_file(&found).map_err(|mut d| {
+            let shown = std::path::absolute(&found).unwrap_or_else(|_| found.clone());
+            d.message = format!(
+                "Invalid vars_files file '{}': {}",
+                shown.display(),
+                d.message
+            );
+            d
+        })?;
         let data = match node.to_value() {
             Value::Object(m) => m,
             Value::Null => Map::new(),

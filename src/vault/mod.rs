@@ -19,12 +19,15 @@
 pub mod secrets;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use aes::cipher::{KeyIvInit, StreamCipher};
 use pbkdf2::hmac::{Hmac, KeyInit, Mac};
 use pbkdf2::sha2::Sha256;
 use zeroize::Zeroizing;
+
+use crate::diag::{Diagnostic, Loc};
 
 pub use secrets::{Secret, SecretSource};
 
@@ -501,6 +504,116 @@ pub fn current() -> Arc<Vault> {
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone()
+}
+
+/// The error shown for a vault text that did not open: ansible-core's
+/// message, the place the text came from, and which vault ids were tried.
+pub fn diagnostic(err: &VaultError, origin: &Loc) -> Diagnostic {
+    let place = origin.to_string();
+    let message = match err {
+        VaultError::NoMatch { tried, .. } => {
+            format!("{err} on {place} (vault ids tried: {})", tried.join(", "))
+        }
+        VaultError::Format(_) => format!("There was a vault format error in {place}: {err}"),
+        VaultError::NoSecrets => format!("{err} ({place} is vault-encrypted)"),
+        _ => format!("{err}: {place}"),
+    };
+    let mut d = Diagnostic::new(message).at(origin.clone());
+    if let Some(h) = err.hint() {
+        d = d.hint(h);
+    }
+    d
+}
+
+/// A controller file's content as read from `path`: decrypted when it is
+/// vault text, as is otherwise. The plaintext stays in memory.
+pub fn open_file_data(bytes: Vec<u8>, path: &Path) -> Result<Zeroizing<Vec<u8>>, Diagnostic> {
+    if !is_encrypted_file(&bytes) {
+        return Ok(Zeroizing::new(bytes));
+    }
+    current().decrypt(&bytes).map(|d| d.plaintext).map_err(|e| {
+        let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        diagnostic(&e, &Loc::file(shown.display().to_string()))
+    })
+}
+
+/// Where each inline `!vault` text was read, so that a value that fails to
+/// decrypt when first used can name its `file:line`.
+fn origins() -> &'static Mutex<HashMap<u64, Loc>> {
+    static O: OnceLock<Mutex<HashMap<u64, Loc>>> = OnceLock::new();
+    O.get_or_init(Default::default)
+}
+
+fn text_key(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+/// Records where the inline vault texts of one file are, and derives the
+/// keys they need on rayon's threads (when there are secrets to derive
+/// them with), so that their first use does not wait for PBKDF2.
+pub fn note_inline(texts: &[(&str, Loc)]) {
+    if texts.is_empty() {
+        return;
+    }
+    {
+        let mut o = origins().lock().unwrap_or_else(|e| e.into_inner());
+        for (t, loc) in texts {
+            o.entry(text_key(t)).or_insert_with(|| {
+                let file = std::path::absolute(&*loc.file)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| loc.file.to_string());
+                Loc::new(file, loc.line, loc.col)
+            });
+        }
+    }
+    let v = current();
+    if !v.is_empty() {
+        v.prepare(texts.iter().map(|(t, _)| t.as_bytes()));
+    }
+}
+
+/// The plaintext of an inline `!vault` value, decrypted with the run's
+/// secrets. The error names the variable (`name`) and the value's
+/// `file:line:col` when they are known.
+pub fn decrypt_inline(text: &str, name: Option<&str>) -> Result<Zeroizing<String>, Diagnostic> {
+    let fail = |e: &VaultError| {
+        let loc = origins()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&text_key(text))
+            .cloned()
+            .unwrap_or_else(|| Loc::file("<inline vault value>"));
+        let mut d = diagnostic(e, &loc);
+        d.message = match name {
+            Some(n) => format!("Attempt to use undecryptable variable '{n}': {}", d.message),
+            None => format!("Attempt to use undecryptable variable: {}", d.message),
+        };
+        d
+    };
+    let d = current().decrypt(text.as_bytes()).map_err(|e| fail(&e))?;
+    let text = String::from_utf8(d.plaintext.to_vec())
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Ok(Zeroizing::new(text))
+}
+
+/// `v` with every inline vault value replaced by its plaintext.
+pub fn reveal(v: &crate::value::Value) -> Result<crate::value::Value, Diagnostic> {
+    use crate::value::Value;
+    if let Some(text) = crate::value::as_vault(v) {
+        return Ok(Value::String(decrypt_inline(text, None)?.to_string()));
+    }
+    Ok(match v {
+        Value::Array(items) => Value::Array(items.iter().map(reveal).collect::<Result<_, _>>()?),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| Ok((k.clone(), reveal(x)?)))
+                .collect::<Result<_, Diagnostic>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ pub fn load_file(path: &Path) -> Result<Node> {
         Diagnostic::new(format!("could not read '{name}': {e}"))
             .hint("check that the file exists and is readable")
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    // A whole-file vault is decrypted here, for every YAML file herd reads.
+    let bytes = crate::vault::open_file_data(bytes, path)?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|e| {
         Diagnostic::parse(
             format!("'{name}' is not valid UTF-8 text"),
             Loc::new(name.as_str(), 1, 1),
@@ -36,7 +38,23 @@ pub fn load_str(text: &str, file: &str) -> Result<Node> {
         anchors: HashMap::new(),
         parser: Parser::new_from_str(text),
     };
-    builder.document()
+    let root = builder.document()?;
+    if text.contains("$ANSIBLE_VAULT") {
+        let mut inline = Vec::new();
+        inline_vaults(&root, &mut inline);
+        crate::vault::note_inline(&inline);
+    }
+    Ok(root)
+}
+
+/// The `!vault` values under `node`, with where each is.
+fn inline_vaults<'n>(node: &'n Node, out: &mut Vec<(&'n str, Loc)>) {
+    match &node.kind {
+        NodeKind::Vault(t) => out.push((t, node.loc.clone())),
+        NodeKind::Seq(items) => items.iter().for_each(|n| inline_vaults(n, out)),
+        NodeKind::Map(pairs) => pairs.iter().for_each(|(_, v)| inline_vaults(v, out)),
+        _ => {}
+    }
 }
 
 struct Builder<'a> {

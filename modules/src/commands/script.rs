@@ -23,7 +23,7 @@
 use async_trait::async_trait;
 
 use super::{add_output, check_guard, shlex_split, Guard};
-use crate::api::{shell_quote, ExecOptions, HostError, Module, ModuleContext, Outcome, Source};
+use crate::api::{shell_quote, ExecOptions, HostError, Module, ModuleContext, Outcome};
 use crate::args::{Param, Spec};
 
 pub struct Script;
@@ -122,6 +122,10 @@ impl Module for Script {
                 local.display()
             )));
         }
+        let plain = match crate::files::copy::decrypted(ctx, &a, &local) {
+            Ok(p) => p,
+            Err(e) => return Ok(Outcome::failed(e)),
+        };
         if ctx.check_mode {
             if creates.is_some() || removes.is_some() {
                 return Ok(Outcome::changed());
@@ -153,7 +157,11 @@ impl Module for Script {
         let result = async {
             // Sent in chunks from the file, however big the script.
             ctx.host
-                .write_from(&tmp, Source::LocalFile(&local), Some(0o700))
+                .write_from(
+                    &tmp,
+                    crate::files::copy::local_source(&local, &plain),
+                    Some(0o700),
+                )
                 .await?;
             // The arguments after the script name are shell text, as in
             // Ansible, so variables and quoting in them work as written.

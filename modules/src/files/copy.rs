@@ -874,7 +874,33 @@ impl Module for Copy {
         if p.attrs.mode == Some(Mode::Preserve) {
             p.attrs.mode = local_mode(&local).map(Mode::Octal);
         }
-        put_from(ctx, &p, Source::LocalFile(&local)).await
+        let plain = match decrypted(ctx, &a, &local) {
+            Ok(p) => p,
+            Err(e) => return Ok(Outcome::failed(e)),
+        };
+        put_from(ctx, &p, local_source(&local, &plain)).await
+    }
+}
+
+/// A vault-encrypted controller source's plaintext when `decrypt` is on
+/// (the default); `None` sends the file as it is.
+pub(crate) fn decrypted(
+    ctx: &ModuleContext<'_>,
+    a: &Args,
+    local: &Path,
+) -> Result<Option<Vec<u8>>, String> {
+    if !a.bool_or("decrypt", true) {
+        return Ok(None);
+    }
+    ctx.controller.decrypt_local(local)
+}
+
+/// The source a controller file is sent from: its decrypted bytes, or
+/// the file itself.
+pub(crate) fn local_source<'a>(local: &'a Path, plain: &'a Option<Vec<u8>>) -> Source<'a> {
+    match plain {
+        Some(b) => Source::Bytes(b),
+        None => Source::LocalFile(local),
     }
 }
 
@@ -931,7 +957,11 @@ async fn dir_copy(
         if p.attrs.mode == Some(Mode::Preserve) {
             p.attrs.mode = local_mode(&lp).map(Mode::Octal);
         }
-        let r = put_from(ctx, &p, Source::LocalFile(&lp)).await?;
+        let plain = match decrypted(ctx, a, &lp) {
+            Ok(p) => p,
+            Err(e) => return Ok(Outcome::failed(e)),
+        };
+        let r = put_from(ctx, &p, local_source(&lp, &plain)).await?;
         if r.failed {
             return Ok(r);
         }

@@ -50,7 +50,7 @@ use super::common::{attr_change, attr_commands, Attrs};
 use super::find::fnmatch;
 use crate::api::{
     shell_quote, ExecOptions, ExecResult, FileStat, Host, HostError, Map, Module, ModuleContext,
-    Outcome, Source, Value,
+    Outcome, Value,
 };
 use crate::args::{apply_symbolic_mode, Mode, Param, Spec};
 use crate::file_spec;
@@ -1282,6 +1282,13 @@ impl Module for Unarchive {
                 }
             }
         };
+        let plain = match &local {
+            Some(l) => match super::copy::decrypted(ctx, &a, l) {
+                Ok(p) => p,
+                Err(e) => return Ok(Outcome::failed(e)),
+            },
+            None => None,
+        };
         match ctx.host.stat(&dest, true).await? {
             Some(st) if st.kind == "directory" => {}
             _ => {
@@ -1323,7 +1330,7 @@ impl Module for Unarchive {
                 (Some(local), Some(dir)) => {
                     let path = format!("{dir}/source");
                     ctx.host
-                        .write_from(&path, Source::LocalFile(local), Some(0o600))
+                        .write_from(&path, super::copy::local_source(local, &plain), Some(0o600))
                         .await?;
                     path
                 }
