@@ -11,6 +11,11 @@
 //!   (`debug` on `local` hosts, which opens no connection).
 //! - `report`: the events of 1,000 hosts × 12 tasks, recap included, through
 //!   the human output and the JSON output into a sink.
+//! - `vault`: loading 1,000 vaulted variables and decrypting every one, as
+//!   inline `!vault` values (each with its own salt, as ansible-vault's
+//!   `encrypt_string` makes them: 1,000 key derivations, on rayon's
+//!   threads) and as one vaulted file (one derivation). Each iteration
+//!   starts with a new set of secrets, so no derived key is reused.
 //!
 //! `cargo bench --bench engine` measures wall-clock time, and with
 //! `HERD_BENCH_CPU=1` the process's CPU time (steady on a shared machine);
@@ -493,6 +498,104 @@ fn bench_report<M: Measurement>(c: &mut Criterion<M>) {
     g.finish();
 }
 
+// --- vault ----------------------------------------------------------------
+
+/// Vaulted variables of the vault benchmark.
+const VAULTED: usize = 1000;
+
+fn bench_secrets() -> herd::vault::Vault {
+    let mut v = herd::vault::Vault::new(vec![herd::vault::Secret::new(
+        "default",
+        b"bench-password".to_vec(),
+        "bench",
+    )]);
+    v.encrypt_salt = Some(b"one salt for every value".to_vec());
+    v
+}
+
+/// Writes `inline.yml` (1,000 `!vault` values), `salted.yml` (the same,
+/// made with one fixed salt, as `vault_encrypt_salt` makes them) and
+/// `whole.yml` (the 1,000 variables in plain text, the file vault-encrypted).
+fn write_vaulted_vars(dir: &Path) -> [PathBuf; 3] {
+    let mut vault = bench_secrets();
+    let salted = inline_vars(&vault);
+    vault.encrypt_salt = None;
+    let inline = inline_vars(&vault);
+    let mut plain = String::new();
+    for i in 0..VAULTED {
+        plain.push_str(&format!("var{i:04}: secret-{i}\n"));
+    }
+    let whole = vault.encrypt(plain.as_bytes(), 0).expect("encrypt");
+    let paths = [
+        dir.join("inline.yml"),
+        dir.join("salted.yml"),
+        dir.join("whole.yml"),
+    ];
+    write(&paths[0], &inline);
+    write(&paths[1], &salted);
+    write(&paths[2], &whole);
+    paths
+}
+
+/// 1,000 variables, each an inline `!vault` value.
+fn inline_vars(vault: &herd::vault::Vault) -> String {
+    let mut inline = String::new();
+    for i in 0..VAULTED {
+        let text = vault
+            .encrypt(format!("secret-{i}").as_bytes(), 0)
+            .expect("encrypt");
+        inline.push_str(&format!("var{i:04}: !vault |\n"));
+        for line in text.lines() {
+            inline.push_str("  ");
+            inline.push_str(line);
+            inline.push('\n');
+        }
+    }
+    inline
+}
+
+/// Loads a vars file with new secrets and reads every variable's
+/// plaintext, as templating does: the total length of the plaintexts.
+fn load_vaulted(path: &Path) -> herd::diag::Result<usize> {
+    herd::vault::install(bench_secrets());
+    let vars = herd::yaml::load_file(path)?.to_value();
+    let Value::Object(vars) = vars else {
+        return Ok(0);
+    };
+    let mut total = 0;
+    for (name, v) in &vars {
+        total += match herd::value::as_vault(v) {
+            Some(text) => herd::vault::decrypt_inline(text, Some(name))?.len(),
+            None => herd::value::py_str(v).len(),
+        };
+    }
+    Ok(total)
+}
+
+fn bench_vault<M: Measurement>(c: &mut Criterion<M>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let [inline, salted, whole] = write_vaulted_vars(dir.path());
+    // "secret-0" .. "secret-999": 10 × 8 + 90 × 9 + 900 × 10 bytes.
+    let expected = 10 * 8 + 90 * 9 + 900 * 10;
+    for p in [&inline, &salted, &whole] {
+        assert_eq!(load_vaulted(p).expect("load"), expected);
+    }
+
+    let mut g = c.benchmark_group(group_name("vault"));
+    configure(&mut g);
+    g.throughput(Throughput::Elements(VAULTED as u64));
+    g.bench_function("load_1000_inline_vault_values", |b| {
+        b.iter(|| load_vaulted(black_box(&inline)).expect("inline"))
+    });
+    g.bench_function("load_1000_inline_vault_values_one_salt", |b| {
+        b.iter(|| load_vaulted(black_box(&salted)).expect("salted"))
+    });
+    g.bench_function("load_1000_vars_from_a_vaulted_file", |b| {
+        b.iter(|| load_vaulted(black_box(&whole)).expect("whole"))
+    });
+    g.finish();
+}
+
 // --- CPU time -------------------------------------------------------------
 
 /// `HERD_BENCH_CPU=1` measures the CPU time of the whole process (every
@@ -565,6 +668,7 @@ fn run_all<M: Measurement>(c: &mut Criterion<M>) {
     bench_syntax_check(c);
     bench_compile(c);
     bench_report(c);
+    bench_vault(c);
 }
 
 // What criterion_group!/criterion_main! expand to, with the measurement

@@ -84,39 +84,6 @@ fn case_dir(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn herdtest_ids() -> (u32, u32) {
-    let id = |flag: &str| -> u32 {
-        let out = Command::new("id")
-            .args([flag, support::USER])
-            .output()
-            .expect("id");
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("numeric id")
-    };
-    (id("-u"), id("-g"))
-}
-
-fn copy_tree(from: &Path, to: &Path, owner: Option<(u32, u32)>) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    if let Some((u, g)) = owner {
-        std::os::unix::fs::chown(to, Some(u), Some(g)).expect("chown");
-    }
-    for entry in std::fs::read_dir(from).expect("read case dir").flatten() {
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        if src.is_dir() {
-            copy_tree(&src, &dst, owner);
-        } else {
-            std::fs::copy(&src, &dst).expect("copy fixture");
-            if let Some((u, g)) = owner {
-                std::os::unix::fs::chown(&dst, Some(u), Some(g)).expect("chown");
-            }
-        }
-    }
-}
-
 /// One tool's view of a whole case.
 #[derive(Default)]
 struct Outcome {
@@ -641,8 +608,8 @@ fn run_tool(tool: &str, case: &Path, sshd: &Sshd, json: bool) -> Outcome {
     let w = work.path();
     // sshd's user must reach the host directories below this one.
     std::fs::set_permissions(w, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    copy_tree(case, &w.join("project"), None);
-    let owner = herdtest_ids();
+    support::copy_tree(case, &w.join("project"), None);
+    let owner = support::herdtest_ids();
     let base = w.join("hosts");
     std::fs::create_dir_all(&base).expect("mkdir hosts");
     std::os::unix::fs::chown(&base, Some(owner.0), Some(owner.1)).expect("chown");
@@ -653,7 +620,7 @@ fn run_tool(tool: &str, case: &Path, sshd: &Sshd, json: bool) -> Outcome {
         std::fs::create_dir_all(&root).expect("mkdir host");
         std::os::unix::fs::chown(&root, Some(owner.0), Some(owner.1)).expect("chown");
         if case.join("seed").is_dir() {
-            copy_tree(&case.join("seed"), &root, Some(owner));
+            support::copy_tree(&case.join("seed"), &root, Some(owner));
         }
         inv.push_str(&format!(
             "{h} {} ansible_python_interpreter=/usr/bin/python3 root={} {vars}\n",

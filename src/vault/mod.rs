@@ -41,8 +41,16 @@ const IV_LEN: usize = 16;
 const SALT_LEN: usize = 32;
 
 type Aes256Ctr = ctr::Ctr128BE<aes::Aes256>;
-/// Derived keys by secret (its index) and salt.
-type KeyCache = HashMap<(usize, Vec<u8>), Arc<Keys>>;
+/// A secret (its index) and a salt: what a derived key depends on.
+type KeyId = (usize, Vec<u8>);
+
+/// Derived keys, and the ones being derived right now (by another thread,
+/// which the others wait for rather than derive them twice).
+#[derive(Default)]
+struct KeyStore {
+    ready: HashMap<KeyId, Arc<Keys>>,
+    pending: std::collections::HashSet<KeyId>,
+}
 
 /// What went wrong with a vault text. The messages are ansible-core's; the
 /// caller adds the file (or `file:line`) it came from.
@@ -326,7 +334,8 @@ pub struct Vault {
     pub id_match: bool,
     /// A fixed salt (`vault_encrypt_salt`); random when unset.
     pub encrypt_salt: Option<Vec<u8>>,
-    keys: Mutex<KeyCache>,
+    keys: Mutex<KeyStore>,
+    derived: std::sync::Condvar,
 }
 
 impl Vault {
@@ -345,18 +354,37 @@ impl Vault {
         self.secrets.is_empty()
     }
 
-    /// The keys for secret `i` and `salt`, derived once.
+    /// The keys for secret `i` and `salt`, derived once: a key another
+    /// thread is deriving is waited for.
     fn keys(&self, i: usize, salt: &[u8]) -> Arc<Keys> {
-        let key = (i, salt.to_vec());
-        if let Some(k) = self.lock().get(&key) {
-            return k.clone();
+        let id: KeyId = (i, salt.to_vec());
+        let mut store = self.lock();
+        loop {
+            if let Some(k) = store.ready.get(&id) {
+                return k.clone();
+            }
+            if !store.pending.contains(&id) {
+                break;
+            }
+            store = self.derived.wait(store).unwrap_or_else(|e| e.into_inner());
         }
-        let k = Arc::new(derive(self.secrets[i].bytes(), salt));
-        self.lock().entry(key).or_insert(k).clone()
+        store.pending.insert(id.clone());
+        drop(store);
+        self.derive_into_store(id)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, KeyCache> {
-        // A panic while holding the lock leaves a map that is still valid.
+    /// Derives a pending key, stores it and wakes the threads waiting.
+    fn derive_into_store(&self, id: KeyId) -> Arc<Keys> {
+        let k = Arc::new(derive(self.secrets[id.0].bytes(), &id.1));
+        let mut store = self.lock();
+        store.pending.remove(&id);
+        store.ready.insert(id, k.clone());
+        self.derived.notify_all();
+        k
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeyStore> {
+        // A panic while holding the lock leaves maps that are still valid.
         self.keys.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -402,41 +430,54 @@ impl Vault {
         })
     }
 
-    /// Derives, on rayon's threads, the keys the texts will need, so that
-    /// decrypting many values with different salts does not run PBKDF2 one
-    /// after another. Texts that do not parse are left for `decrypt` to
-    /// report.
-    pub fn prepare<'a>(&self, texts: impl IntoIterator<Item = &'a [u8]>) {
-        use rayon::prelude::*;
-        let mut wanted: Vec<(usize, Vec<u8>)> = Vec::new();
-        {
-            let have = self.lock();
-            for t in texts {
-                let Ok(env) = parse_envelope(t) else { continue };
-                let Ok(body) = parse_body(&env.body_hex) else {
-                    continue;
-                };
-                let label = env.label.as_deref().unwrap_or(DEFAULT_ID);
-                // The first candidate opens it unless the password is wrong.
-                if let Some(&i) = self.candidates(label).first() {
-                    let key = (i, body.salt);
-                    if !have.contains_key(&key) && !wanted.contains(&key) {
-                        wanted.push(key);
-                    }
+    /// The keys the texts will need that are neither derived nor being
+    /// derived, now marked as being derived. Texts that do not parse are
+    /// left for `decrypt` to report.
+    fn claim<'a>(&self, texts: impl IntoIterator<Item = &'a [u8]>) -> Vec<KeyId> {
+        let mut store = self.lock();
+        let mut wanted = Vec::new();
+        for t in texts {
+            let Ok(env) = parse_envelope(t) else { continue };
+            let Ok(body) = parse_body(&env.body_hex) else {
+                continue;
+            };
+            let label = env.label.as_deref().unwrap_or(DEFAULT_ID);
+            // The first candidate opens it unless the password is wrong.
+            if let Some(&i) = self.candidates(label).first() {
+                let id = (i, body.salt);
+                if !store.ready.contains_key(&id) && store.pending.insert(id.clone()) {
+                    wanted.push(id);
                 }
             }
         }
-        if wanted.len() < 2 {
+        wanted
+    }
+
+    /// Derives the keys the texts will need on rayon's threads, and
+    /// returns when they are all there.
+    pub fn prepare<'a>(&self, texts: impl IntoIterator<Item = &'a [u8]>) {
+        use rayon::prelude::*;
+        let wanted = self.claim(texts);
+        wanted.into_par_iter().for_each(|id| {
+            self.derive_into_store(id);
+        });
+    }
+
+    /// Starts deriving the keys the texts will need on rayon's threads
+    /// and returns at once; a decryption that needs one of them waits for
+    /// it instead of deriving it again.
+    pub fn prepare_in_background<'a>(self: &Arc<Self>, texts: impl IntoIterator<Item = &'a [u8]>) {
+        use rayon::prelude::*;
+        let wanted = self.claim(texts);
+        if wanted.is_empty() {
             return;
         }
-        let derived: KeyCache = wanted
-            .into_par_iter()
-            .map(|(i, salt)| {
-                let k = Arc::new(derive(self.secrets[i].bytes(), &salt));
-                ((i, salt), k)
-            })
-            .collect();
-        self.lock().extend(derived);
+        let vault = self.clone();
+        rayon::spawn(move || {
+            wanted.into_par_iter().for_each(|id| {
+                vault.derive_into_store(id);
+            });
+        });
     }
 
     /// The secret `encrypt` uses: the one with `--encrypt-vault-id`, else
@@ -551,9 +592,10 @@ fn text_key(text: &str) -> u64 {
     h.finish()
 }
 
-/// Records where the inline vault texts of one file are, and derives the
-/// keys they need on rayon's threads (when there are secrets to derive
-/// them with), so that their first use does not wait for PBKDF2.
+/// Records where the inline vault texts of one file are, and starts
+/// deriving the keys they need on rayon's threads (when there are secrets
+/// to derive them with): loading does not wait for PBKDF2, and a value's
+/// first use waits only for its own key.
 pub fn note_inline(texts: &[(&str, Loc)]) {
     if texts.is_empty() {
         return;
@@ -571,7 +613,7 @@ pub fn note_inline(texts: &[(&str, Loc)]) {
     }
     let v = current();
     if !v.is_empty() {
-        v.prepare(texts.iter().map(|(t, _)| t.as_bytes()));
+        v.prepare_in_background(texts.iter().map(|(t, _)| t.as_bytes()));
     }
 }
 
@@ -731,15 +773,29 @@ mod tests {
         let texts: Vec<String> = (0..4)
             .map(|i| v.encrypt(format!("v{i}").as_bytes(), 0).unwrap())
             .collect();
-        v.lock().clear();
+        v.lock().ready.clear();
         v.prepare(texts.iter().map(|t| t.as_bytes()));
-        assert_eq!(v.lock().len(), 4);
+        assert_eq!(v.lock().ready.len(), 4);
         for (i, t) in texts.iter().enumerate() {
             assert_eq!(
                 &v.decrypt(t.as_bytes()).unwrap().plaintext[..],
                 format!("v{i}").as_bytes()
             );
         }
-        assert_eq!(v.lock().len(), 4);
+        assert_eq!(v.lock().ready.len(), 4);
+        let v = Arc::new(v);
+        let more: Vec<String> = (0..4)
+            .map(|i| v.encrypt(format!("w{i}").as_bytes(), 0).unwrap())
+            .collect();
+        v.lock().ready.clear();
+        v.prepare_in_background(more.iter().map(|t| t.as_bytes()));
+        for (i, t) in more.iter().enumerate() {
+            assert_eq!(
+                &v.decrypt(t.as_bytes()).unwrap().plaintext[..],
+                format!("w{i}").as_bytes()
+            );
+        }
+        assert_eq!(v.lock().ready.len(), 4);
+        assert!(v.lock().pending.is_empty());
     }
 }

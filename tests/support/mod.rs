@@ -461,3 +461,35 @@ pub fn rt() -> tokio::runtime::Runtime {
         .build()
         .expect("tokio runtime")
 }
+
+/// The uid and gid of the SSH test user.
+pub fn herdtest_ids() -> (u32, u32) {
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id").args([flag, USER]).output().expect("id");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("numeric id")
+    };
+    (id("-u"), id("-g"))
+}
+
+/// Copies a directory tree, giving every copy to `owner` when set.
+pub fn copy_tree(from: &Path, to: &Path, owner: Option<(u32, u32)>) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    if let Some((u, g)) = owner {
+        std::os::unix::fs::chown(to, Some(u), Some(g)).expect("chown");
+    }
+    for entry in std::fs::read_dir(from).expect("read case dir").flatten() {
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        if src.is_dir() {
+            copy_tree(&src, &dst, owner);
+        } else {
+            std::fs::copy(&src, &dst).expect("copy fixture");
+            if let Some((u, g)) = owner {
+                std::os::unix::fs::chown(&dst, Some(u), Some(g)).expect("chown");
+            }
+        }
+    }
+}
