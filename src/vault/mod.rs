@@ -58,9 +58,9 @@ struct KeyStore {
 pub enum VaultError {
     #[error("Attempting to decrypt but no vault secrets found")]
     NoSecrets,
-    #[error("input is not vault encrypted data")]
+    #[error("Input is not vault encrypted data.")]
     NotEncrypted,
-    #[error("{0} cipher could not be found")]
+    #[error("Cipher '{0}' could not be found.")]
     UnknownCipher(String),
     /// A malformed envelope or body; the text says which part.
     #[error("{0}")]
@@ -742,9 +742,9 @@ mod tests {
         );
         assert_eq!(
             msg("$ANSIBLE_VAULT;1.1;DES\n00\n"),
-            "DES cipher could not be found"
+            "Cipher 'DES' could not be found."
         );
-        assert_eq!(msg("plain"), "input is not vault encrypted data");
+        assert_eq!(msg("plain"), "Input is not vault encrypted data.");
         assert_eq!(
             Vault::default().decrypt(t.as_bytes()).err().unwrap(),
             VaultError::NoSecrets
