@@ -475,6 +475,13 @@ fn decrypt_failure(e: &VaultError, file: &str) -> Diagnostic {
     }
 }
 
+/// A failed encryption: the plaintext is vault text already.
+fn encrypt_failure(e: VaultError) -> Diagnostic {
+    Diagnostic::new(e.to_string()).hint(
+        "it is vault text already: `herd vault rekey` changes its password, `herd vault edit` its content",
+    )
+}
+
 /// An I/O error as Python words it: `[Errno 2] No such file or directory:
 /// '/path'`.
 fn os_error(e: &std::io::Error, path: &str) -> String {
@@ -496,7 +503,10 @@ fn read_input(name: &str) -> Result<Zeroizing<Vec<u8>>> {
         std::io::stdin()
             .lock()
             .read_to_end(&mut data)
-            .map_err(|e| Diagnostic::new(format!("Unable to read source file (-): {e}")))?;
+            .map_err(|e| {
+                Diagnostic::new(format!("Unable to read source file (-): {e}"))
+                    .hint("give the input as a file name instead of on standard input")
+            })?;
         return Ok(data);
     }
     let shown = unfrack(name).display().to_string();
@@ -519,10 +529,10 @@ fn read_error(e: &std::io::Error, shown: &str) -> Diagnostic {
 fn write_output(data: &[u8], target: &str) -> Result<()> {
     if target == "-" {
         let mut out = std::io::stdout().lock();
-        return out
-            .write_all(data)
-            .and_then(|_| out.flush())
-            .map_err(|e| Diagnostic::new(format!("could not write to standard output: {e}")));
+        return out.write_all(data).and_then(|_| out.flush()).map_err(|e| {
+            Diagnostic::new(format!("could not write to standard output: {e}"))
+                .hint("write to a file with --output instead")
+        });
     }
     replace_file(Path::new(target), data, None)
 }
@@ -581,7 +591,8 @@ fn replace_file(path: &Path, data: &[u8], keep: Option<&Metadata>) -> Result<()>
         return Err(Diagnostic::new(format!(
             "Unable to write to {}: {e}",
             path.display()
-        )));
+        ))
+        .hint("check the free space and permissions of its directory; the file was left as it was"));
     }
     Ok(())
 }
@@ -625,14 +636,7 @@ fn encrypt(config: &Config, a: &EncryptArgs) -> Result<()> {
     for f in files_or_stdin(&a.files) {
         let real = real_path(f);
         let plain = read_input(&real)?;
-        let text = vault.encrypt(&plain, i).map_err(|e| {
-            let d = Diagnostic::new(e.to_string());
-            if e == VaultError::AlreadyEncrypted {
-                d.hint("it is vault text already: `herd vault rekey` changes its password, `herd vault edit` its content")
-            } else {
-                d
-            }
-        })?;
+        let text = vault.encrypt(&plain, i).map_err(encrypt_failure)?;
         write_output(text.as_bytes(), &output_target(&a.output, &real))?;
     }
     if stdout_is_terminal() {
@@ -697,9 +701,10 @@ fn page(config: &Config, plaintext: &[u8]) -> Result<()> {
 fn create(config: &Config, a: &CreateArgs) -> Result<()> {
     let (vault, i) = encrypt_secrets(config, &a.vault, &a.encrypt)?;
     if a.files.len() != 1 {
-        return Err(options_error(
-            "herd vault create can take only one filename argument",
-        ));
+        return Err(
+            options_error("herd vault create can take only one filename argument")
+                .hint("create one file at a time"),
+        );
     }
     if !stdout_is_terminal() && !a.skip_tty_check {
         return Err(options_error("not a tty, editor cannot be opened")
@@ -715,6 +720,7 @@ fn create(config: &Config, a: &CreateArgs) -> Result<()> {
                     "could not create the directory {}: {e}",
                     dir.display()
                 ))
+                .hint("check the permissions of its parent directory")
             })?;
         }
     }
@@ -729,9 +735,7 @@ fn create(config: &Config, a: &CreateArgs) -> Result<()> {
             .hint("give the name of the file to create"));
     }
     edit_in_editor(config, path, None, &|plain| {
-        vault
-            .encrypt(plain, i)
-            .map_err(|e| Diagnostic::new(e.to_string()))
+        vault.encrypt(plain, i).map_err(encrypt_failure)
     })
 }
 
@@ -745,9 +749,7 @@ fn edit(config: &Config, a: &EditArgs) -> Result<()> {
             .map_err(|e| decrypt_failure(&e, &real))?;
         let keeper = same_secret_and_label(&vault, &text, &plain.vault_id);
         edit_in_editor(config, Path::new(&real), Some(&plain.plaintext), &|p| {
-            keeper
-                .encrypt(p, 0)
-                .map_err(|e| Diagnostic::new(e.to_string()))
+            keeper.encrypt(p, 0).map_err(encrypt_failure)
         })?;
     }
     Ok(())
@@ -806,6 +808,7 @@ fn edit_in_editor(
     if let Some(data) = existing {
         std::fs::write(&scratch.file, data).map_err(|e| {
             Diagnostic::new(format!("could not write the temporary plaintext file: {e}"))
+                .hint("set TMPDIR to a writable directory with free space")
         })?;
     }
     let mut words = herd_modules::commands::shlex_split(&config.editor).map_err(|e| {
@@ -947,7 +950,7 @@ fn rekey(config: &Config, a: &RekeyArgs) -> Result<()> {
             .map_err(|e| decrypt_failure(&e, &real))?;
         let new_text = new_vault
             .encrypt(&plain.plaintext, i)
-            .map_err(|e| Diagnostic::new(e.to_string()))?;
+            .map_err(encrypt_failure)?;
         replace_file(Path::new(&real), new_text.as_bytes(), Some(&meta))?;
     }
     note("Rekey successful");
@@ -977,7 +980,8 @@ fn encrypt_string(config: &Config, a: &EncryptStringArgs) -> Result<()> {
         if text.is_empty() {
             return Err(options_error(
                 "The plaintext provided from the prompt was empty, not encrypting",
-            ));
+            )
+            .hint("type the string to encrypt at the prompt"));
         }
         items.push((
             Zeroizing::new(text.as_bytes().to_vec()),
@@ -1012,7 +1016,8 @@ fn encrypt_string(config: &Config, a: &EncryptStringArgs) -> Result<()> {
         if s.is_empty() {
             return Err(options_error(
                 "The plaintext provided from the command line args was empty, not encrypting",
-            ));
+            )
+            .hint("give a non-empty string, or '-' to read it from standard input"));
         }
         items.push((
             Zeroizing::new(s.as_bytes().to_vec()),
@@ -1024,9 +1029,7 @@ fn encrypt_string(config: &Config, a: &EncryptStringArgs) -> Result<()> {
     let mut outs: Vec<String> = Vec::with_capacity(items.len() + 1);
     let mut err = anstream::stderr();
     for (k, (plain, src, name)) in items.iter().enumerate() {
-        let text = vault
-            .encrypt(plain, i)
-            .map_err(|e| Diagnostic::new(e.to_string()))?;
+        let text = vault.encrypt(plain, i).map_err(encrypt_failure)?;
         outs.push(vault_yaml(&text, name.as_deref()));
         if several {
             let n = k + 1;
@@ -1063,7 +1066,8 @@ fn ask_line(prompt: &str, echo: bool) -> Result<String> {
             prompt.trim_end_matches([' ', ':'])
         ))
         .hint("give the string as an argument or on standard input instead of --prompt")),
-        Err(e) => Err(Diagnostic::new(format!("could not read the answer: {e}"))),
+        Err(e) => Err(Diagnostic::new(format!("could not read the answer: {e}"))
+            .hint("give the string as an argument instead of --prompt")),
     }
 }
 
