@@ -1075,3 +1075,97 @@ fn view_on_a_pipe_writes_plain_output_without_the_pager() {
     ok(&out, "herd vault view through a pipe");
     assert_eq!(stdout(&out), "v: 1\n");
 }
+
+/// Runs `herd ARGS` on a terminal (util-linux `script` gives it one),
+/// typing `input`; returns what the terminal showed, without the CRs, and
+/// the exit code herd gave.
+fn on_terminal(p: &Project, args: &str, input: &str, env: &[(&str, &str)]) -> (String, i32) {
+    let herd = env!("CARGO_BIN_EXE_herd");
+    let mut cmd = Command::new("script");
+    cmd.args([
+        "-qec",
+        &format!("{herd} {args}; echo \"exit=$?\""),
+        "/dev/null",
+    ])
+    .env("NO_COLOR", "1")
+    .env_remove("EDITOR")
+    .env_remove("PAGER")
+    .current_dir(&p.root);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("ANSIBLE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    let out = run(cmd, Some(input.as_bytes()));
+    ok(&out, "script");
+    let shown = stdout(&out).replace('\r', "");
+    let code = shown
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("exit="))
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no exit code in {shown}"));
+    (shown, code)
+}
+
+#[test]
+fn passwords_are_asked_on_a_terminal() {
+    let p = Project::new();
+    // A new password is asked twice; on a terminal the success note shows.
+    let (shown, code) = on_terminal(
+        &p,
+        "vault encrypt_string -n greeting hello",
+        "pwA\npwA\n",
+        &[],
+    );
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        shown.contains("New Vault password: \nConfirm New Vault password: \n"),
+        "{shown}"
+    );
+    assert!(shown.contains("Encryption successful"), "{shown}");
+    let block = vault_blocks(
+        &shown
+            .lines()
+            .filter(|l| l.starts_with("greeting:") || l.starts_with("          "))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    assert_eq!(block.len(), 1, "{shown}");
+    p.write("typed", "pwA\n");
+    let out = run(
+        p.ansible_vault(&["decrypt", "--vault-password-file", "typed"]),
+        Some(block[0].1.as_bytes()),
+    );
+    ok(
+        &out,
+        "ansible-vault decrypt of a string encrypted with a typed password",
+    );
+    assert_eq!(stdout(&out), "hello");
+
+    // The two answers differ.
+    let (shown, code) = on_terminal(&p, "vault encrypt_string hello", "pwA\npwB\n", &[]);
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.contains("[ERROR]: Passwords do not match"), "{shown}");
+
+    // A labelled prompt, to read.
+    p.write("l.yml", "l: 1\n");
+    ok(
+        &run(
+            p.ansible_vault(&["encrypt", "--vault-id", "lab@typed", "l.yml"]),
+            None,
+        ),
+        "ansible-vault encrypt",
+    );
+    // On a terminal, view goes through $PAGER.
+    let (shown, code) = on_terminal(
+        &p,
+        "vault view --vault-id lab@prompt l.yml",
+        "pwA\n",
+        &[("PAGER", "sed s/^/paged:/")],
+    );
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("Vault password (lab): \n"), "{shown}");
+    assert!(shown.contains("paged:l: 1\n"), "{shown}");
+}

@@ -160,6 +160,10 @@ fn load(options: &VaultOptions, new_password: bool) -> Result<Vault> {
         let hint = if msg.contains("not a terminal") {
             "run herd from a terminal, or give the password with --vault-password-file or \
              --vault-id LABEL@FILE"
+        } else if msg == "Passwords do not match" {
+            "type the same new password at both prompts"
+        } else if msg == "Invalid vault password was provided" {
+            "a vault password cannot be empty"
         } else {
             "check the --vault-id and --vault-password-file sources (and vault_password_file / \
              vault_identity_list in ansible.cfg)"
