@@ -35,6 +35,11 @@ impl Project {
         // $LINE so each run can add something new.
         p.script("append.sh", "#!/bin/sh\necho \"$LINE\" >> \"$1\"\n");
         p.script("noop.sh", "#!/bin/sh\nexit 0\n");
+        // As ctrl-c and a closed terminal reach herd while it waits.
+        p.script(
+            "interrupt.sh",
+            "#!/bin/sh\nkill -INT $PPID\nkill -HUP $PPID\nsleep 0.2\necho \"$LINE\" >> \"$1\"\n",
+        );
         std::fs::create_dir(p.path("tmp")).expect("mkdir tmp");
         p
     }
@@ -502,6 +507,18 @@ fn create_and_edit_run_the_editor_on_a_private_copy() {
         view(&p, "labelled.yml", "--vault-id", "prod@pw2"),
         "x: 1\ny: 2\n"
     );
+
+    // Signals that reach herd while the editor runs do not end it before
+    // it has saved the edit and removed the copy.
+    let mut cmd = p.herd(&["vault", "edit", "--vault-password-file", "pw1", "new.yml"]);
+    cmd.env("EDITOR", p.path("interrupt.sh"))
+        .env("LINE", "third: 3");
+    ok(&run(cmd, None), "herd vault edit, interrupted");
+    assert_eq!(
+        view(&p, "new.yml", "--vault-password-file", "pw1"),
+        "first: 1\nsecond: 2\nthird: 3\n"
+    );
+    assert!(p.temp_entries().is_empty(), "left: {:?}", p.temp_entries());
 
     // An editor that cannot run: an error, and still nothing left behind.
     let before = p.read("new.yml");

@@ -183,7 +183,7 @@ fn options_error(msg: impl Into<String>) -> Diagnostic {
     after_help = "See 'herd vault <command> --help' for more information on a specific command."
 )]
 pub struct VaultArgs {
-    /// More output (-vvv for more)
+    /// More output: name the configuration file first (repeatable)
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
@@ -826,17 +826,14 @@ fn edit_in_editor(
     words.push(scratch.file.display().to_string());
     // As ansible-vault, the editor's exit status is not looked at: only
     // whether the content changed.
-    std::process::Command::new(&words[0])
-        .args(&words[1..])
-        .status()
-        .map_err(|e| {
-            Diagnostic::new(format!(
-                "Unable to execute the command \"{}\": {}",
-                words.join(" "),
-                os_error(&e, &words[0])
-            ))
-            .hint("set EDITOR (or editor in ansible.cfg) to an editor that is installed")
-        })?;
+    run_editor(&words).map_err(|e| {
+        Diagnostic::new(format!(
+            "Unable to execute the command \"{}\": {}",
+            words.join(" "),
+            os_error(&e, &words[0])
+        ))
+        .hint("set EDITOR (or editor in ansible.cfg) to an editor that is installed")
+    })?;
     let edited = read_input(&scratch.file.display().to_string())?;
     if existing == Some(&edited[..]) {
         return Ok(());
@@ -844,6 +841,30 @@ fn edit_in_editor(
     let text = seal(&edited)?;
     let keep = std::fs::metadata(target).ok();
     replace_file(target, text.as_bytes(), keep.as_ref())
+}
+
+/// Runs the editor and waits for it. Meanwhile herd ignores SIGINT,
+/// SIGQUIT and SIGHUP (as system(3) does for the first two), so that
+/// ctrl-c in the editor or a closed terminal cannot end herd before it
+/// removes the plaintext copy; the editor itself is started before, with
+/// the usual dispositions.
+fn run_editor(words: &[String]) -> std::io::Result<()> {
+    let mut child = std::process::Command::new(&words[0])
+        .args(&words[1..])
+        .spawn()?;
+    let signals = [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP];
+    // SAFETY: SIG_IGN installs no handler code; the previous dispositions
+    // are put back below.
+    let saved: Vec<libc::sighandler_t> = signals
+        .iter()
+        .map(|&s| unsafe { libc::signal(s, libc::SIG_IGN) })
+        .collect();
+    let waited = child.wait();
+    for (&s, &old) in signals.iter().zip(&saved) {
+        // SAFETY: restores a disposition signal() returned above.
+        unsafe { libc::signal(s, old) };
+    }
+    waited.map(|_| ())
 }
 
 /// A private temporary directory (0700) holding the plaintext file
@@ -896,8 +917,17 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         // Overwrite before removing, so the plaintext does not linger in
         // freed blocks (as ansible-vault shreds it).
-        if let Ok(meta) = std::fs::metadata(&self.file) {
-            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&self.file) {
+        // Only a regular file is overwritten, never what a symlink put in
+        // its place points to.
+        let regular = std::fs::symlink_metadata(&self.file)
+            .ok()
+            .filter(|m| m.is_file());
+        if let Some(meta) = regular {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&self.file)
+            {
                 let zeros = vec![0u8; 64 * 1024];
                 let mut left = meta.len();
                 while left > 0 {
