@@ -566,6 +566,36 @@ mod tests {
     }
 
     #[test]
+    fn vault_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg_path = dir.path().join("ansible.cfg");
+        let text = "[defaults]\nvault_password_file = secrets/pw\nvault_identity_list = a@x, b@prompt\nvault_identity = team\nvault_id_match = False\neditor = nano\n";
+        let mut cfg = Config {
+            raw: parse_ini(text, "ansible.cfg").unwrap(),
+            file: Some(cfg_path),
+            ..Config::default()
+        };
+        let mut env = HashMap::new();
+        env.insert("ANSIBLE_EDITOR".to_string(), "vim".to_string());
+        env.insert("EDITOR".to_string(), "emacs".to_string());
+        env.insert(
+            "ANSIBLE_VAULT_ENCRYPT_IDENTITY".to_string(),
+            "a".to_string(),
+        );
+        cfg.apply(&env).unwrap();
+        assert_eq!(cfg.vault_password_file, Some(dir.path().join("secrets/pw")));
+        assert_eq!(cfg.vault_identity_list, ["a@x", "b@prompt"]);
+        assert_eq!(cfg.vault_identity, "team");
+        // A string in ansible-core: "False" is not empty, so it is on.
+        assert!(cfg.vault_id_match);
+        assert_eq!(cfg.vault_encrypt_identity.as_deref(), Some("a"));
+        // EDITOR is read after ANSIBLE_EDITOR, and the last one set wins.
+        assert_eq!(cfg.editor, "emacs");
+        assert_eq!(Config::default().editor, "vi");
+        assert_eq!(Config::default().vault_identity, "default");
+    }
+
+    #[test]
     fn bad_values_are_errors() {
         let mut cfg = Config::default();
         let mut env = HashMap::new();
