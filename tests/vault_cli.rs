@@ -1186,3 +1186,55 @@ fn passwords_are_asked_on_a_terminal() {
     assert!(shown.contains("Vault password (lab): \n"), "{shown}");
     assert!(shown.contains("paged:l: 1\n"), "{shown}");
 }
+
+/// With `vault_encrypt_salt` set, encryption is deterministic: herd's
+/// output must be ansible-vault's, byte for byte.
+#[test]
+fn a_fixed_salt_gives_ansible_vaults_exact_bytes() {
+    let p = Project::new();
+    p.write(
+        "ansible.cfg",
+        "[defaults]\nvault_encrypt_salt = a fixed salt\n",
+    );
+    p.write("plain.yml", "same: text\nlines: [1, 2]\n");
+    let cases: [&[&str]; 3] = [
+        &[
+            "encrypt",
+            "--vault-id",
+            "lab@pw1",
+            "--output",
+            "-",
+            "plain.yml",
+        ],
+        &[
+            "encrypt",
+            "--vault-password-file",
+            "pw2",
+            "--output",
+            "-",
+            "plain.yml",
+        ],
+        &[
+            "encrypt_string",
+            "--vault-password-file",
+            "pw1",
+            "-n",
+            "first",
+            "one",
+            "two",
+        ],
+    ];
+    for args in cases {
+        let mut herd_args = vec!["vault"];
+        herd_args.extend(args);
+        let ours = run(p.herd(&herd_args), None);
+        ok(&ours, "herd vault");
+        let mut cmd = p.ansible_vault(args);
+        cmd.env("ANSIBLE_CONFIG", p.path("ansible.cfg"));
+        let theirs = run(cmd, None);
+        ok(&theirs, "ansible-vault");
+        assert!(stdout(&ours).contains("$ANSIBLE_VAULT;1."), "{args:?}");
+        assert_eq!(stdout(&ours), stdout(&theirs), "{args:?}");
+        assert_eq!(stderr(&ours), stderr(&theirs), "{args:?}");
+    }
+}

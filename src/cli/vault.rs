@@ -411,13 +411,16 @@ fn reads_stdin(a: &EncryptStringArgs) -> bool {
         || (a.strings.is_empty() && !a.prompt)
 }
 
+fn no_password() -> Diagnostic {
+    options_error("A vault password is required to use Ansible's Vault")
+        .hint("give it with --vault-password-file, --vault-id or --ask-vault-pass")
+}
+
 /// The secrets for reading vaulted data; at least one is needed.
 fn read_secrets(config: &Config, flags: &VaultFlags) -> Result<Vault> {
     let vault = load(&flags.options(config, true), false)?;
     if vault.is_empty() {
-        return Err(options_error(
-            "A vault password is required to use Ansible's Vault",
-        ));
+        return Err(no_password());
     }
     Ok(vault)
 }
@@ -443,9 +446,7 @@ fn encrypt_secrets(
         .hint(format!("add --encrypt-vault-id {}", ids[0])));
     }
     if vault.is_empty() {
-        return Err(options_error(
-            "A vault password is required to use Ansible's Vault",
-        ));
+        return Err(no_password());
     }
     let i = pick_encrypt_secret(&vault, id.as_deref())?;
     Ok((vault, i))
