@@ -847,24 +847,33 @@ fn edit_in_editor(
 /// Runs the editor and waits for it. Meanwhile herd ignores SIGINT,
 /// SIGQUIT and SIGHUP (as system(3) does for the first two), so that
 /// ctrl-c in the editor or a closed terminal cannot end herd before it
-/// removes the plaintext copy; the editor itself is started before, with
-/// the usual dispositions.
+/// removes the plaintext copy. They are ignored before the editor starts
+/// (no window in which they would still end herd), and the editor gets
+/// herd's previous dispositions back.
 fn run_editor(words: &[String]) -> std::io::Result<()> {
-    let mut child = std::process::Command::new(&words[0])
-        .args(&words[1..])
-        .spawn()?;
-    let signals = [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP];
+    use std::os::unix::process::CommandExt;
+    const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP];
     // SAFETY: SIG_IGN installs no handler code; the previous dispositions
     // are put back below.
-    let saved: Vec<libc::sighandler_t> = signals
-        .iter()
-        .map(|&s| unsafe { libc::signal(s, libc::SIG_IGN) })
-        .collect();
-    let waited = child.wait();
-    for (&s, &old) in signals.iter().zip(&saved) {
-        // SAFETY: restores a disposition signal() returned above.
-        unsafe { libc::signal(s, old) };
+    let saved = SIGNALS.map(|s| unsafe { libc::signal(s, libc::SIG_IGN) });
+    let restore = move || {
+        for (s, old) in SIGNALS.into_iter().zip(saved) {
+            // SAFETY: puts back a disposition signal() returned above.
+            unsafe { libc::signal(s, old) };
+        }
+    };
+    let mut cmd = std::process::Command::new(&words[0]);
+    cmd.args(&words[1..]);
+    // SAFETY: between fork and exec the closure only calls signal(2),
+    // which is async-signal-safe, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            restore();
+            Ok(())
+        });
     }
+    let waited = cmd.spawn().and_then(|mut child| child.wait());
+    restore();
     waited.map(|_| ())
 }
 
