@@ -819,6 +819,28 @@ fn errors_are_ansible_vaults() {
         )]
     );
 
+    // An output file in a directory that does not exist.
+    let got = same_failure(
+        &p,
+        &[
+            "decrypt",
+            "--vault-password-file",
+            "pw1",
+            "--output",
+            "nodir/out.yml",
+            "vaulted.yml",
+        ],
+        None,
+        1,
+    );
+    assert_eq!(
+        got,
+        [format!(
+            "[ERROR]: Destination '{}' not writable",
+            real("nodir")
+        )]
+    );
+
     // Option errors.
     same_failure(
         &p,

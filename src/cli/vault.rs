@@ -573,7 +573,11 @@ fn replace_file(path: &Path, data: &[u8], keep: Option<&Metadata>) -> Result<()>
         })
         .unwrap_or_else(|| Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists)))
         .map_err(|e| {
-            let d = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            let unwritable = matches!(
+                e.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound
+            );
+            let d = if unwritable {
                 Diagnostic::new(format!("Destination '{}' not writable", dir.display()))
             } else {
                 Diagnostic::new(format!("Problem creating temporary vault file: {e}"))
