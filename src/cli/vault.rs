@@ -256,10 +256,10 @@ pub struct DecryptArgs {
 pub struct EditArgs {
     #[command(flatten)]
     pub vault: VaultFlags,
-    /// Accepted for ansible-vault's sake: an edited file keeps its own
-    /// vault id
-    #[command(flatten)]
-    pub encrypt: EncryptIdFlag,
+    /// Accepted as ansible-vault accepts it, with no effect: an edited
+    /// file keeps its own vault id
+    #[arg(long = "encrypt-vault-id", value_name = "ENCRYPT_VAULT_ID")]
+    pub encrypt_vault_id: Option<String>,
     /// Filename
     #[arg(value_name = "FILE_NAME")]
     pub files: Vec<String>,
