@@ -1260,3 +1260,61 @@ fn a_fixed_salt_gives_ansible_vaults_exact_bytes() {
         assert_eq!(stderr(&ours), stderr(&theirs), "{args:?}");
     }
 }
+
+#[test]
+fn help_shows_the_actions_and_the_vault_flags() {
+    let p = Project::new();
+    let help = |args: &[&str]| {
+        let out = run(p.herd(args), None);
+        ok(&out, "herd --help");
+        stdout(&out)
+    };
+    let text = help(&["vault", "--help"]);
+    for action in [
+        "create",
+        "decrypt",
+        "edit",
+        "view",
+        "encrypt",
+        "encrypt_string",
+        "rekey",
+    ] {
+        assert!(text.contains(&format!("\n  {action} ")), "{action}: {text}");
+    }
+    assert!(help(&["--help"]).contains("vault "));
+    for command in [
+        "playbook",
+        "adhoc",
+        "inventory",
+        "vault view",
+        "vault rekey",
+    ] {
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push("--help");
+        let text = help(&args);
+        for flag in [
+            "--vault-id <VAULT_IDS>",
+            "-J, --ask-vault-password",
+            "--ask-vault-pass",
+            "--vault-password-file <VAULT_PASSWORD_FILES>",
+            "--vault-pass-file",
+        ] {
+            assert!(text.contains(flag), "{command}: {flag}\n{text}");
+        }
+    }
+    let text = help(&["vault", "encrypt_string", "--help"]);
+    for flag in [
+        "-p, --prompt",
+        "--show-input",
+        "-n, --name <ENCRYPT_STRING_NAMES>",
+        "--stdin-name <ENCRYPT_STRING_STDIN_NAME>",
+        "--output <OUTPUT_FILE>",
+        "--encrypt-vault-id <ENCRYPT_VAULT_ID>",
+    ] {
+        assert!(text.contains(flag), "{flag}\n{text}");
+    }
+    let text = help(&["vault", "rekey", "--help"]);
+    assert!(text.contains("--new-vault-password-file <NEW_VAULT_PASSWORD_FILE>"));
+    assert!(text.contains("--new-vault-id <NEW_VAULT_ID>"));
+    assert!(help(&["vault", "create", "--help"]).contains("--skip-tty-check"));
+}
