@@ -1207,6 +1207,15 @@ fn passwords_are_asked_on_a_terminal() {
     assert_eq!(code, 0, "{shown}");
     assert!(shown.contains("Vault password (lab): \n"), "{shown}");
     assert!(shown.contains("paged:l: 1\n"), "{shown}");
+    // A pager that is not installed: the text is shown all the same.
+    let (shown, code) = on_terminal(
+        &p,
+        "vault view --vault-password-file typed l.yml",
+        "",
+        &[("PAGER", "no-such-pager-here")],
+    );
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("l: 1\n"), "{shown}");
 }
 
 /// With `vault_encrypt_salt` set, encryption is deterministic: herd's

@@ -700,8 +700,11 @@ fn page(config: &Config, plaintext: &[u8]) -> Result<()> {
                 // A pager quit early closes the pipe: not an error.
                 let _ = stdin.write_all(&text);
             }
-            let _ = child.wait();
-            return Ok(());
+            // 127: the shell found no such pager; show the text anyway.
+            let missing = child.wait().map(|st| st.code() == Some(127));
+            if !matches!(missing, Ok(true)) {
+                return Ok(());
+            }
         }
     }
     write_output(&text, "-")
