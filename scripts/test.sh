@@ -8,7 +8,8 @@
 #     loopback port), openssh-client, sudo, cron, python3-venv, and the
 #     account and namespace tools the system-module tests use (passwd:
 #     useradd/groupadd/chage; util-linux and mount: unshare, mount --bind,
-#     and setsid for async jobs; procps: pgrep, sysctl, ps;
+#     and setsid for async jobs; bsdutils: script, which gives the vault
+#     prompt tests a terminal; procps: pgrep, sysctl, ps;
 #     init-system-helpers: service, update-rc.d), python3-apt (ansible's
 #     package_facts, which herd's is compared with), and the archive tools
 #     the unarchive tests use (tar, gzip, bzip2, xz-utils, unzip, zip, and
@@ -42,7 +43,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux mount procps
+packages=(openssh-server openssh-client sudo cron python3-venv passwd util-linux bsdutils mount procps
     init-system-helpers python3-apt python3-debian tzdata busybox tar gzip bzip2 xz-utils unzip
     zip curl git iproute2)
 test_user=herdtest

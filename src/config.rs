@@ -53,6 +53,30 @@ pub struct Config {
     /// `[ssh_connection] herd_max_handshakes`: SSH handshakes in flight
     /// per server.
     pub ssh_max_handshakes: usize,
+    /// `vault_password_file`: a password file (or script) read after the
+    /// `--vault-password-file`s; relative to the configuration file.
+    pub vault_password_file: Option<PathBuf>,
+    /// `vault_identity_list`: `label@source` vault ids read before the
+    /// command line's `--vault-id`s.
+    pub vault_identity_list: Vec<String>,
+    /// `vault_identity`: the label of a secret given without one.
+    pub vault_identity: String,
+    /// `vault_id_match`: only the secret whose id is a text's label is
+    /// tried. Read as ansible-core reads it: a string, so any non-empty
+    /// value (even `False`) turns it on.
+    pub vault_id_match: bool,
+    /// `vault_encrypt_identity`: the default of `--encrypt-vault-id`.
+    pub vault_encrypt_identity: Option<String>,
+    /// `vault_encrypt_salt`: a fixed salt for encrypting (random when unset).
+    pub vault_encrypt_salt: Option<String>,
+    /// `ask_vault_pass`: as `--ask-vault-pass`.
+    pub ask_vault_pass: bool,
+    /// `editor` (`$EDITOR` beats `ANSIBLE_EDITOR` and the file, as in
+    /// ansible-core): the command `herd vault edit` and `create` run.
+    pub editor: String,
+    /// `pager` (`$PAGER` beats `ANSIBLE_PAGER` and the file): what `herd
+    /// vault view` pipes through on a terminal.
+    pub pager: String,
     /// Every `[section]` key as written, for settings read elsewhere
     /// (`[ssh_connection]` among them).
     pub raw: HashMap<String, HashMap<String, String>>,
@@ -97,6 +121,15 @@ impl Default for Config {
             inventory_any_unparsed_is_failed: false,
             ssh_max_connections: crate::connection::DEFAULT_MAX_CONNECTIONS,
             ssh_max_handshakes: crate::connection::DEFAULT_MAX_HANDSHAKES,
+            vault_password_file: None,
+            vault_identity_list: Vec::new(),
+            vault_identity: crate::vault::DEFAULT_ID.into(),
+            vault_id_match: false,
+            vault_encrypt_identity: None,
+            vault_encrypt_salt: None,
+            ask_vault_pass: false,
+            editor: "vi".into(),
+            pager: "less".into(),
             raw: HashMap::new(),
         }
     }
@@ -205,6 +238,31 @@ impl Config {
                 "retry_files_enabled",
                 "ANSIBLE_RETRY_FILES_ENABLED",
             ),
+            (
+                "defaults",
+                "vault_password_file",
+                "ANSIBLE_VAULT_PASSWORD_FILE",
+            ),
+            (
+                "defaults",
+                "vault_identity_list",
+                "ANSIBLE_VAULT_IDENTITY_LIST",
+            ),
+            ("defaults", "vault_identity", "ANSIBLE_VAULT_IDENTITY"),
+            ("defaults", "vault_id_match", "ANSIBLE_VAULT_ID_MATCH"),
+            (
+                "defaults",
+                "vault_encrypt_identity",
+                "ANSIBLE_VAULT_ENCRYPT_IDENTITY",
+            ),
+            (
+                "defaults",
+                "vault_encrypt_salt",
+                "ANSIBLE_VAULT_ENCRYPT_SALT",
+            ),
+            ("defaults", "ask_vault_pass", "ANSIBLE_ASK_VAULT_PASS"),
+            ("defaults", "editor", "ANSIBLE_EDITOR"),
+            ("defaults", "pager", "ANSIBLE_PAGER"),
             ("privilege_escalation", "become", "ANSIBLE_BECOME"),
             (
                 "privilege_escalation",
@@ -256,6 +314,14 @@ impl Config {
                     _ => d,
                 }
             })?;
+        }
+        // ansible-core lists `EDITOR` and `PAGER` after `ANSIBLE_EDITOR` and
+        // `ANSIBLE_PAGER`, and the last variable set wins.
+        if let Some(e) = env.get("EDITOR") {
+            self.editor = e.clone();
+        }
+        if let Some(p) = env.get("PAGER") {
+            self.pager = p.clone();
         }
         Ok(())
     }
@@ -337,6 +403,31 @@ impl Config {
             }
             "stdout_callback" => self.stdout_callback = value.trim().to_string(),
             "retry_files_enabled" => self.retry_files_enabled = boolean(value)?,
+            "vault_password_file" => {
+                let v = value.trim();
+                self.vault_password_file = (!v.is_empty()).then(|| path(v))
+            }
+            "vault_identity_list" => {
+                self.vault_identity_list = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            }
+            "vault_identity" => self.vault_identity = value.trim().to_string(),
+            // Untyped in ansible-core: a string, true when not empty.
+            "vault_id_match" => self.vault_id_match = !value.trim().is_empty(),
+            "vault_encrypt_identity" => {
+                let v = value.trim();
+                self.vault_encrypt_identity = (!v.is_empty()).then(|| v.to_string())
+            }
+            "vault_encrypt_salt" => {
+                self.vault_encrypt_salt = (!value.is_empty()).then(|| value.to_string())
+            }
+            "ask_vault_pass" => self.ask_vault_pass = boolean(value)?,
+            "editor" => self.editor = value.to_string(),
+            "pager" => self.pager = value.to_string(),
             "become" => self.become_ = boolean(value)?,
             "become_method" => self.become_method = value.trim().to_string(),
             "become_user" => self.become_user = value.trim().to_string(),
@@ -472,6 +563,36 @@ mod tests {
         assert!(cfg.become_);
         assert_eq!(cfg.become_user, "admin");
         assert_eq!(cfg.remote_user.as_deref(), Some("deploy"));
+    }
+
+    #[test]
+    fn vault_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg_path = dir.path().join("ansible.cfg");
+        let text = "[defaults]\nvault_password_file = secrets/pw\nvault_identity_list = a@x, b@prompt\nvault_identity = team\nvault_id_match = False\neditor = nano\n";
+        let mut cfg = Config {
+            raw: parse_ini(text, "ansible.cfg").unwrap(),
+            file: Some(cfg_path),
+            ..Config::default()
+        };
+        let mut env = HashMap::new();
+        env.insert("ANSIBLE_EDITOR".to_string(), "vim".to_string());
+        env.insert("EDITOR".to_string(), "emacs".to_string());
+        env.insert(
+            "ANSIBLE_VAULT_ENCRYPT_IDENTITY".to_string(),
+            "a".to_string(),
+        );
+        cfg.apply(&env).unwrap();
+        assert_eq!(cfg.vault_password_file, Some(dir.path().join("secrets/pw")));
+        assert_eq!(cfg.vault_identity_list, ["a@x", "b@prompt"]);
+        assert_eq!(cfg.vault_identity, "team");
+        // A string in ansible-core: "False" is not empty, so it is on.
+        assert!(cfg.vault_id_match);
+        assert_eq!(cfg.vault_encrypt_identity.as_deref(), Some("a"));
+        // EDITOR is read after ANSIBLE_EDITOR, and the last one set wins.
+        assert_eq!(cfg.editor, "emacs");
+        assert_eq!(Config::default().editor, "vi");
+        assert_eq!(Config::default().vault_identity, "default");
     }
 
     #[test]

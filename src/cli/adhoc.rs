@@ -94,11 +94,15 @@ pub struct AdhocArgs {
 
     #[command(flatten)]
     pub run: RunFlags,
+
+    #[command(flatten)]
+    pub vault: super::vault::VaultFlags,
 }
 
 pub fn run(args: &AdhocArgs) -> Result<i32> {
     let mut config = Config::load()?;
     super::playbook::prepend_library(&mut config, &args.module_path);
+    args.vault.install(&config)?;
     let extra_vars = crate::vars::parse_extra_vars(&args.extra_vars, |t| {
         crate::playbook::parse_kv(t, false)
             .map_err(|_| Diagnostic::new(format!("could not parse the extra vars '{t}'")))

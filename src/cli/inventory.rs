@@ -63,6 +63,9 @@ pub struct InventoryArgs {
     /// With --list, write the inventory to this file instead of stdout
     #[arg(long = "output", value_name = "OUTPUT_FILE")]
     pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub vault: super::vault::VaultFlags,
 }
 
 fn options_error(msg: &str) -> Diagnostic {
@@ -86,6 +89,7 @@ pub fn run(args: &InventoryArgs) -> Result<i32> {
         ));
     }
     let config = Config::load()?;
+    args.vault.install(&config)?;
     let sources = if args.inventory.is_empty() {
         config.inventory.clone()
     } else {

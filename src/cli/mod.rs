@@ -6,6 +6,7 @@ pub mod doc;
 pub mod inventory;
 pub mod listing;
 pub mod playbook;
+pub mod vault;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +31,9 @@ pub enum Command {
     Adhoc(adhoc::AdhocArgs),
     /// Show a module's documentation and arguments (as ansible-doc)
     Doc(doc::DocArgs),
+    /// Encrypt, decrypt, view and edit vaulted files and strings (as
+    /// ansible-vault)
+    Vault(vault::VaultArgs),
 }
 
 /// Parses the command line, runs the command and returns the exit code.
@@ -47,6 +51,7 @@ pub fn main() -> i32 {
         Command::Inventory(args) => inventory::run(args),
         Command::Adhoc(args) => adhoc::run(args),
         Command::Doc(args) => doc::run(args),
+        Command::Vault(args) => vault::run(args),
     };
     match result {
         Ok(code) => code,

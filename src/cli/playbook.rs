@@ -87,6 +87,9 @@ pub struct PlaybookArgs {
     #[command(flatten)]
     pub run: RunFlags,
 
+    #[command(flatten)]
+    pub vault: super::vault::VaultFlags,
+
     /// Start the playbook at the task with this name
     #[arg(long = "start-at-task", value_name = "START_AT_TASK")]
     pub start_at_task: Option<String>,
@@ -268,6 +271,7 @@ pub fn run(args: &PlaybookArgs) -> Result<i32> {
             )));
         }
     }
+    args.vault.install(&config)?;
     let extra_vars = crate::vars::parse_extra_vars(&args.extra_vars, split_extra_kv)?;
     let sources = if args.inventory.is_empty() {
         config.inventory.clone()
