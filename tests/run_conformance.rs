@@ -924,4 +924,5 @@ cases! {
     c31_text_modules => "31-text-modules",
     c32_query_and_command_modules => "32-query-and-command-modules",
     c33_utility_modules => "33-utility-modules",
+    c34_vault => "34-vault",
 }

@@ -459,16 +459,14 @@ fn pick_encrypt_secret(vault: &Vault, id: Option<&str>) -> Result<usize> {
     })
 }
 
-/// ansible-vault's wording of a failed decryption of `file`.
+/// ansible-vault's wording of a failed decryption of `file`: the error's
+/// own sentence, ended with a full stop, then ` for FILE`.
 fn decrypt_failure(e: &VaultError, file: &str) -> Diagnostic {
-    let msg = match e {
-        VaultError::NotEncrypted => "Input is not vault encrypted data.".to_string(),
-        VaultError::NoMatch { .. } => {
-            "Decryption failed (no vault secrets were found that could decrypt).".to_string()
-        }
-        VaultError::NoSecrets => "Attempting to decrypt but no vault secrets found.".to_string(),
-        VaultError::UnknownCipher(c) => format!("Cipher '{c}' could not be found."),
-        other => other.to_string(),
+    let msg = e.to_string();
+    let msg = if msg.ends_with('.') {
+        msg
+    } else {
+        format!("{msg}.")
     };
     let d = Diagnostic::new(format!("{msg} for {file}"));
     match (e, e.hint()) {
