@@ -435,3 +435,83 @@ fn a_tampered_or_truncated_vault_is_an_error_naming_the_file() {
     assert!(!err.contains(&good[30..60]), "{err}");
     assert_eq!((herd_code, ansible_code), (1, 1));
 }
+
+#[test]
+fn connection_and_become_passwords_can_be_vaulted() {
+    let sshd = Sshd::start();
+    // The password user: SSH password login, sudo that asks for the password.
+    let _ = sshd.password_settings();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    std::fs::write(p.join("pw"), "vault-pw\n").expect("pw");
+    let vaulted = |name: &str, value: &str| -> String {
+        let out = common::ansible_command("ansible-vault")
+            .current_dir(p)
+            .args([
+                "encrypt_string",
+                "--vault-password-file",
+                "pw",
+                "--name",
+                name,
+                value,
+            ])
+            .output()
+            .expect("run ansible-vault");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    std::fs::create_dir_all(p.join("group_vars")).expect("mkdir");
+    // The SSH password through a template, the sudo password inline.
+    let gv = format!(
+        "ansible_password: \"{{{{ vault_ssh_password }}}}\"\n{}{}",
+        vaulted("vault_ssh_password", support::PASSWORD),
+        vaulted("ansible_become_password", support::PASSWORD)
+    );
+    std::fs::write(p.join("group_vars/all.yml"), gv).expect("group_vars");
+    std::fs::write(
+        p.join("hosts.ini"),
+        format!(
+            "h ansible_host=127.0.0.1 ansible_port={} ansible_user={} \
+             ansible_ssh_common_args='-o UserKnownHostsFile={}'\n",
+            sshd.port(),
+            support::PASSWORD_USER,
+            sshd.known_hosts_path().display()
+        ),
+    )
+    .expect("inventory");
+    std::fs::write(
+        p.join("site.yml"),
+        "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - command: id -un\n      register: who\n    - debug: var=who.stdout\n",
+    )
+    .expect("playbook");
+    let out = herd()
+        .current_dir(p)
+        .args([
+            "playbook",
+            "-i",
+            "hosts.ini",
+            "site.yml",
+            "--vault-password-file",
+            "pw",
+            "-vvvv",
+        ])
+        .output()
+        .expect("run herd");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("\"who.stdout\": \"root\""), "{text}");
+    assert!(
+        !text.contains(support::PASSWORD),
+        "the password was printed:\n{text}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(support::PASSWORD));
+}

@@ -90,9 +90,8 @@ impl VaultFlags {
     }
 }
 
-/// The sources as `label@source` vault ids, in ansible-core's order.
-/// Everything becomes a labelled id here so that a source given without a
-/// label gets the configured `vault_identity`.
+/// The sources with their paths made absolute, for
+/// [`VaultOptions`], which orders and labels them as ansible-core does.
 fn sources(
     config: &Config,
     ids: &[String],
@@ -100,29 +99,31 @@ fn sources(
     ask: bool,
     auto_prompt: bool,
 ) -> VaultOptions {
-    let identity = config.vault_identity.as_str();
-    let mut slugs: Vec<String> = ids.iter().map(|s| labelled(identity, s)).collect();
-    slugs.extend(files.iter().map(|f| format!("{identity}@{}", f.display())));
-    if ask || (slugs.is_empty() && auto_prompt) {
-        slugs.push(format!("{identity}@prompt_ask_vault_pass"));
-    }
     VaultOptions {
-        vault_ids: slugs,
-        password_files: Vec::new(),
-        ask_vault_pass: false,
+        vault_ids: ids.iter().map(|s| absolute_source(s)).collect(),
+        password_files: files.iter().map(|f| f.display().to_string()).collect(),
+        ask_vault_pass: ask,
         id_match: config.vault_id_match,
         encrypt_salt: config.vault_encrypt_salt.clone(),
+        identity: config.vault_identity.clone(),
+        auto_prompt,
     }
 }
 
-/// `label@source` with the label filled in and a file source made
-/// absolute, as ansible-core names it in its messages.
-fn labelled(identity: &str, spec: &str) -> String {
-    let (label, value) = spec.split_once('@').unwrap_or(("", spec));
-    let label = if label.is_empty() { identity } else { label };
-    match value {
-        "prompt" | "prompt_ask_vault_pass" => format!("{label}@{value}"),
-        file => format!("{label}@{}", unfrack(file).display()),
+/// `label@source` with a file source made absolute, as ansible-core
+/// names it in its messages; the label stays as given.
+fn absolute_source(spec: &str) -> String {
+    let (label, value) = match spec.split_once('@') {
+        Some((l, v)) => (Some(l), v),
+        None => (None, spec),
+    };
+    let value = match value {
+        "prompt" | "prompt_ask_vault_pass" => value.to_string(),
+        file => unfrack(file).display().to_string(),
+    };
+    match label {
+        Some(l) => format!("{l}@{value}"),
+        None => value,
     }
 }
 
@@ -155,8 +156,7 @@ fn load(options: &VaultOptions, new_password: bool) -> Result<Vault> {
         )),
         Err(e) => Err(format!("could not read the vault password: {e}")),
     };
-    // The sources are already complete vault ids, prompt included.
-    options.load(false, new_password, &mut ask).map_err(|msg| {
+    options.load(new_password, &mut ask).map_err(|msg| {
         let hint = if msg.contains("not a terminal") {
             "run herd from a terminal, or give the password with --vault-password-file or \
              --vault-id LABEL@FILE"
@@ -1134,6 +1134,7 @@ fn vault_yaml(text: &str, name: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vault::secrets::SecretSource;
 
     #[test]
     fn sources_are_labelled_and_absolute() {
@@ -1148,8 +1149,18 @@ mod tests {
             ask_vault_pass: true,
         };
         let cwd = std::env::current_dir().unwrap();
+        let shown = |o: VaultOptions| -> Vec<String> {
+            o.ids()
+                .into_iter()
+                .map(|i| match i.source {
+                    SecretSource::Prompt => format!("{}@prompt", i.label),
+                    SecretSource::AskVaultPass => format!("{}@prompt_ask_vault_pass", i.label),
+                    SecretSource::File(f) => format!("{}@{}", i.label, f.display()),
+                })
+                .collect()
+        };
         assert_eq!(
-            flags.options(&config, false).vault_ids,
+            shown(flags.options(&config, false)),
             [
                 "a@/k/a".to_string(),
                 "team@prompt".into(),
@@ -1160,9 +1171,9 @@ mod tests {
             ]
         );
         let none = VaultFlags::default();
-        assert!(none.options(&Config::default(), false).vault_ids.is_empty());
+        assert!(shown(none.options(&Config::default(), false)).is_empty());
         assert_eq!(
-            none.options(&Config::default(), true).vault_ids,
+            shown(none.options(&Config::default(), true)),
             ["default@prompt_ask_vault_pass"]
         );
     }

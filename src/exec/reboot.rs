@@ -154,7 +154,10 @@ impl Runner {
             .iter()
             .chain(std::iter::once(&task.keywords.0))
             .collect();
-        crate::vars::connection_settings(host, &self.opts.config, &self.opts.cli, &refs, &vars.vars)
+        let conn_vars =
+            crate::vars::connection_vars(&vars.vars, |v| self.templar.render_value(v, vars))
+                .unwrap_or_default();
+        crate::vars::connection_settings(host, &self.opts.config, &self.opts.cli, &refs, &conn_vars)
             .connection
             == "local"
     }

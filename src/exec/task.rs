@@ -1651,15 +1651,20 @@ impl Runner {
             keywords.push(r);
         }
         let refs: Vec<&Map<String, Value>> = keywords.iter().collect();
-        let (name, conn_vars) = match delegate {
+        let delegated_vars;
+        let (name, raw_vars) = match delegate {
             Some(d) if d != host => {
                 let inv = self.inventory();
                 let mut v = inv.host_vars(d, None).unwrap_or_default();
                 v.extend(self.with_host(d, |st| st.set_facts.clone()));
-                (d.to_string(), v)
+                delegated_vars = Vars::new(v);
+                (d.to_string(), &delegated_vars)
             }
-            _ => (host.to_string(), vars.vars.clone()),
+            _ => (host.to_string(), vars),
         };
+        let conn_vars =
+            vars::connection_vars(&raw_vars.vars, |v| self.templar.render_value(v, raw_vars))
+                .map_err(|d| HostError::failed(d.message))?;
         let mut settings =
             vars::connection_settings(&name, &self.opts.config, &self.opts.cli, &refs, &conn_vars);
         if settings.password.is_none() {

@@ -146,6 +146,7 @@ pub fn needs_render(v: &Value) -> bool {
         Value::Array(items) => items.iter().any(needs_render),
         Value::Object(m) => {
             as_unsafe(v).is_some()
+                || crate::value::as_vault(v).is_some()
                 || m.iter()
                     .any(|(k, v)| super::is_template(k) || needs_render(v))
         }

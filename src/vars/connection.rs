@@ -80,6 +80,25 @@ const VARIABLES: &[(&str, &[&str])] = &[
     ("become_flags", &["ansible_become_flags"]),
 ];
 
+/// The connection variables of `vars`, each through `render`, which
+/// templates it (a `{{ }}` expression or an inline `!vault` value becomes
+/// its value, as Ansible templates connection variables before it uses
+/// them): what [`connection_settings`] reads.
+pub fn connection_vars<E>(
+    vars: &Map<String, Value>,
+    render: impl Fn(&Value) -> Result<Value, E>,
+) -> Result<Map<String, Value>, E> {
+    let mut out = Map::new();
+    for (_, names) in VARIABLES {
+        for n in *names {
+            if let Some(v) = vars.get(*n) {
+                out.insert((*n).to_string(), render(v)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Keywords of plays, blocks and tasks that set a connection field.
 const KEYWORDS: &[(&str, &str)] = &[
     ("connection", "connection"),

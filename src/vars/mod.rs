@@ -31,7 +31,7 @@ mod play;
 
 use std::path::Path;
 
-pub use connection::{connection_settings, CliConnection, ConnectionSettings};
+pub use connection::{connection_settings, connection_vars, CliConnection, ConnectionSettings};
 pub use host::{host_layers, host_magic, host_vars, HostScope, InventoryHostVars};
 pub use play::{keyword_error, play_vars, public_roles, PlayScope, PlayVars};
 

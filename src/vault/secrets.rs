@@ -64,11 +64,13 @@ pub struct VaultId {
 }
 
 impl VaultId {
-    /// `label@source` or `source` (label `default`).
-    pub fn parse(spec: &str) -> VaultId {
+    /// `label@source`, or `source` labelled `identity` (the configured
+    /// `vault_identity`, `default` unless set).
+    pub fn parse(spec: &str, identity: &str) -> VaultId {
         let (label, value) = match spec.split_once('@') {
-            Some((l, v)) => (if l.is_empty() { DEFAULT_ID } else { l }, v),
-            None => (DEFAULT_ID, spec),
+            Some((l, v)) if !l.is_empty() => (l, v),
+            Some((_, v)) => (identity, v),
+            None => (identity, spec),
         };
         VaultId {
             label: label.to_string(),
@@ -95,6 +97,12 @@ pub struct VaultOptions {
     pub id_match: bool,
     /// `vault_encrypt_salt` in the configuration.
     pub encrypt_salt: Option<String>,
+    /// `vault_identity` in the configuration: the label of a source given
+    /// without one (`default` when empty).
+    pub identity: String,
+    /// Ask for a password when no source is given (ansible-vault does;
+    /// ansible-playbook does not).
+    pub auto_prompt: bool,
 }
 
 /// How a prompt is answered: the terminal in real use.
@@ -105,15 +113,25 @@ impl VaultOptions {
     /// (configured ones first), then each password file as `default@file`,
     /// then `default@prompt_ask_vault_pass` for `--ask-vault-pass` (or, when
     /// `auto_prompt` and nothing else is given, as ansible-vault does).
-    pub fn ids(&self, auto_prompt: bool) -> Vec<VaultId> {
-        let mut ids: Vec<VaultId> = self.vault_ids.iter().map(|s| VaultId::parse(s)).collect();
+    /// A source without a label gets `identity`.
+    pub fn ids(&self) -> Vec<VaultId> {
+        let identity = if self.identity.is_empty() {
+            DEFAULT_ID
+        } else {
+            &self.identity
+        };
+        let mut ids: Vec<VaultId> = self
+            .vault_ids
+            .iter()
+            .map(|s| VaultId::parse(s, identity))
+            .collect();
         ids.extend(self.password_files.iter().map(|f| VaultId {
-            label: DEFAULT_ID.to_string(),
+            label: identity.to_string(),
             source: SecretSource::File(PathBuf::from(f)),
         }));
-        if self.ask_vault_pass || (ids.is_empty() && auto_prompt) {
+        if self.ask_vault_pass || (ids.is_empty() && self.auto_prompt) {
             ids.push(VaultId {
-                label: DEFAULT_ID.to_string(),
+                label: identity.to_string(),
                 source: SecretSource::AskVaultPass,
             });
         }
@@ -123,17 +141,12 @@ impl VaultOptions {
     /// Reads every secret. `new_password`: prompts ask twice, as for a
     /// password that will encrypt. A file that cannot be read is a warning
     /// while another secret was found, and an error when none was.
-    pub fn load(
-        &self,
-        auto_prompt: bool,
-        new_password: bool,
-        ask: Ask<'_>,
-    ) -> Result<Vault, String> {
+    pub fn load(&self, new_password: bool, ask: Ask<'_>) -> Result<Vault, String> {
         let mut vault = Vault::new(Vec::new());
         vault.id_match = self.id_match;
         vault.encrypt_salt = self.encrypt_salt.as_ref().map(|s| s.as_bytes().to_vec());
         let mut last_error = None;
-        for id in self.ids(auto_prompt) {
+        for id in self.ids() {
             match &id.source {
                 SecretSource::Prompt | SecretSource::AskVaultPass => {
                     let prompts: Vec<String> = match (&id.source, new_password) {
@@ -316,7 +329,7 @@ mod tests {
             ask_vault_pass: true,
             ..Default::default()
         };
-        let ids = o.ids(false);
+        let ids = o.ids();
         let shown: Vec<(String, SecretSource)> =
             ids.into_iter().map(|i| (i.label, i.source)).collect();
         assert_eq!(
@@ -328,8 +341,19 @@ mod tests {
                 ("default".into(), SecretSource::AskVaultPass),
             ]
         );
-        assert!(VaultOptions::default().ids(false).is_empty());
-        assert_eq!(VaultOptions::default().ids(true).len(), 1);
+        assert!(VaultOptions::default().ids().is_empty());
+        let auto = VaultOptions {
+            auto_prompt: true,
+            identity: "team".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            auto.ids(),
+            [VaultId {
+                label: "team".into(),
+                source: SecretSource::AskVaultPass
+            }]
+        );
     }
 
     #[test]
@@ -355,7 +379,7 @@ mod tests {
             password_files: vec![file.display().to_string()],
             ..Default::default()
         };
-        let v = o.load(false, false, &mut no_prompt).unwrap();
+        let v = o.load(false, &mut no_prompt).unwrap();
         let got: Vec<(&str, &[u8])> = v
             .secrets()
             .iter()
@@ -374,7 +398,7 @@ mod tests {
             vault_ids: vec![format!("dev@{}", client.display())],
             ..Default::default()
         };
-        let e = o.load(false, false, &mut no_prompt).unwrap_err();
+        let e = o.load(false, &mut no_prompt).unwrap_err();
         assert!(
             e.contains("did not find a secret for vault-id=dev: no dev"),
             "{e}"
@@ -390,7 +414,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            o.load(false, false, &mut no_prompt).unwrap_err(),
+            o.load(false, &mut no_prompt).unwrap_err(),
             format!("The vault password file {missing} was not found")
         );
         let empty = dir.path().join("empty");
@@ -400,7 +424,7 @@ mod tests {
             ..Default::default()
         };
         assert!(o
-            .load(false, false, &mut no_prompt)
+            .load(false, &mut no_prompt)
             .unwrap_err()
             .starts_with("Invalid vault password"));
     }
@@ -416,7 +440,7 @@ mod tests {
             asked.push(p.to_string());
             Ok("pw".to_string())
         };
-        let v = o.load(false, true, &mut ask).unwrap();
+        let v = o.load(true, &mut ask).unwrap();
         assert_eq!(
             asked,
             [
@@ -431,7 +455,7 @@ mod tests {
             Ok(format!("pw{n}"))
         };
         assert_eq!(
-            o.load(false, true, &mut differ).unwrap_err(),
+            o.load(true, &mut differ).unwrap_err(),
             "Passwords do not match"
         );
     }
