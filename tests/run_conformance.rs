@@ -925,4 +925,5 @@ cases! {
     c32_query_and_command_modules => "32-query-and-command-modules",
     c33_utility_modules => "33-utility-modules",
     c34_vault => "34-vault",
+    c35_vault_sources => "35-vault-sources",
 }
