@@ -2,6 +2,7 @@
 //! (`[ERROR]: Task failed: …`, `Origin:`, the source lines and a caret),
 //! compared byte for byte with ansible-playbook's on the same playbook:
 //! localhost and a second local host, so the once-per-text rule shows.
+//! The one exception is a `no_log` task's message, which herd hides.
 
 mod common;
 
@@ -120,8 +121,19 @@ fn task_errors_match_ansible_playbook() {
     let herd = run(&mut herd_cmd, herd_root.path());
     assert_eq!(ansible.status.code(), Some(2));
     assert_eq!(herd.status.code(), Some(2));
-    let a = errors(&ansible.stdout, ans_root.path());
+    let mut a = errors(&ansible.stdout, ans_root.path());
     let h = errors(&herd.stdout, herd_root.path());
+    // The one deliberate difference: ansible-core 2.19 prints a no_log
+    // task's failure message in this error; herd hides it, as it hides
+    // the rest of a no_log result.
+    for block in a.iter_mut().filter(|b| b.contains("Hidden by no_log")) {
+        assert!(block.contains("Module failed: non-zero return code"), "{block}");
+        *block = block.replace(
+            "Module failed: non-zero return code",
+            "Module failed: <error censored due to no log>",
+        );
+    }
+    assert!(h.iter().any(|b| b.contains("<error censored due to no log>")));
     // One per distinct text: a failure with the same message on both hosts
     // is shown once, a message naming the host once per host.
     assert!(
