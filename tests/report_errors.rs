@@ -127,13 +127,18 @@ fn task_errors_match_ansible_playbook() {
     // task's failure message in this error; herd hides it, as it hides
     // the rest of a no_log result.
     for block in a.iter_mut().filter(|b| b.contains("Hidden by no_log")) {
-        assert!(block.contains("Module failed: non-zero return code"), "{block}");
+        assert!(
+            block.contains("Module failed: non-zero return code"),
+            "{block}"
+        );
         *block = block.replace(
             "Module failed: non-zero return code",
             "Module failed: <error censored due to no log>",
         );
     }
-    assert!(h.iter().any(|b| b.contains("<error censored due to no log>")));
+    assert!(h
+        .iter()
+        .any(|b| b.contains("<error censored due to no log>")));
     // One per distinct text: a failure with the same message on both hosts
     // is shown once, a message naming the host once per host.
     assert!(

@@ -56,6 +56,38 @@ fn single_expression_is_native() {
 }
 
 #[test]
+fn one_printed_value_is_native_whatever_the_statements_around_it() {
+    let v = vars(json!({}));
+    // Each as ansible-core 2.19 renders it (`debug: msg=...`): a template
+    // whose only output is one `{{ }}` value is that value; no output is
+    // None; more than one output is text.
+    assert_eq!(render("{% set x = 5 %}{{ x }}", &v), json!(5));
+    assert_eq!(render("{% set x = 5 %}\n{{ x }}\n", &v), json!(5));
+    assert_eq!(
+        render("{% if true %}{{ [1,2] }}{% endif %}", &v),
+        json!([1, 2])
+    );
+    assert_eq!(
+        render("{% for i in [1] %}{{ i }}{% endfor %}", &v),
+        json!(1)
+    );
+    assert_eq!(
+        render("{% for i in [1, 2] %}{{ i }}{% endfor %}", &v),
+        json!("12")
+    );
+    assert_eq!(render("{{ 1 }}{{ 2 }}", &v), json!("12"));
+    assert_eq!(render("{% set x = '[1]' %}{{ x }}", &v), json!("[1]"));
+    assert_eq!(render("{% if false %}x{% endif %}", &v), json!(null));
+    assert_eq!(
+        render(
+            "{% set n = namespace(t=0) %}{% for i in [1, 2] %}{% set n.t = n.t + i %}{% endfor %}{{ n.t }}",
+            &v
+        ),
+        json!(3)
+    );
+}
+
+#[test]
 fn text_prints_like_python() {
     let v = vars(json!({"l": ["a", "b"], "d": {"k": 1}, "t": true, "f": 1.0}));
     assert_eq!(render("x {{ l }}", &v), json!("x ['a', 'b']"));

@@ -231,6 +231,12 @@ fn build_env(behavior: UndefinedBehavior, opts: &TemplateFileOptions) -> Environ
         if value.is_undefined() {
             return Err(minijinja::Error::from(ErrorKind::UndefinedError));
         }
+        OUTPUTS.with(|o| {
+            if let Some(top) = o.borrow_mut().last_mut() {
+                top.0 += 1;
+                top.1 = Some(value.clone());
+            }
+        });
         // ansible-core 2.19 prints a bare None as nothing inside text.
         if value.is_none() {
             return Ok(());
@@ -342,6 +348,35 @@ impl Drop for SearchPathGuard {
 }
 
 thread_local! {
+    /// For each template being rendered on this thread, innermost last: how
+    /// many `{{ }}` values it printed, and the last one.
+    static OUTPUTS: std::cell::RefCell<Vec<(usize, Option<minijinja::Value>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs a render, counting the `{{ }}` values it prints (those of templates
+/// it renders in turn are theirs): the result, the count and the last value.
+fn counting_outputs<T>(f: impl FnOnce() -> T) -> (T, usize, Option<minijinja::Value>) {
+    struct Frame;
+    impl Drop for Frame {
+        fn drop(&mut self) {
+            OUTPUTS.with(|o| o.borrow_mut().pop());
+        }
+    }
+    OUTPUTS.with(|o| o.borrow_mut().push((0, None)));
+    let frame = Frame;
+    let r = f();
+    let (n, last) = OUTPUTS.with(|o| {
+        o.borrow_mut()
+            .last_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    });
+    drop(frame);
+    (r, n, last)
+}
+
+thread_local! {
     /// The value handed over by `__herd_capture` (see [`eval_cached`]).
     static CAPTURED: std::cell::RefCell<Option<minijinja::Value>> = const { std::cell::RefCell::new(None) };
 }
@@ -357,7 +392,7 @@ fn eval_cached(
 ) -> Result<minijinja::Value, minijinja::Error> {
     let name = format!("{INLINE}{{{{ __herd_capture(({expr})) }}}}");
     let tmpl = env.get_template(&name)?;
-    tmpl.render(ctx)?;
+    counting_outputs(|| tmpl.render(ctx)).0?;
     // Nested renders (lazy variables) take their own value before this
     // template's capture runs, so the slot holds this expression's value.
     CAPTURED
@@ -668,10 +703,34 @@ impl Templar {
                 other => other,
             });
         }
-        let out = self.run(|env| {
-            env.get_template(&format!("{INLINE}{text}"))?
-                .render(&ctx_value)
-        })?;
+        let (out, printed, last) = counting_outputs(|| {
+            self.run(|env| {
+                env.get_template(&format!("{INLINE}{text}"))?
+                    .render(&ctx_value)
+            })
+        });
+        let out = out?;
+        // As ansible-core 2.19's native rendering: a template whose only
+        // output is one `{{ }}` value (statements and comments print
+        // nothing) is that value, of its own type; one that prints nothing
+        // is None; anything else is the text.
+        match last {
+            None if printed == 0 && out.is_empty() => return Ok(Value::Null),
+            Some(v) if printed >= 1 && !v.is_undefined() => {
+                let shown = if v.is_none() {
+                    String::new()
+                } else {
+                    convert::py_str_mj(&v)
+                };
+                if shown == out {
+                    match from_mj(&v)? {
+                        Value::String(_) => {}
+                        native => return Ok(native),
+                    }
+                }
+            }
+            _ => {}
+        }
         Ok(Value::String(keep_trailing_newlines(text, out)))
     }
 
