@@ -126,6 +126,32 @@ fn early_errors_exit_1() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("leaves us with no hosts to target"));
 }
 
+/// An error that ends the run once a play has begun (here an unknown
+/// strategy) comes after the play's header, with no recap, as
+/// ansible-playbook prints it.
+#[test]
+fn a_play_that_cannot_run_is_named_and_has_no_recap() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    common::write(
+        root,
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  strategy: bogus\n  tasks:\n    - debug: msg=hi\n",
+    );
+    common::write(root, "hosts.ini", "localhost ansible_connection=local\n");
+    let out = herd()
+        .current_dir(root)
+        .args(["playbook", "-i", "hosts.ini", "site.yml"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.contains("PLAY [all]"), "{stdout}");
+    assert!(!stdout.contains("PLAY RECAP"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .starts_with("[ERROR]: Invalid play strategy specified: bogus"));
+}
+
 /// `-v` names the configuration file first on stdout, as
 /// `ansible-playbook -v` does, and says so when there is none.
 #[test]

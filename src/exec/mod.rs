@@ -715,6 +715,11 @@ impl Runner {
             "free" | "host_pinned" => true,
             "linear" | "debug" => false,
             other => {
+                // ansible-playbook names the play before it fails.
+                self.event(Event::PlayStart {
+                    name: play_vars.name.clone(),
+                    hosts: hosts.clone(),
+                });
                 self.set_fatal(
                     Diagnostic::new(format!("Invalid play strategy specified: {other}"))
                         .at(play.loc.clone())
