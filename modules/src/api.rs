@@ -164,16 +164,27 @@ pub trait Host: Send + Sync {
         follow: bool,
         max: u64,
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
-        let Some(st) = self.stat(path, follow).await? else {
-            return Ok(None);
-        };
-        let data = if st.kind == "file" && st.size <= max {
-            self.read_file(path).await?
-        } else {
-            None
-        };
-        Ok(Some((st, data)))
+        stat_then_read(self, path, follow, max).await
     }
+}
+
+/// [`Host::stat_read`] in two requests: [`Host::stat`], then
+/// [`Host::read_file`] for a regular file of at most `max` bytes.
+pub async fn stat_then_read<H: Host + ?Sized>(
+    host: &H,
+    path: &str,
+    follow: bool,
+    max: u64,
+) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
+    let Some(st) = host.stat(path, follow).await? else {
+        return Ok(None);
+    };
+    let data = if st.kind == "file" && st.size <= max {
+        host.read_file(path).await?
+    } else {
+        None
+    };
+    Ok(Some((st, data)))
 }
 
 /// The controller's side of a task, as Ansible's action plugins have it.

@@ -1264,17 +1264,7 @@ impl Host for SshHost {
         match done {
             Some(r) => Ok(r),
             // No stat command on the host: two requests.
-            None => {
-                let Some(st) = self.stat(path, follow).await? else {
-                    return Ok(None);
-                };
-                let data = if st.kind == "file" && st.size <= max {
-                    self.read_file(path).await?
-                } else {
-                    None
-                };
-                Ok(Some((st, data)))
-            }
+            None => herd_modules::api::stat_then_read(self, path, follow, max).await,
         }
     }
 }
