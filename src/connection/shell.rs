@@ -575,10 +575,11 @@ impl Shell {
         // GNU and BusyBox stat both know these formats; without a stat
         // command, `ls -ld` gives the same but the modification time.
         // The link target comes last because it may hold any byte but NUL.
+        let (missing, stat) = (exit_44_if_missing(&p), stat_command(&p, l));
         let script = format!(
-            "[ -e {p} ] || [ -L {p} ] || exit 44\n\
+            "{missing}\
              if command -v stat >/dev/null 2>&1; then\n\
-             stat {l}-c '%f|%u|%g|%U|%G|%s|%Y' -- {p} || exit 1\n\
+             {stat} || exit 1\n\
              else\n\
              set -- $(LC_ALL=C ls -ldn {l}-- {p}) || exit 1; n=\"$3|$4\"; z=$5\n\
              set -- $(LC_ALL=C ls -ld {l}-- {p}) || exit 1\n\
@@ -618,10 +619,11 @@ impl Shell {
         let max = max.min(i64::MAX as u64);
         // The size is the sixth of the seven fields; the owner and group
         // names cannot hold `|`.
+        let (missing, stat) = (exit_44_if_missing(&p), stat_command(&p, l));
         let script = format!(
-            "[ -e {p} ] || [ -L {p} ] || exit 44\n\
+            "{missing}\
              command -v stat >/dev/null 2>&1 || exit 45\n\
-             o=$(stat {l}-c '%f|%u|%g|%U|%G|%s|%Y' -- {p}) || exit 1\n\
+             o=$({stat}) || exit 1\n\
              printf '%s\\n' \"$o\"\n\
              if [ -z '{l}' ] && [ -L {p} ]; then readlink -- {p}; exit 0; fi\n\
              z=${{o%|*}}; z=${{z##*|}}\n\
@@ -649,6 +651,18 @@ impl Shell {
         };
         Ok(Some(Some((parse_stat(path, &first, &rest)?, data))))
     }
+}
+
+/// The script line that ends with status 44 when nothing is at `p` (a
+/// quoted path): not even a dangling link.
+fn exit_44_if_missing(p: &str) -> String {
+    format!("[ -e {p} ] || [ -L {p} ] || exit 44\n")
+}
+
+/// The `stat` command whose one line [`parse_stat`] reads (GNU and
+/// BusyBox stat both know these formats); `l` is `-L ` to follow a link.
+fn stat_command(p: &str, l: &str) -> String {
+    format!("stat {l}-c '%f|%u|%g|%U|%G|%s|%Y' -- {p}")
 }
 
 /// What separates a file's metadata from its content in
