@@ -704,6 +704,21 @@ pub async fn resolve_dest(
     if dest.ends_with('/') {
         return Ok((format!("{dest}{name}"), None, None));
     }
+    let (st, data, is_dir) = probe_dest(ctx, dest).await?;
+    Ok(if is_dir {
+        (format!("{dest}/{name}"), None, None)
+    } else {
+        (dest.to_string(), Some(st), data)
+    })
+}
+
+/// What is at `dest` (a link itself, not its target), with its content
+/// when it is a small regular file, in one request; and whether it is a
+/// directory or a link to one (one more request for a link).
+async fn probe_dest(
+    ctx: &ModuleContext<'_>,
+    dest: &str,
+) -> Result<(Option<FileStat>, Option<Vec<u8>>, bool), HostError> {
     let (st, data) = match ctx.host.stat_read(dest, false, LARGE_FILE).await? {
         Some((st, data)) => (Some(st), data),
         None => (None, None),
@@ -717,11 +732,7 @@ pub async fn resolve_dest(
         Some(s) => s.kind == "directory",
         None => false,
     };
-    Ok(if is_dir {
-        (format!("{dest}/{name}"), None, None)
-    } else {
-        (dest.to_string(), Some(st), data)
-    })
+    Ok((st, data, is_dir))
 }
 
 /// Files under a local directory, relative paths sorted; directories too
@@ -805,19 +816,7 @@ impl Module for Copy {
             let (dest, known, known_data) = match a.str("_original_basename") {
                 Some(name) => resolve_dest(ctx, &dest, &name).await?,
                 None => {
-                    let (lst, data) = match ctx.host.stat_read(&dest, false, LARGE_FILE).await? {
-                        Some((st, data)) => (Some(st), data),
-                        None => (None, None),
-                    };
-                    let is_dir = match &lst {
-                        Some(s) if s.kind == "link" => ctx
-                            .host
-                            .stat(&dest, true)
-                            .await?
-                            .is_some_and(|s| s.kind == "directory"),
-                        Some(s) => s.kind == "directory",
-                        None => false,
-                    };
+                    let (lst, data, is_dir) = probe_dest(ctx, &dest).await?;
                     if is_dir {
                         return Ok(Outcome::failed("can not use content with a dir as dest"));
                     }
