@@ -18,7 +18,8 @@
 //!   regexp         only fragments whose name matches (Python `re.search`)
 //!   ignore_hidden  leave out names starting with `.`
 //!   remote_src     src is on the host (default yes)
-//!   validate, backup, mode, owner, group, decrypt (accepted)
+//!   validate, backup, mode, owner, group, decrypt (vaulted fragments are
+//!   decrypted on the controller unless `decrypt: false`)
 //!
 //! Returns: src, dest, checksum, md5sum, msg (OK), backup_file, and what is
 //! at dest.
@@ -141,7 +142,8 @@ impl Module for Assemble {
             }
         }
         let mut fragments = Vec::new();
-        if a.bool_or("remote_src", true) {
+        let remote_src = a.bool_or("remote_src", true);
+        if remote_src {
             let q = shell_quote(&src);
             let r = ctx
                 .host
@@ -193,9 +195,17 @@ impl Module for Assemble {
                 Err(e) => return Ok(Outcome::failed(format!("Source ({src}): {e}"))),
             };
             names.sort_unstable();
+            let decrypt = a.bool_or("decrypt", true);
             for name in names {
                 if wanted(&name, re.as_ref(), ignore_hidden) {
-                    match ctx.controller.read_local(&dir.join(&name)) {
+                    let path = dir.join(&name);
+                    // `decrypt: false` assembles vaulted fragments as they are.
+                    let read = if decrypt {
+                        ctx.controller.read_local(&path)
+                    } else {
+                        std::fs::read(&path)
+                    };
+                    match read {
                         Ok(d) => fragments.push(d),
                         Err(e) => return Ok(Outcome::failed(format!("{name}: {e}"))),
                     }
@@ -229,9 +239,11 @@ impl Module for Assemble {
         if out.failed {
             return Ok(out);
         }
-        // assemble shows no diff and says OK whatever changed.
+        // assemble shows no diff and says OK whatever changed; assembled
+        // on the controller, the result is that of the copy that sends it,
+        // which says nothing.
         out.diff.clear();
-        out.msg = Some("OK".into());
+        out.msg = remote_src.then(|| "OK".into());
         out = out
             .with("src", src)
             .with("dest", dest.clone())
