@@ -972,9 +972,17 @@ impl Runner {
                 Some(rest) => rest.to_string(),
                 None => m,
             }),
+            // ansible-core 2.19 prints a no_log task's failure message
+            // here, secrets and all; herd keeps what failed and hides why.
+            Status::Failed if no_log => msg.map(|m| {
+                if m.is_empty() {
+                    m
+                } else {
+                    "<error censored due to no log>".to_string()
+                }
+            }),
             _ => msg,
         };
-        let shown_msg = msg.clone();
         let message = match status {
             Status::Unreachable if no_log => {
                 // What failed stays; why is hidden.
@@ -1016,17 +1024,6 @@ impl Runner {
                 }
             }
             _ => return,
-        };
-        // ansible-core 2.19 prints a no_log task's failure message here,
-        // secrets and all; herd keeps what failed and hides why.
-        let message = match shown_msg.as_deref().filter(|m| no_log && !m.is_empty()) {
-            Some(m) if status == Status::Failed && message.contains(m) => {
-                message.replace(m, "<error censored due to no log>")
-            }
-            Some(_) if status == Status::Failed => {
-                "Task failed: <error censored due to no log>".to_string()
-            }
-            _ => message,
         };
         let mut d = Diagnostic::new(message);
         if task.loc.line > 0 {

@@ -111,7 +111,7 @@ pub fn is_encrypted(data: &[u8]) -> bool {
 /// Whether a file's content is vault text: only its first bytes are
 /// looked at, as ansible's `is_encrypted_file` does.
 pub fn is_encrypted_file(data: &[u8]) -> bool {
-    is_encrypted(&data[..data.len().min(HEADER.len())]) && data.len() >= HEADER.len()
+    is_encrypted(&data[..data.len().min(HEADER.len())])
 }
 
 /// The parts of a vault text's header and its still-hex body.
