@@ -43,10 +43,10 @@ impl LocalHost {
     async fn start_shell(&self) -> Result<Shell, HostError> {
         // No pty here: su works where it needs no password (as root).
         let merged = self.become_.as_ref().is_some_and(|b| b.needs_pty());
-        let (line, prompt, ready) = shell::start_line(self.become_.as_ref(), &self.shell, merged)?;
+        let start = shell::start_line(self.become_.as_ref(), &self.shell, merged)?;
         let mut child = tokio::process::Command::new("/bin/sh")
             .arg("-c")
-            .arg(&line)
+            .arg(&start.line)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -84,8 +84,7 @@ impl LocalHost {
             Box::new(stdin),
             rx,
             self.become_.as_ref(),
-            &prompt,
-            &ready,
+            &start,
             limit,
             &self.name,
             merged,
@@ -437,7 +436,9 @@ mod tests {
         let script = transfer::write_script(p, &tmp, transfer::Fill::Stdin(1000), None);
         let data = vec![b'x'; 600];
         let mut reader = &data[..];
-        let run = async { on_shell!(h, s => s.run_with(&script, Some((&mut reader, 1000)), None)) };
+        let run = async {
+            on_shell!(h, s => s.run_with(&script, Some((&mut reader, 1000)), None, false))
+        };
         let e = run.await.err().expect("a short source fails");
         assert!(e.message.contains("400 bytes early"), "{e}");
         assert_eq!(std::fs::read(&path).unwrap(), b"old");

@@ -2,16 +2,20 @@
 //! that runs every command of the run, so a task costs one round trip
 //! instead of a new session (and login shell start-up) each time.
 //!
-//! Framing, one request at a time: a header line `N M T NONCE`, then N
-//! bytes of script and M bytes of standard input (M = -1: none). The
-//! driver loop reads both with `head -c` into files of its private
-//! temporary directory (the shell's `read` builtin and `head -c` never
-//! read past what they need, so a command can never eat the next one),
-//! runs the script in its own session (`setsid`) with that input, so a
-//! timeout can kill its whole process group, and ends stdout with
-//! `NONCE RC TIMEDOUT` and stderr with `NONCE`. The script runs in a
-//! separate process, so `cd`, `export` and `exit` cannot leak into or
-//! end the session; background children are not waited for.
+//! The shell reads its commands from the channel like a script, so the
+//! shell's own parser takes a request in blocks. Framing, one request at
+//! a time: a call `herd_q NONCE M T F N SCRIPT` of a function defined
+//! when the shell starts ([`prelude`]), the script quoted in the line or,
+//! when big, N bytes sent after the driver's `NONCE go`, then M bytes of
+//! standard input (M = -1: none), read with `head -c` into files of its
+//! private temporary directory (`head -c` never reads past what it
+//! needs, so a command can never eat the next one). A command runs in a
+//! subshell, in its own session (`setsid`) when it has a timeout, so the
+//! whole process group can be killed; stdout ends with
+//! `NONCE RC TIMEDOUT` and stderr with `NONCE`. `cd`, `export` and `exit`
+//! cannot leak into or end the session; background children are not
+//! waited for. herd's own small requests (stat, read, checksum) run in
+//! the driver itself, with no fork.
 //!
 //! Commands see the session's private temporary directory as
 //! `HERD_TMPDIR`; it is made when first needed (standard input, a big
@@ -50,93 +54,124 @@ pub fn nonce() -> String {
         .collect()
 }
 
-/// Scripts up to this size travel as lines read by the shell's own
-/// `read` (no process started); larger ones go through a file, which
-/// also avoids the kernel's 128 KiB limit on one argument.
-const LINE_MODE_MAX: usize = 64 * 1024;
+/// Scripts up to this size travel quoted in the request line; larger
+/// ones (and any holding a NUL byte) go through a file, which also avoids
+/// the kernel's 128 KiB limit on one argument.
+const INLINE_MAX: usize = 64 * 1024;
 
-/// The driver loop, as one line so any login shell (csh and fish
-/// included) passes it through `/bin/sh -c` unharmed.
+/// The shell variables and functions of the driver, unset before a
+/// command runs so it sees what a fresh `sh -c` would. `o p z` are the
+/// scratch variables of herd's own requests, which run in the driver.
+const DRIVER_NAMES: &str =
+    "herd_k herd_m herd_t herd_f herd_n herd_s herd_i herd_r herd_x herd_p herd_w herd_z D o p z";
+
+/// The driver's definitions, sent as the first input of the reading
+/// shell. Each request is then one call `herd_q K M T F N SCRIPT`:
+/// nonce, input length (-1: none), timeout (0: none), F = 1 for herd's
+/// own requests (run in the driver itself: no fork; they `return`, never
+/// `exit`, and leave only `o p z` behind), N = -1 with the script quoted
+/// in SCRIPT, or N bytes of script to read from the input.
 ///
-/// Header `N M T K L`: L >= 0 means the script is the next L lines,
-/// read with the `read` builtin; L = -1 means N bytes into a file. With
-/// the default shell a small script runs with `eval` in a subshell (a
-/// fork, no exec: the cheapest way to isolate cd/export/exit); with a
-/// timeout it runs under `setsid` so its whole process group can be
-/// killed.
-fn driver(ready: &str, tmp: &str, shell: &str, merged: bool) -> String {
+/// The reading shell parses its input in blocks (dash, BusyBox ash) or
+/// byte by byte (bash), so a request line is never read one byte per
+/// system call by the `read` builtin. Bytes after a request line would be
+/// taken by that parser, so a request that carries a script or input
+/// bytes prints `K go` first, and only then are those bytes sent (read
+/// with `head -c`, which never reads past them). A user command runs in a
+/// subshell (`eval`: a fork, no exec), so `cd`, `export` and `exit`
+/// cannot leak into or end the session; with a timeout it runs under
+/// `setsid` so its whole process group can be killed.
+fn prelude(tmp: &str, shell: &str, merged: bool) -> String {
     let sh = shell_quote(shell);
     // On a pty (su) stdout and stderr are one stream: the command's
-    // stderr goes to a file, sent after the stdout marker; the pty is
-    // made raw first so bytes pass unchanged and nothing is echoed.
-    let (pre, err, flush) = if merged {
+    // stderr goes to a file, sent after the stdout marker.
+    let (err, flush) = if merged {
         (
-            "stty raw -echo 2>/dev/null; ",
             " 2>\"$D/e\"",
-            "cat \"$D/e\" 2>/dev/null; : >\"$D/e\"; printf '%s\\n' \"$k\"; ",
+            "cat \"$D/e\" 2>/dev/null; : >\"$D/e\"; printf '%s\\n' \"$herd_k\"",
         )
     } else {
-        ("", "", "printf '%s\\n' \"$k\" >&2; ")
+        ("", "printf '%s\\n' \"$herd_k\" >&2")
     };
     let posix = matches!(shell, "/bin/sh" | "sh");
     let plain = if posix {
-        // The driver's own variables are dropped first, so the command
-        // sees the environment a fresh `sh -c` would.
-        "( eval \"unset k n m t l q w s i r x p z D NL; unset -f herd_md$NL$s\" )".to_string()
+        // The script is the subshell's one positional parameter, shifted
+        // away by the code eval runs, so the command sees no trace of
+        // the driver.
+        format!(
+            "( set -- \"$herd_s\"; unset {DRIVER_NAMES}; unset -f herd_md herd_q herd_o; eval \"shift\n$1\" )"
+        )
     } else {
-        format!("{sh} -c \"$s\"")
+        format!("{sh} -c \"$herd_s\"")
     };
     // The private temporary directory is made when first needed (a big
     // script, standard input, a timeout, a pty's stderr), so a session of
     // small commands starts and ends no process for it. Its name holds a
     // random token and `mkdir` fails on an existing path, so nobody can
     // have prepared it.
-    let (make, lazy) = if merged {
-        ("herd_md; ", "")
-    } else {
-        ("", "herd_md; ")
-    };
+    let make = if merged { "herd_md\n" } else { "" };
     format!(
-        "{pre}D=\"${{TMPDIR:-/tmp}}/.herd-{tmp}\"; \
-         herd_md() {{ [ -d \"$D\" ] || ( umask 077 && mkdir -- \"$D\" ) || exit 97; }}; {make}\
-         export HERD_TMPDIR=\"$D\"; trap '[ -d \"$D\" ] && rm -rf \"$D\"' EXIT; trap 'exit 1' HUP TERM; \
-         command -v setsid >/dev/null 2>&1 || setsid() {{ \"$@\"; }}; \
-         NL=$(printf '\\n_'); NL=${{NL%_}}; \
-         printf '%s\\n' {ready}; \
-         while IFS=' ' read -r n m t k l; do \
-         [ \"$n\" -ge 0 ] 2>/dev/null || break; \
-         s=; if [ \"$l\" -ge 0 ]; then while [ \"$l\" -gt 0 ]; do IFS= read -r q; s=\"$s$q$NL\"; l=$((l-1)); done; \
-         else {lazy}head -c \"$n\" >\"$D/s\"; fi; \
-         i=/dev/null; if [ \"$m\" -ge 0 ]; then {lazy}head -c \"$m\" >\"$D/i\"; i=\"$D/i\"; fi; \
-         x=0; \
-         if [ \"$t\" -gt 0 ]; then {lazy}\
-         if [ -n \"$s\" ]; then setsid {sh} -c \"$s\" <\"$i\"{err} & p=$!; else setsid {sh} \"$D/s\" <\"$i\"{err} & p=$!; fi; \
-         ( trap 'kill $z 2>/dev/null; exit 0' TERM; sleep \"$t\" & z=$!; wait $z; : >\"$D/t\"; kill -9 -$p 2>/dev/null ) & w=$!; \
-         wait $p; r=$?; kill $w 2>/dev/null; wait $w; [ -e \"$D/t\" ] && {{ x=124; rm -f \"$D/t\"; }}; \
-         elif [ -n \"$s\" ]; then {plain} <\"$i\"{err}; r=$?; \
-         else {sh} \"$D/s\" <\"$i\"{err}; r=$?; fi; \
-         [ \"$m\" -ge 0 ] && : >\"$D/i\"; \
-         printf '%s %s %s\\n' \"$k\" \"$r\" \"$x\"; {flush}\
-         done"
+        "D=\"${{TMPDIR:-/tmp}}/.herd-{tmp}\"\n\
+         herd_md() {{ [ -d \"$D\" ] || ( umask 077 && mkdir -- \"$D\" ) || exit 97; }}\n\
+         {make}\
+         export HERD_TMPDIR=\"$D\"\n\
+         trap '[ -d \"$D\" ] && rm -rf \"$D\"' EXIT\n\
+         trap 'exit 1' HUP TERM\n\
+         command -v setsid >/dev/null 2>&1 || setsid() {{ \"$@\"; }}\n\
+         herd_o() {{ eval \"$1\"; }}\n\
+         herd_q() {{\n\
+         herd_k=$1 herd_m=$2 herd_t=$3 herd_f=$4 herd_n=$5 herd_s=$6\n\
+         if [ \"$herd_n\" -ge 0 ] || [ \"$herd_m\" -ge 0 ]; then herd_md; printf '%s go\\n' \"$herd_k\"; fi\n\
+         [ \"$herd_n\" -ge 0 ] && head -c \"$herd_n\" >\"$D/s\"\n\
+         herd_i=/dev/null; if [ \"$herd_m\" -ge 0 ]; then head -c \"$herd_m\" >\"$D/i\"; herd_i=\"$D/i\"; fi\n\
+         herd_x=0\n\
+         if [ \"$herd_t\" -gt 0 ]; then herd_md\n\
+         if [ \"$herd_n\" -lt 0 ]; then setsid {sh} -c \"$herd_s\" <\"$herd_i\"{err} & herd_p=$!; else setsid {sh} \"$D/s\" <\"$herd_i\"{err} & herd_p=$!; fi\n\
+         ( trap 'kill $herd_z 2>/dev/null; exit 0' TERM; sleep \"$herd_t\" & herd_z=$!; wait $herd_z; : >\"$D/t\"; kill -9 -$herd_p 2>/dev/null ) & herd_w=$!\n\
+         wait $herd_p; herd_r=$?; kill $herd_w 2>/dev/null; wait $herd_w; [ -e \"$D/t\" ] && {{ herd_x=124; rm -f \"$D/t\"; }}\n\
+         elif [ \"$herd_n\" -ge 0 ]; then {sh} \"$D/s\" <\"$herd_i\"{err}; herd_r=$?\n\
+         elif [ \"$herd_f\" = 1 ]; then herd_o \"$herd_s\" <\"$herd_i\"{err}; herd_r=$?\n\
+         else {plain} <\"$herd_i\"{err}; herd_r=$?; fi\n\
+         [ \"$herd_m\" -ge 0 ] && : >\"$D/i\"\n\
+         printf '%s %s %s\\n' \"$herd_k\" \"$herd_r\" \"$herd_x\"; {flush}\n\
+         }}\n"
     )
 }
 
-/// The command line that starts the driver, through become when asked.
-/// Returns it with the become prompt to wait for and the ready marker.
-pub fn start_line(
-    become_: Option<&Become>,
-    shell: &str,
-    pty: bool,
-) -> Result<(String, String, String), HostError> {
+/// How to start a driver shell: the command line (through become when
+/// asked), the become prompt to wait for, the marker the shell prints
+/// when it is running, and the definitions to send it then.
+pub struct Start {
+    pub line: String,
+    pub prompt: String,
+    pub ready: String,
+    pub prelude: String,
+}
+
+/// The command line that starts the driver: a shell that prints the
+/// ready marker, then a shell reading its commands from the input. On a
+/// pty the terminal is made raw first (bytes pass unchanged, nothing is
+/// echoed) and the reading shell takes its input through a pipe, so it
+/// is not interactive.
+pub fn start_line(become_: Option<&Become>, shell: &str, pty: bool) -> Result<Start, HostError> {
     let ready = format!("herd-ready-{}", nonce());
     let prompt = format!("[herd sudo password {}]: ", nonce());
-    let inner = driver(&ready, &nonce(), shell, pty);
+    let inner = if pty {
+        format!("stty raw -echo 2>/dev/null; printf '%s\\n' {ready}; cat | /bin/sh -s")
+    } else {
+        format!("printf '%s\\n' {ready}; exec /bin/sh -s")
+    };
     let line = match become_ {
         Some(b) => format!("exec {}", b.wrap(&inner, &prompt)?),
         // `exec /bin/sh` first: the login shell may not be POSIX.
         None => format!("exec /bin/sh -c {}", shell_quote(&inner)),
     };
-    Ok((line, prompt, ready))
+    Ok(Start {
+        line,
+        prompt,
+        ready,
+        prelude: prelude(&nonce(), shell, pty),
+    })
 }
 
 /// One running driver shell.
@@ -168,8 +203,7 @@ impl Shell {
         input: Box<dyn AsyncWrite + Send + Unpin>,
         events: mpsc::UnboundedReceiver<Event>,
         become_: Option<&Become>,
-        prompt: &str,
-        ready: &str,
+        start: &Start,
         limit: Duration,
         what: &str,
         pty: bool,
@@ -183,7 +217,7 @@ impl Shell {
             what: what.to_string(),
             merged: pty,
         };
-        let marker = format!("{ready}\n");
+        let (prompt, marker) = (start.prompt.as_str(), format!("{}\n", start.ready));
         let password = become_.and_then(|b| b.password.clone());
         let mut sent = false;
         let wait = async {
@@ -261,7 +295,11 @@ impl Shell {
             let _ = shell.input.shutdown().await;
         }
         match outcome {
-            Ok(r) => r.map(|()| shell),
+            Ok(Ok(())) => {
+                shell.send(start.prelude.as_bytes()).await?;
+                Ok(shell)
+            }
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(HostError::failed(format!(
                 "timed out after {}s waiting for the shell{} on {what}",
                 limit.as_secs(),
@@ -308,7 +346,7 @@ impl Shell {
         true
     }
 
-    /// Runs one script with its own standard input.
+    /// Runs one user script with its own standard input, in a subshell.
     pub async fn run(
         &mut self,
         script: &str,
@@ -319,23 +357,32 @@ impl Shell {
             Some(data) => {
                 let mut reader = data;
                 let len = data.len() as u64;
-                self.run_with(script, Some((&mut reader, len)), timeout)
+                self.run_with(script, Some((&mut reader, len)), timeout, false)
                     .await
             }
-            None => self.run_with(script, None, timeout).await,
+            None => self.run_with(script, None, timeout, false).await,
         }
+    }
+
+    /// Runs one of herd's own scripts in the driver itself (no fork): it
+    /// ends with `return`, never `exit` or `exec`, and sets no variable
+    /// but `o p z`.
+    async fn run_own(&mut self, script: &str) -> Result<ExecResult, HostError> {
+        Ok(self.run_with(script, None, None, true).await?.result)
     }
 
     /// Runs one script whose standard input (of the given length) is
     /// read from a reader and sent in chunks of [`transfer::CHUNK`]
     /// bytes. A reader that ends early (or fails) cannot complete the
     /// request: the shell's input is closed, so the script sees a short
-    /// input, and the shell is given up.
+    /// input, and the shell is given up. `own` runs the script in the
+    /// driver (see [`Shell::run_own`]).
     pub async fn run_with(
         &mut self,
         script: &str,
         stdin: Option<(&mut (dyn AsyncRead + Send + Unpin), u64)>,
         timeout: Option<u64>,
+        own: bool,
     ) -> Result<Finished, HostError> {
         if self.closed {
             return Err(self.lost());
@@ -344,24 +391,38 @@ impl Shell {
         // Leftovers of a background child of an earlier command.
         self.stdout.clear();
         self.stderr.clear();
-        // Line mode needs the script to end in a newline and hold no NUL
-        // (the `read` builtin cannot carry one).
-        let lines =
-            if script.len() <= LINE_MODE_MAX && script.ends_with('\n') && !script.contains('\0') {
-                script.matches('\n').count() as i64
-            } else {
-                -1
-            };
-        let mut request = format!(
-            "{} {} {} {k} {lines}\n",
-            script.len(),
+        // A word cannot carry a NUL byte.
+        let inline = script.len() <= INLINE_MAX && !script.contains('\0');
+        let request = format!(
+            "herd_q {k} {} {} {} {} {}\n",
             stdin.as_ref().map(|(_, len)| *len as i64).unwrap_or(-1),
-            timeout.unwrap_or(0)
-        )
-        .into_bytes();
-        request.extend_from_slice(script.as_bytes());
-        // Header and script in one write: one packet for a small task.
-        self.send(&request).await?;
+            timeout.unwrap_or(0),
+            u8::from(own),
+            if inline { -1 } else { script.len() as i64 },
+            if inline {
+                shell_quote(script)
+            } else {
+                "''".into()
+            },
+        );
+        self.send(request.as_bytes()).await?;
+        if !inline || stdin.is_some() {
+            // The driver's parser must not see these bytes: they follow
+            // its `go`.
+            let go = format!("{k} go\n");
+            loop {
+                if let Some(pos) = find(&self.stdout, go.as_bytes(), 0) {
+                    self.stdout.drain(..pos + go.len());
+                    break;
+                }
+                if !self.pump().await {
+                    return Err(self.lost());
+                }
+            }
+            if !inline {
+                self.send(script.as_bytes()).await?;
+            }
+        }
         let mut cut_short = None;
         if let Some((reader, len)) = stdin {
             // In chunks, so the transport's flow control paces a big
@@ -466,7 +527,7 @@ impl Shell {
         if self.closed {
             return;
         }
-        if self.send(b"-1 -1 0 end\n").await.is_ok() {
+        if self.send(b"exit\n").await.is_ok() {
             let _ =
                 tokio::time::timeout(Duration::from_secs(5), async { while self.pump().await {} })
                     .await;
@@ -497,8 +558,8 @@ impl Shell {
 
     pub async fn read_file(&mut self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
         let p = shell_quote(path);
-        let script = format!("[ -e {p} ] || exit 44\nexec cat -- {p}\n");
-        let done = self.run(&script, None, None).await?.result;
+        let script = format!("[ -e {p} ] || return 44\ncat -- {p}\n");
+        let done = self.run_own(&script).await?;
         match done.rc {
             0 => Ok(Some(done.stdout)),
             44 => Ok(None),
@@ -525,7 +586,7 @@ impl Shell {
             }
             (None, Some((mut reader, len)), _) => {
                 let script = transfer::write_script(path, &tmp, Fill::Stdin(len), mode);
-                self.run_with(&script, Some((&mut *reader, len)), None)
+                self.run_with(&script, Some((&mut *reader, len)), None, false)
                     .await?
             }
             (None, None, Source::HostFile(from)) => {
@@ -548,10 +609,7 @@ impl Shell {
 
     /// The sha1 of a file, computed on the host.
     pub async fn checksum(&mut self, path: &str) -> Result<Option<String>, HostError> {
-        let done = self
-            .run(&transfer::checksum_script(path), None, None)
-            .await?
-            .result;
+        let done = self.run_own(&transfer::checksum_script(path)).await?;
         match done.rc {
             0 => transfer::parse_checksum(&done.stdout_text())
                 .map(Some)
@@ -575,19 +633,19 @@ impl Shell {
         // GNU and BusyBox stat both know these formats; without a stat
         // command, `ls -ld` gives the same but the modification time.
         // The link target comes last because it may hold any byte but NUL.
-        let (missing, stat) = (exit_44_if_missing(&p), stat_command(&p, l));
+        let (missing, stat) = (return_44_if_missing(&p), stat_command(&p, l));
         let script = format!(
             "{missing}\
              if command -v stat >/dev/null 2>&1; then\n\
-             {stat} || exit 1\n\
+             {stat} || return 1\n\
              else\n\
-             set -- $(LC_ALL=C ls -ldn {l}-- {p}) || exit 1; n=\"$3|$4\"; z=$5\n\
-             set -- $(LC_ALL=C ls -ld {l}-- {p}) || exit 1\n\
-             printf 'ls:%s|%s|%s|%s|%s|0\\n' \"$1\" \"$n\" \"$3\" \"$4\" \"$z\"\n\
+             o=$(LC_ALL=C ls -ldn {l}-- {p}) || return 1; set -- $o; p=\"$3|$4\"; z=$5\n\
+             o=$(LC_ALL=C ls -ld {l}-- {p}) || return 1; set -- $o\n\
+             printf 'ls:%s|%s|%s|%s|%s|0\\n' \"$1\" \"$p\" \"$3\" \"$4\" \"$z\"\n\
              fi\n\
              if [ -z '{l}' ] && [ -L {p} ]; then readlink -- {p}; fi\n"
         );
-        let done = self.run(&script, None, None).await?.result;
+        let done = self.run_own(&script).await?;
         match done.rc {
             0 => {}
             44 => return Ok(None),
@@ -619,17 +677,17 @@ impl Shell {
         let max = max.min(i64::MAX as u64);
         // The size is the sixth of the seven fields; the owner and group
         // names cannot hold `|`.
-        let (missing, stat) = (exit_44_if_missing(&p), stat_command(&p, l));
+        let (missing, stat) = (return_44_if_missing(&p), stat_command(&p, l));
         let script = format!(
             "{missing}\
-             command -v stat >/dev/null 2>&1 || exit 45\n\
-             o=$({stat}) || exit 1\n\
+             command -v stat >/dev/null 2>&1 || return 45\n\
+             o=$({stat}) || return 1\n\
              printf '%s\\n' \"$o\"\n\
-             if [ -z '{l}' ] && [ -L {p} ]; then readlink -- {p}; exit 0; fi\n\
+             if [ -z '{l}' ] && [ -L {p} ]; then readlink -- {p}; return 0; fi\n\
              z=${{o%|*}}; z=${{z##*|}}\n\
-             if [ -f {p} ] && [ -r {p} ] && [ \"$z\" -le {max} ]; then printf '{DATA}'; exec cat -- {p}; fi\n"
+             if [ -f {p} ] && [ -r {p} ] && [ \"$z\" -le {max} ]; then printf '{DATA}'; cat -- {p}; fi\n"
         );
-        let done = self.run(&script, None, None).await?.result;
+        let done = self.run_own(&script).await?;
         match done.rc {
             0 => {}
             44 => return Ok(Some(None)),
@@ -655,8 +713,8 @@ impl Shell {
 
 /// The script line that ends with status 44 when nothing is at `p` (a
 /// quoted path): not even a dangling link.
-fn exit_44_if_missing(p: &str) -> String {
-    format!("[ -e {p} ] || [ -L {p} ] || exit 44\n")
+fn return_44_if_missing(p: &str) -> String {
+    format!("[ -e {p} ] || [ -L {p} ] || return 44\n")
 }
 
 /// The `stat` command whose one line [`parse_stat`] reads (GNU and

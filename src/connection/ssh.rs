@@ -1012,14 +1012,13 @@ impl SshHost {
     }
 
     async fn start_shell_with(&self, pty: bool) -> Result<Shell, HostError> {
-        let (line, prompt, ready) = shell::start_line(self.become_.as_ref(), &self.shell_exe, pty)?;
-        let (input, events) = self.conn.start(&line, pty).await?;
+        let start = shell::start_line(self.become_.as_ref(), &self.shell_exe, pty)?;
+        let (input, events) = self.conn.start(&start.line, pty).await?;
         Shell::handshake(
             input,
             events,
             self.become_.as_ref(),
-            &prompt,
-            &ready,
+            &start,
             self.handshake_limit,
             &self.conn.what,
             pty,

@@ -127,16 +127,17 @@ pub fn write_script(path: &str, tmp: &str, fill: Fill<'_>, mode: Option<u32>) ->
     )
 }
 
-/// The shell script printing the sha1 of `path`; exit 44: missing,
+/// The shell script printing the sha1 of `path`, run in the driver (see
+/// `Shell::run_own`); status 44: missing,
 /// 45: no tool to compute it.
 pub fn checksum_script(path: &str) -> String {
     let p = shell_quote(path);
     format!(
-        "[ -e {p} ] || exit 44\n\
-         if command -v sha1sum >/dev/null 2>&1; then exec sha1sum <{p}\n\
-         elif command -v shasum >/dev/null 2>&1; then exec shasum -a 1 <{p}\n\
-         elif command -v openssl >/dev/null 2>&1; then exec openssl dgst -sha1 <{p}\n\
-         else echo 'no sha1 tool on the host (sha1sum, shasum or openssl)' >&2; exit 45; fi\n"
+        "[ -e {p} ] || return 44\n\
+         if command -v sha1sum >/dev/null 2>&1; then sha1sum <{p}\n\
+         elif command -v shasum >/dev/null 2>&1; then shasum -a 1 <{p}\n\
+         elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha1 <{p}\n\
+         else echo 'no sha1 tool on the host (sha1sum, shasum or openssl)' >&2; return 45; fi\n"
     )
 }
 
