@@ -1,5 +1,6 @@
-//! How many host operations a module needs when nothing has to change:
-//! each is a round trip over SSH, so these numbers are kept small.
+//! How many host operations a module needs, when nothing has to change
+//! and when it makes a change: each is a round trip over SSH, so these
+//! numbers are kept small.
 
 mod module_support;
 
@@ -58,6 +59,26 @@ impl Host for Counting<'_> {
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.stat_read(path, follow, max).await
+    }
+    // Each one request over a persistent shell, as stat_read.
+    async fn exec_stat(
+        &self,
+        command: &str,
+        opts: &ExecOptions,
+        path: &str,
+        follow: bool,
+    ) -> Result<(ExecResult, Option<FileStat>), HostError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.exec_stat(command, opts, path, follow).await
+    }
+    async fn write_stat(
+        &self,
+        path: &str,
+        src: Source<'_>,
+        mode: Option<u32>,
+    ) -> Result<Option<FileStat>, HostError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.write_stat(path, src, mode).await
     }
 }
 
@@ -121,4 +142,65 @@ async fn unchanged_runs_are_cheap() {
             "{module} took {n} host calls, want at most {want}"
         );
     }
+}
+
+#[tokio::test]
+async fn changes_are_cheap() {
+    let env = Env::new();
+    let f = env.path("f");
+    env.local_file("templates/t.j2", "x\n");
+    // Each makes something new; the action and the state it reports
+    // travel together, and a new file's directory is looked at only when
+    // the write fails.
+    let cases = [
+        (
+            "file",
+            json!({"path": env.path("d/e"), "state": "directory"}),
+            2,
+        ),
+        ("copy", json!({"content": "x\n", "dest": env.path("c")}), 2),
+        ("template", json!({"src": "t.j2", "dest": env.path("t")}), 2),
+        (
+            "lineinfile",
+            json!({"path": env.path("l"), "line": "x", "create": true}),
+            2,
+        ),
+        ("copy", json!({"content": "x\n", "dest": f}), 2),
+        ("stat", json!({"path": f}), 1),
+        ("stat", json!({"path": env.path("missing")}), 1),
+    ];
+    for (module, args, want) in cases {
+        let (o, n) = counted(&env, module, args.clone()).await;
+        assert!(!o.failed, "{module}: {o:?}");
+        if module != "stat" {
+            assert!(o.changed, "{module} {args} did not change");
+        }
+        if matches!(module, "file" | "copy" | "template") {
+            // The state the change left, as these modules report it.
+            assert!(o.values.contains_key("mode"), "{module}: {o:?}");
+        }
+        assert!(
+            n <= want,
+            "{module} {args} took {n} host calls, want at most {want}"
+        );
+    }
+    // A missing directory is still named as Ansible names it.
+    let (o, n) = counted(
+        &env,
+        "copy",
+        json!({"content": "x\n", "dest": env.path("no/such/file")}),
+    )
+    .await;
+    assert!(o.failed);
+    assert_eq!(
+        o.msg.as_deref(),
+        Some(
+            format!(
+                "Destination directory {} does not exist",
+                env.path("no/such")
+            )
+            .as_str()
+        )
+    );
+    assert!(n <= 3, "{n} host calls");
 }

@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use herd::connection::{Options, SshConnection, SshHost};
-use herd_modules::api::{ExecOptions, Host};
+use herd_modules::api::{ExecOptions, Host, Source};
 use support::Sshd;
 
 async fn host_with(sshd: &Sshd, persistent: bool) -> SshHost {
@@ -278,6 +278,54 @@ async fn files_round_trip_with_awkward_names() {
     h.exec(&format!("chmod 640 '{p}'"), &ExecOptions::default())
         .await
         .unwrap();
+
+    // An action and the state it leaves, in one request: what the two
+    // requests give.
+    let no = ExecOptions::default();
+    let d = format!("{base}/made");
+    let (r, st) = h
+        .exec_stat(&format!("mkdir -- '{d}' && echo made"), &no, &d, false)
+        .await
+        .unwrap();
+    assert_eq!((r.rc, r.stdout_text().as_str()), (0, "made\n"));
+    assert_eq!(st, h.stat(&d, false).await.unwrap());
+    assert_eq!(st.unwrap().kind, "directory");
+    // A failed action: its status and output, and no stat.
+    let (r, st) = h
+        .exec_stat("echo no >&2; exit 3", &no, &d, false)
+        .await
+        .unwrap();
+    assert_eq!((r.rc, r.stderr_text().as_str(), st), (3, "no\n", None));
+    // An action that ends the script itself is still followed by a stat.
+    let (r, st) = h.exec_stat("exit 0", &no, &d, false).await.unwrap();
+    assert_eq!((r.rc, st.map(|s| s.kind)), (0, Some("directory".into())));
+    // A link followed or not, a missing path.
+    for follow in [false, true] {
+        let (_, st) = h.exec_stat("true", &no, &link, follow).await.unwrap();
+        assert_eq!(st, h.stat(&link, follow).await.unwrap(), "follow={follow}");
+    }
+    let (r, st) = h
+        .exec_stat("true", &no, &format!("{base}/absent"), false)
+        .await
+        .unwrap();
+    assert_eq!((r.rc, st), (0, None));
+    // A write and the file it made.
+    let w = format!("{base}/written");
+    let st = h
+        .write_stat(&w, Source::Bytes(b"abc\n"), Some(0o600))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((st.kind.as_str(), st.mode, st.size), ("file", 0o600, 4));
+    assert_eq!(Some(st), h.stat(&w, false).await.unwrap());
+    assert_eq!(
+        h.read_file(&w).await.unwrap().as_deref(),
+        Some(&b"abc\n"[..])
+    );
+    assert!(h
+        .write_stat(&format!("{base}/no/such"), Source::Bytes(b"x"), None)
+        .await
+        .is_err());
 
     // No temporary file is left behind.
     let r = h

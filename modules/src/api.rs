@@ -166,6 +166,31 @@ pub trait Host: Send + Sync {
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
         stat_then_read(self, path, follow, max).await
     }
+
+    /// [`Host::exec`], then, when the command succeeded (status 0),
+    /// [`Host::stat`] of `path`, in one round trip where the connection
+    /// can: a module's action and the state it reports.
+    async fn exec_stat(
+        &self,
+        command: &str,
+        opts: &ExecOptions,
+        path: &str,
+        follow: bool,
+    ) -> Result<(ExecResult, Option<FileStat>), HostError> {
+        exec_then_stat(self, command, opts, path, follow).await
+    }
+
+    /// [`Host::write_from`], then [`Host::stat`] of `path` (not
+    /// followed), in one round trip where the connection can.
+    async fn write_stat(
+        &self,
+        path: &str,
+        src: Source<'_>,
+        mode: Option<u32>,
+    ) -> Result<Option<FileStat>, HostError> {
+        self.write_from(path, src, mode).await?;
+        self.stat(path, false).await
+    }
 }
 
 /// [`Host::stat_read`] in two requests: [`Host::stat`], then
@@ -185,6 +210,23 @@ pub async fn stat_then_read<H: Host + ?Sized>(
         None
     };
     Ok(Some((st, data)))
+}
+
+/// [`Host::exec_stat`] in two requests.
+pub async fn exec_then_stat<H: Host + ?Sized>(
+    host: &H,
+    command: &str,
+    opts: &ExecOptions,
+    path: &str,
+    follow: bool,
+) -> Result<(ExecResult, Option<FileStat>), HostError> {
+    let r = host.exec(command, opts).await?;
+    let st = if r.rc == 0 {
+        host.stat(path, follow).await?
+    } else {
+        None
+    };
+    Ok((r, st))
 }
 
 /// The controller's side of a task, as Ansible's action plugins have it.

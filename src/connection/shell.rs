@@ -578,19 +578,46 @@ impl Shell {
         src: Source<'_>,
         mode: Option<u32>,
     ) -> Result<(), HostError> {
+        self.write(path, src, mode, "").await.map(|_| ())
+    }
+
+    /// [`Shell::write_from`], then [`Shell::stat`] of `path` (not
+    /// followed), in one request.
+    pub async fn write_stat(
+        &mut self,
+        path: &str,
+        src: Source<'_>,
+        mode: Option<u32>,
+    ) -> Result<Option<FileStat>, HostError> {
+        let then = format!(
+            "printf %s '{STAT_MARK}'\n{}",
+            stat_script(path, false, "exit")
+        );
+        let done = self.write(path, src, mode, &then).await?;
+        Ok(split_stat(path, done)?.1)
+    }
+
+    /// A write, with `then` run after it when it succeeded.
+    async fn write(
+        &mut self,
+        path: &str,
+        src: Source<'_>,
+        mode: Option<u32>,
+        then: &str,
+    ) -> Result<ExecResult, HostError> {
         let tmp = transfer::temp_path(path, &nonce());
         let done = match (transfer::inline(&src), transfer::open(&src).await?, src) {
             (Some(text), _, _) => {
-                let script = transfer::write_script(path, &tmp, Fill::Inline(text), mode);
+                let script = transfer::write_script(path, &tmp, Fill::Inline(text), mode) + then;
                 self.run(&script, None, None).await?
             }
             (None, Some((mut reader, len)), _) => {
-                let script = transfer::write_script(path, &tmp, Fill::Stdin(len), mode);
+                let script = transfer::write_script(path, &tmp, Fill::Stdin(len), mode) + then;
                 self.run_with(&script, Some((&mut *reader, len)), None, false)
                     .await?
             }
             (None, None, Source::HostFile(from)) => {
-                let script = transfer::write_script(path, &tmp, Fill::HostFile(from), mode);
+                let script = transfer::write_script(path, &tmp, Fill::HostFile(from), mode) + then;
                 self.run(&script, None, None).await?
             }
             (None, None, _) => {
@@ -598,13 +625,16 @@ impl Shell {
             }
         }
         .result;
-        if done.rc != 0 {
+        // The stat after a write reports its own status (44: missing).
+        let wrote = done.rc == 0
+            || (!then.is_empty() && rfind(&done.stdout, STAT_MARK.as_bytes()).is_some());
+        if !wrote {
             return Err(HostError::failed(format!(
                 "could not write {path}: {}",
                 done.stderr_text().trim()
             )));
         }
-        Ok(())
+        Ok(done)
     }
 
     /// The sha1 of a file, computed on the host.
@@ -628,37 +658,41 @@ impl Shell {
     }
 
     pub async fn stat(&mut self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
-        let p = shell_quote(path);
-        let l = if follow { "-L " } else { "" };
-        // GNU and BusyBox stat both know these formats; without a stat
-        // command, `ls -ld` gives the same but the modification time.
-        // The link target comes last because it may hold any byte but NUL.
-        let (missing, stat) = (return_44_if_missing(&p), stat_command(&p, l));
+        let done = self.run_own(&stat_script(path, follow, "return")).await?;
+        stat_outcome(path, done.rc, &done.stdout, &done.stderr_text())
+    }
+
+    /// [`Shell::exec`], then, when it succeeded, [`Shell::stat`] of
+    /// `path`, in one request.
+    pub async fn exec_stat(
+        &mut self,
+        command: &str,
+        opts: &ExecOptions,
+        path: &str,
+        follow: bool,
+    ) -> Result<(ExecResult, Option<FileStat>), HostError> {
         let script = format!(
-            "{missing}\
-             if command -v stat >/dev/null 2>&1; then\n\
-             {stat} || return 1\n\
-             else\n\
-             o=$(LC_ALL=C ls -ldn {l}-- {p}) || return 1; set -- $o; p=\"$3|$4\"; z=$5\n\
-             o=$(LC_ALL=C ls -ld {l}-- {p}) || return 1; set -- $o\n\
-             printf 'ls:%s|%s|%s|%s|%s|0\\n' \"$1\" \"$p\" \"$3\" \"$4\" \"$z\"\n\
-             fi\n\
-             if [ -z '{l}' ] && [ -L {p} ]; then readlink -- {p}; fi\n"
+            "{}herd_r=$?; [ $herd_r -eq 0 ] || exit $herd_r\nprintf %s '{STAT_MARK}'\n{}",
+            exec_script(command, opts)?,
+            stat_script(path, follow, "exit")
         );
-        let done = self.run_own(&script).await?;
-        match done.rc {
-            0 => {}
-            44 => return Ok(None),
-            _ => {
-                return Err(HostError::failed(format!(
-                    "could not stat {path}: {}",
-                    done.stderr_text().trim()
-                )))
-            }
+        let done = self
+            .run(&script, opts.stdin.as_deref(), opts.timeout)
+            .await?;
+        if done.timed_out {
+            return Err(HostError::failed(format!(
+                "The command timed out after {} seconds",
+                opts.timeout.unwrap_or(0)
+            )));
         }
-        let text = String::from_utf8_lossy(&done.stdout);
-        let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
-        parse_stat(path, first, rest).map(Some)
+        match split_stat(path, done.result)? {
+            // The command ended the script itself (`exit 0`).
+            (r, None) if r.rc == 0 => {
+                let st = self.stat(path, follow).await?;
+                Ok((r, st))
+            }
+            other => Ok(other),
+        }
     }
 
     /// [`Shell::stat`] and, for a readable regular file of at most `max`
@@ -677,7 +711,7 @@ impl Shell {
         let max = max.min(i64::MAX as u64);
         // The size is the sixth of the seven fields; the owner and group
         // names cannot hold `|`.
-        let (missing, stat) = (return_44_if_missing(&p), stat_command(&p, l));
+        let (missing, stat) = (leave_44_if_missing(&p, "return"), stat_command(&p, l));
         let script = format!(
             "{missing}\
              command -v stat >/dev/null 2>&1 || return 45\n\
@@ -711,16 +745,84 @@ impl Shell {
     }
 }
 
-/// The script line that ends with status 44 when nothing is at `p` (a
+/// The script line that ends (`leave`: `return` or `exit`) with status
+/// 44 when nothing is at `p` (a
 /// quoted path): not even a dangling link.
-fn return_44_if_missing(p: &str) -> String {
-    format!("[ -e {p} ] || [ -L {p} ] || return 44\n")
+fn leave_44_if_missing(p: &str, leave: &str) -> String {
+    format!("[ -e {p} ] || [ -L {p} ] || {leave} 44\n")
 }
 
 /// The `stat` command whose one line [`parse_stat`] reads (GNU and
 /// BusyBox stat both know these formats); `l` is `-L ` to follow a link.
 fn stat_command(p: &str, l: &str) -> String {
     format!("stat {l}-c '%f|%u|%g|%U|%G|%s|%Y' -- {p}")
+}
+
+/// The script printing [`stat_command`]'s line for `path` (an `ls`
+/// equivalent without a stat command) and a link's target after it;
+/// status 44 when nothing is there. `leave` is `return` for herd's own
+/// requests, `exit` after a command in a subshell.
+fn stat_script(path: &str, follow: bool, leave: &str) -> String {
+    let p = shell_quote(path);
+    let l = if follow { "-L " } else { "" };
+    // GNU and BusyBox stat both know these formats; without a stat
+    // command, `ls -ld` gives the same but the modification time.
+    // The link target comes last because it may hold any byte but NUL.
+    let (missing, stat) = (leave_44_if_missing(&p, leave), stat_command(&p, l));
+    format!(
+        "{missing}\
+         if command -v stat >/dev/null 2>&1; then\n\
+         {stat} || {leave} 1\n\
+         else\n\
+         o=$(LC_ALL=C ls -ldn {l}-- {p}) || {leave} 1; set -- $o; p=\"$3|$4\"; z=$5\n\
+         o=$(LC_ALL=C ls -ld {l}-- {p}) || {leave} 1; set -- $o\n\
+         printf 'ls:%s|%s|%s|%s|%s|0\\n' \"$1\" \"$p\" \"$3\" \"$4\" \"$z\"\n\
+         fi\n\
+         if [ -z '{l}' ] && [ -L {p} ]; then readlink -- {p}; fi\n"
+    )
+}
+
+/// A [`stat_script`]'s status and output as [`Shell::stat`] returns it.
+fn stat_outcome(
+    path: &str,
+    rc: i32,
+    stdout: &[u8],
+    stderr: &str,
+) -> Result<Option<FileStat>, HostError> {
+    match rc {
+        0 => {}
+        44 => return Ok(None),
+        _ => {
+            return Err(HostError::failed(format!(
+                "could not stat {path}: {}",
+                stderr.trim()
+            )))
+        }
+    }
+    let text = String::from_utf8_lossy(stdout);
+    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    parse_stat(path, first, rest).map(Some)
+}
+
+/// What separates an action's output from the [`stat_script`] output
+/// after it.
+const STAT_MARK: &str = "herd-then-stat\n";
+
+/// An action followed by a [`stat_script`]: the action's own result
+/// (its output before the mark), and the stat when the action
+/// succeeded.
+fn split_stat(
+    path: &str,
+    mut done: ExecResult,
+) -> Result<(ExecResult, Option<FileStat>), HostError> {
+    let Some(at) = rfind(&done.stdout, STAT_MARK.as_bytes()) else {
+        // The action failed: the stat did not run.
+        return Ok((done, None));
+    };
+    let tail = done.stdout.split_off(at);
+    let st = stat_outcome(path, done.rc, &tail[STAT_MARK.len()..], &done.stderr_text())?;
+    done.rc = 0;
+    Ok((done, st))
 }
 
 /// What separates a file's metadata from its content in
@@ -835,6 +937,11 @@ fn mode_from_ls(perms: &str) -> u32 {
 }
 
 /// The position of `needle` in `hay` at or after `from`.
+/// The last occurrence of `needle` in `hay`.
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() || hay.len() < needle.len() || from > hay.len() - needle.len() {
         return None;

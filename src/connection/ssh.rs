@@ -1266,4 +1266,27 @@ impl Host for SshHost {
             None => herd_modules::api::stat_then_read(self, path, follow, max).await,
         }
     }
+
+    async fn exec_stat(
+        &self,
+        command: &str,
+        opts: &ExecOptions,
+        path: &str,
+        follow: bool,
+    ) -> Result<(ExecResult, Option<FileStat>), HostError> {
+        if !self.persistent && !self.become_.as_ref().is_some_and(|b| b.needs_pty()) {
+            // Commands take their own exec channel: two requests.
+            return herd_modules::api::exec_then_stat(self, command, opts, path, follow).await;
+        }
+        on_shell!(self, s => s.exec_stat(command, opts, path, follow))
+    }
+
+    async fn write_stat(
+        &self,
+        path: &str,
+        src: Source<'_>,
+        mode: Option<u32>,
+    ) -> Result<Option<FileStat>, HostError> {
+        on_shell!(self, s => s.write_stat(path, src, mode))
+    }
 }

@@ -258,6 +258,27 @@ impl Host for EnvHost {
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
         self.inner.stat_read(path, follow, max).await
     }
+    async fn exec_stat(
+        &self,
+        command: &str,
+        opts: &ExecOptions,
+        path: &str,
+        follow: bool,
+    ) -> Result<(ExecResult, Option<FileStat>), HostError> {
+        let mut o = opts.clone();
+        let mut env = self.env.clone();
+        env.extend(o.env);
+        o.env = env;
+        self.inner.exec_stat(command, &o, path, follow).await
+    }
+    async fn write_stat(
+        &self,
+        path: &str,
+        src: Source<'_>,
+        mode: Option<u32>,
+    ) -> Result<Option<FileStat>, HostError> {
+        self.inner.write_stat(path, src, mode).await
+    }
 }
 
 /// The user herd runs as, for the local connection's `-vvv` line.
@@ -314,6 +335,21 @@ impl TracedHost {
         };
         self.show(format!("EXEC {line}"));
     }
+
+    fn show_put(&self, path: &str, src: &Source<'_>) {
+        if self.no_log {
+            return;
+        }
+        let from = match src {
+            Source::Bytes(data) => format!("({} bytes)", data.len()),
+            Source::LocalFile(p) => herd_modules::api::shell_quote(&p.display().to_string()),
+            Source::HostFile(p) => format!("host:{}", herd_modules::api::shell_quote(p)),
+        };
+        self.show(format!(
+            "PUT {from} TO {}",
+            herd_modules::api::shell_quote(path)
+        ));
+    }
 }
 
 #[async_trait]
@@ -337,17 +373,7 @@ impl Host for TracedHost {
         src: Source<'_>,
         mode: Option<u32>,
     ) -> Result<(), HostError> {
-        if !self.no_log {
-            let from = match &src {
-                Source::Bytes(data) => format!("({} bytes)", data.len()),
-                Source::LocalFile(p) => herd_modules::api::shell_quote(&p.display().to_string()),
-                Source::HostFile(p) => format!("host:{}", herd_modules::api::shell_quote(p)),
-            };
-            self.show(format!(
-                "PUT {from} TO {}",
-                herd_modules::api::shell_quote(path)
-            ));
-        }
+        self.show_put(path, &src);
         self.inner.write_from(path, src, mode).await
     }
     async fn checksum(&self, path: &str) -> Result<Option<String>, HostError> {
@@ -375,6 +401,31 @@ impl Host for TracedHost {
             ));
         }
         self.inner.stat_read(path, follow, max).await
+    }
+    async fn exec_stat(
+        &self,
+        command: &str,
+        opts: &ExecOptions,
+        path: &str,
+        follow: bool,
+    ) -> Result<(ExecResult, Option<FileStat>), HostError> {
+        self.show_exec(command, opts);
+        if !self.no_log {
+            self.show(format!("STAT {}", herd_modules::api::shell_quote(path)));
+        }
+        self.inner.exec_stat(command, opts, path, follow).await
+    }
+    async fn write_stat(
+        &self,
+        path: &str,
+        src: Source<'_>,
+        mode: Option<u32>,
+    ) -> Result<Option<FileStat>, HostError> {
+        self.show_put(path, &src);
+        if !self.no_log {
+            self.show(format!("STAT {}", herd_modules::api::shell_quote(path)));
+        }
+        self.inner.write_stat(path, src, mode).await
     }
 }
 

@@ -103,6 +103,23 @@ pub async fn run_all(host: &dyn Host, cmds: &[String]) -> Result<Result<(), Stri
     }
 }
 
+/// [`run_all`], then the state of `path` it leaves (not followed), in one
+/// request where the connection can.
+pub async fn run_all_stat(
+    host: &dyn Host,
+    cmds: &[String],
+    path: &str,
+) -> Result<Result<Option<FileStat>, String>, HostError> {
+    let (r, st) = host
+        .exec_stat(&cmds.join(" && "), &ExecOptions::default(), path, false)
+        .await?;
+    Ok(if r.rc == 0 {
+        Ok(st)
+    } else {
+        Err(r.stderr_text().trim().to_string())
+    })
+}
+
 /// Records attribute changes in a dict diff as Ansible does.
 pub fn diff_attrs(before: &mut Value, after: &mut Value, st: &FileStat, c: &AttrChange) {
     if let (Value::Object(b), Value::Object(a)) = (before, after) {

@@ -55,7 +55,7 @@ use super::common::{
 };
 use crate::api::FileStat;
 use crate::api::{
-    shell_quote, Diff, ExecOptions, HostError, Module, ModuleContext, Outcome, Source, Value,
+    shell_quote, Diff, ExecOptions, Host, HostError, Module, ModuleContext, Outcome, Source, Value,
 };
 use crate::args::{Args, Mode, Param, Spec};
 use crate::file_spec;
@@ -349,6 +349,35 @@ async fn source_facts<'a>(
     }))
 }
 
+/// Makes `dest`'s missing directory when the copy may (`create_parents`),
+/// as Ansible's copy does; otherwise (or when that fails) the failed
+/// outcome to return.
+async fn make_dest_dir(
+    host: &dyn Host,
+    p: &PutFile,
+    dir: &str,
+    sha1: &str,
+) -> Result<Option<Outcome>, HostError> {
+    if !p.create_parents {
+        return Ok(Some(
+            Outcome::failed(format!("Destination directory {dir} does not exist"))
+                .with("checksum", sha1),
+        ));
+    }
+    let dir_attrs = Attrs {
+        mode: p.directory_mode.clone(),
+        ..p.attrs.clone()
+    };
+    Ok(
+        match run_all(host, &[mkdirs_command(dir, &dir_attrs)]).await? {
+            Ok(()) => None,
+            Err(e) => Some(Outcome::failed(format!(
+                "Destination directory {dir} does not exist: {e}"
+            ))),
+        },
+    )
+}
+
 /// Writes `content` to `p.dest` when it differs, then sets attributes.
 /// `dest` must already name the file (not a directory).
 pub async fn put_file(
@@ -470,30 +499,21 @@ pub async fn put_from(
     }
     let dir = parent(&dest);
     // An existing dest has its directory; otherwise it may need creating.
-    let dir_missing = st.is_none() && host.stat(&dir, true).await?.is_none();
-    if dir_missing && !p.create_parents && !ctx.check_mode {
-        return Ok(
-            Outcome::failed(format!("Destination directory {dir} does not exist"))
-                .with("checksum", facts.sha1.clone()),
-        );
+    // A plain write of a new file is tried first: its directory is looked
+    // at only when the write fails.
+    let write_first = st.is_none() && differs && !ctx.check_mode && p.validate.is_none();
+    let dir_missing = st.is_none() && !write_first && host.stat(&dir, true).await?.is_none();
+    if dir_missing && ctx.check_mode {
+        if action {
+            return Ok(check_mode_write(out.diff));
+        }
+        out.changed = true;
+        out.msg = Some(format!("dest directory {dir} would be created"));
+        return Ok(out);
     }
     if dir_missing {
-        if ctx.check_mode {
-            if action {
-                return Ok(check_mode_write(out.diff));
-            }
-            out.changed = true;
-            out.msg = Some(format!("dest directory {dir} would be created"));
-            return Ok(out);
-        }
-        let dir_attrs = Attrs {
-            mode: p.directory_mode.clone(),
-            ..p.attrs.clone()
-        };
-        if let Err(e) = run_all(host, &[mkdirs_command(&dir, &dir_attrs)]).await? {
-            return Ok(Outcome::failed(format!(
-                "Destination directory {dir} does not exist: {e}"
-            )));
+        if let Some(failed) = make_dest_dir(host, p, &dir, &facts.sha1).await? {
+            return Ok(failed);
         }
     }
     if ctx.check_mode {
@@ -524,6 +544,8 @@ pub async fn put_from(
         }
         return Ok(out);
     }
+    // The state a write leaves, when it came back with the write.
+    let mut written = None;
     if differs {
         if p.backup && st.is_some() && !is_link {
             let r = host
@@ -598,7 +620,17 @@ pub async fn put_from(
                     )));
                 }
             }
-            None => host.write_from(&dest, src, new_mode).await?,
+            None => {
+                written = match host.write_stat(&dest, src, new_mode).await {
+                    Err(e) if write_first && host.stat(&dir, true).await?.is_none() => {
+                        if let Some(failed) = make_dest_dir(host, p, &dir, &facts.sha1).await? {
+                            return Ok(failed);
+                        }
+                        host.write_stat(&dest, src, new_mode).await.map_err(|_| e)?
+                    }
+                    other => other?,
+                }
+            }
         }
         if facts.md5.is_none() {
             // As Ansible's copy computes it: on the host, of the file just
@@ -618,14 +650,20 @@ pub async fn put_from(
     }
     let now = match (&st, differs) {
         (Some(s), false) => s.clone(),
-        _ => match host.stat(&dest, false).await? {
-            Some(s) => s,
-            None => {
-                return Ok(Outcome::failed(format!(
-                    "{dest} is missing after it was written"
-                )))
+        _ => {
+            let after = match written {
+                Some(s) => Some(s),
+                None => host.stat(&dest, false).await?,
+            };
+            match after {
+                Some(s) => s,
+                None => {
+                    return Ok(Outcome::failed(format!(
+                        "{dest} is missing after it was written"
+                    )))
+                }
             }
-        },
+        }
     };
     let c = match attr_change(&p.attrs, &now) {
         Ok(c) => c,

@@ -95,7 +95,8 @@ pub async fn write_back(
         follow: true,
         validate: a.str("validate"),
         directory_mode: None,
-        known: None,
+        // A file the editor found missing is not looked up again.
+        known: old.is_none().then_some(None),
         known_data: None,
         // The editors make a missing directory (lineinfile's `create`).
         create_parents: true,

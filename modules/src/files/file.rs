@@ -34,8 +34,8 @@
 use async_trait::async_trait;
 
 use super::common::{
-    attr_change, attr_commands, diff_attrs, mkdirs_command, mode_text, new_path_commands, run_all,
-    stat_values, AttrChange, Attrs,
+    attr_change, attr_commands, diff_attrs, mkdirs_command, mode_text, new_path_commands,
+    run_all_stat, stat_values, AttrChange, Attrs,
 };
 use crate::api::{
     shell_quote, ExecOptions, FileStat, HostError, Module, ModuleContext, Outcome, Value,
@@ -504,9 +504,12 @@ impl Module for File {
                 serde_json::json!({"before": plan.before, "after": plan.after}),
             );
         }
+        // The state after the commands comes back with them.
+        let mut after = None;
         if !ctx.check_mode && !plan.commands.is_empty() {
-            if let Err(e) = run_all(host, &plan.commands).await? {
-                return fail(e, &args.path);
+            match run_all_stat(host, &plan.commands, &plan.path).await? {
+                Ok(st) => after = Some(st),
+                Err(e) => return fail(e, &args.path),
             }
         }
         let key = if matches!(args.state.as_str(), "touch" | "link" | "hard") {
@@ -520,7 +523,10 @@ impl Module for File {
             return Ok(out);
         }
         let st = if plan.changed && !ctx.check_mode {
-            host.stat(&plan.path, false).await?
+            match after {
+                Some(st) => st,
+                None => host.stat(&plan.path, false).await?,
+            }
         } else {
             facts.real.and_then(|(_, s)| s).or(prev)
         };

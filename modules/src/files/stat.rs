@@ -98,23 +98,17 @@ pub fn stat_dict(path: &str, st: &FileStat) -> Map<String, Value> {
 /// A shell script printing NUL-separated `key=value` fields for what the
 /// metadata lacks: times, inode, link count, access, checksum, mime type,
 /// file attributes.
-fn extras_script(
-    path: &str,
-    follow: bool,
-    algo: Option<&str>,
-    mime: bool,
-    attrs: bool,
-    is_link: bool,
-) -> String {
+fn extras_script(path: &str, follow: bool, algo: Option<&str>, mime: bool, attrs: bool) -> String {
     let p = shell_quote(path);
     let l = if follow { "-L " } else { "" };
+    // Nothing is started for a missing path.
     let mut s = format!(
-        "p={p}; printf 'stat=%s\\0' \"$(stat {l}-c '%X %Z %i %d %h %b %o %t %T' -- \"$p\" 2>/dev/null)\"; \
+        "p={p}; if [ -e \"$p\" ] || [ -L \"$p\" ]; then printf 'stat=%s\\0' \"$(stat {l}-c '%X %Z %i %d %h %b %o %t %T' -- \"$p\" 2>/dev/null)\"; \
          [ -r \"$p\" ] && printf 'readable=1\\0'; [ -w \"$p\" ] && printf 'writeable=1\\0'; \
          [ -x \"$p\" ] && printf 'executable=1\\0'; "
     );
-    if is_link {
-        s.push_str("printf 'real=%s\\0' \"$(readlink -f -- \"$p\")\"; ");
+    if !follow {
+        s.push_str("[ -L \"$p\" ] && printf 'real=%s\\0' \"$(readlink -f -- \"$p\")\"; ");
     }
     if let Some(a) = algo {
         s.push_str(&format!(
@@ -131,7 +125,7 @@ fn extras_script(
             "command -v file >/dev/null 2>&1 && printf 'mime=%s\\0' \"$(file -b --mime -- \"$p\" 2>/dev/null)\"; ",
         );
     }
-    s.push_str("true");
+    s.push_str("fi; true");
     s
 }
 
@@ -247,12 +241,6 @@ impl Module for Stat {
         };
         let path = a.str_or("path", "");
         let follow = a.bool_or("follow", false);
-        let Some(st) = ctx.host.stat(&path, follow).await? else {
-            let mut m = Map::new();
-            m.insert("exists".into(), false.into());
-            return Ok(Outcome::ok().with("stat", m));
-        };
-        let mut m = stat_dict(&path, &st);
         let algo = a.str_or("checksum_algorithm", "sha1");
         let algo = a.bool_or("get_checksum", true).then_some(algo.as_str());
         let script = extras_script(
@@ -261,9 +249,18 @@ impl Module for Stat {
             algo,
             a.bool_or("get_mime", true),
             a.bool_or("get_attributes", true),
-            st.kind == "link",
         );
-        let r = ctx.host.exec(&script, &ExecOptions::default()).await?;
+        // The extras and the metadata in one request.
+        let (r, st) = ctx
+            .host
+            .exec_stat(&script, &ExecOptions::default(), &path, follow)
+            .await?;
+        let Some(st) = st else {
+            let mut m = Map::new();
+            m.insert("exists".into(), false.into());
+            return Ok(Outcome::ok().with("stat", m));
+        };
+        let mut m = stat_dict(&path, &st);
         add_extras(&mut m, &r.stdout);
         if a.bool_or("get_mime", true) {
             // As Ansible reports when file(1) cannot tell.
