@@ -392,3 +392,83 @@ async fn a_fleet_of_hosts_on_one_sshd() {
     }
     eprintln!("40 hosts x 5 commands: {:?}", t.elapsed());
 }
+
+#[tokio::test]
+async fn new_files_and_small_reads() {
+    let sshd = Sshd::start();
+    let h = host_with(&sshd, true).await;
+    let no = ExecOptions::default();
+    let base = format!("/tmp/herd-new-{}", std::process::id());
+    h.exec(&format!("rm -rf {base}; mkdir -p {base}"), &no)
+        .await
+        .unwrap();
+    // A new file gets the requested mode however it is made: small text
+    // in place under a umask, other content through a temporary file,
+    // execute and special bits by chmod.
+    let cases: [(Option<u32>, &[u8]); 6] = [
+        (None, b"text\n"),
+        (Some(0o600), b"text\n"),
+        (Some(0o400), b"read only\n"),
+        (Some(0o755), b"#!/bin/sh\n"),
+        (Some(0o4750), b"x"),
+        (Some(0o640), b"bin\0ary"),
+    ];
+    for (mode, data) in cases {
+        let p = format!("{base}/f{:o}-{}", mode.unwrap_or(0), data.len());
+        h.write_file(&p, data, mode).await.unwrap();
+        let st = h.stat(&p, false).await.unwrap().unwrap();
+        assert_eq!(
+            (st.mode, st.size),
+            (mode.unwrap_or(0o644), data.len() as u64),
+            "{p}"
+        );
+        assert_eq!(h.read_file(&p).await.unwrap().as_deref(), Some(data));
+    }
+    // A dangling link is replaced by the file; its target is not made.
+    let link = format!("{base}/dangling");
+    h.exec(&format!("ln -s {base}/target {link}"), &no)
+        .await
+        .unwrap();
+    h.write_file(&link, b"new\n", None).await.unwrap();
+    assert_eq!(h.stat(&link, false).await.unwrap().unwrap().kind, "file");
+    assert_eq!(
+        h.stat(&format!("{base}/target"), false).await.unwrap(),
+        None
+    );
+    // A write that cannot be made fails and leaves nothing.
+    h.exec(&format!("mkdir {base}/ro && chmod 555 {base}/ro"), &no)
+        .await
+        .unwrap();
+    assert!(h
+        .write_file(&format!("{base}/ro/f"), b"x\n", None)
+        .await
+        .is_err());
+    let r = h.exec(&format!("ls -A {base}/ro"), &no).await.unwrap();
+    assert_eq!(r.stdout_text(), "");
+
+    // Small files are read by the shell itself, bigger ones by cat; the
+    // content comes back exact either way. The shell cannot carry a NUL:
+    // such a file is reported as not read along.
+    let mut awkward = b"\\n \\\\ \r\n\tx  \n".repeat(80);
+    awkward.truncate(1024);
+    let reads: [(&str, Vec<u8>); 7] = [
+        ("empty", vec![]),
+        ("newline", b"\n".to_vec()),
+        ("no-eol", b"x\n\ny".to_vec()),
+        ("at-limit", awkward.clone()),
+        ("over-limit", [&awkward[..], b"z"].concat()),
+        ("nul", b"a\0b\n".to_vec()),
+        ("big-nul", [&awkward[..], b"\0"].concat()),
+    ];
+    for (name, data) in reads {
+        let p = format!("{base}/{name}");
+        h.write_file(&p, &data, None).await.unwrap();
+        let (st, got) = h.stat_read(&p, false, 1 << 20).await.unwrap().unwrap();
+        assert_eq!(st.size, data.len() as u64, "{name}");
+        let want = (name != "nul").then_some(data);
+        assert_eq!(got, want, "{name}");
+    }
+    h.exec(&format!("chmod -R u+w {base}; rm -rf {base}"), &no)
+        .await
+        .unwrap();
+}

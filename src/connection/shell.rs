@@ -719,7 +719,11 @@ impl Shell {
              printf '%s\\n' \"$o\"\n\
              if [ -z '{l}' ] && [ -L {p} ]; then readlink -- {p}; return 0; fi\n\
              z=${{o%|*}}; z=${{z##*|}}\n\
-             if [ -f {p} ] && [ -r {p} ] && [ \"$z\" -le {max} ]; then printf '{DATA}'; cat -- {p}; fi\n"
+             [ -f {p} ] && [ -r {p} ] && [ \"$z\" -le {max} ] || return 0\n\
+             printf '{DATA}'\n\
+             if [ \"$z\" -gt {BUILTIN_READ_MAX} ]; then cat -- {p}; return; fi\n\
+             while IFS= read -r p; do printf '%s\\n' \"$p\"; done <{p}\n\
+             if [ -n \"$p\" ]; then printf %s \"$p\"; fi\n"
         );
         let done = self.run_own(&script).await?;
         match done.rc {
@@ -741,7 +745,11 @@ impl Shell {
             Some(data) => (String::new(), Some(data.to_vec())),
             None => (String::from_utf8_lossy(rest).into_owned(), None),
         };
-        Ok(Some(Some((parse_stat(path, &first, &rest)?, data))))
+        let st = parse_stat(path, &first, &rest)?;
+        // The read builtin drops NUL bytes (and the file may have changed
+        // since its stat): content of another size was not read.
+        let data = data.filter(|d| d.len() as u64 == st.size);
+        Ok(Some(Some((st, data))))
     }
 }
 
@@ -824,6 +832,11 @@ fn split_stat(
     done.rc = 0;
     Ok((done, st))
 }
+
+/// Files up to this size are read by [`Shell::stat_read`] with the shell's
+/// `read` builtin (a system call per byte, no process), bigger ones with
+/// `cat` (a process, about as costly as reading 1.5 KB byte by byte).
+const BUILTIN_READ_MAX: u64 = 1024;
 
 /// What separates a file's metadata from its content in
 /// [`Shell::stat_read`]'s output.

@@ -1,10 +1,12 @@
 //! File transfer: what `write_from` and `checksum` of the Host API do on
 //! every connection, so a big file never sits whole in memory.
 //!
-//! A write goes to a temporary file in the destination's directory,
-//! which gets the replaced file's mode and owner (or the requested mode),
+//! A write that replaces a file goes to a temporary file in the
+//! destination's directory, which gets the replaced file's mode and owner,
 //! and is then renamed over the destination: readers see the old file or
-//! the new one, never a half-written one.
+//! the new one, never a half-written one. A new file is made with the
+//! requested mode; small text is written in place, and removed if the
+//! write fails (see [`write_script`]).
 //!
 //! Over a persistent shell (SSH, local become) the bytes travel as the
 //! shell request's standard input, read from their source and sent in
@@ -96,34 +98,72 @@ pub fn inline<'a>(src: &Source<'a>) -> Option<&'a str> {
 }
 
 /// The shell script of a write to `path` through `tmp`.
+///
+/// A file that exists is replaced: the temporary file is created
+/// private, filled, given the old file's mode and owner, then renamed
+/// over. A new file whose mode the umask can give (no execute or special
+/// bits) is created with that mode, so no `chmod` runs; small text is
+/// then written in place (one `write` of the `printf` builtin, the file
+/// removed if it fails), other content still through the temporary file
+/// and a rename.
 pub fn write_script(path: &str, tmp: &str, fill: Fill<'_>, mode: Option<u32>) -> String {
     let (p, t) = (shell_quote(path), shell_quote(tmp));
-    let mode = format!("{:o}", mode.unwrap_or(0o644));
-    let fill = match fill {
-        Fill::Stdin(len) => format!(
-            // The driver's copy of the input is taken as it is (kept
-            // private until it is in place); a size that differs means the
-            // transfer was cut short. wc's output may be padded: unquoted.
-            "f=\"$HERD_TMPDIR/i\"\n\
-             {{ [ -f \"$f\" ] && chmod 600 \"$f\" && mv -f -- \"$f\" {t}; }} || cat >{t} || {{ rm -f {t}; exit 1; }}\n\
-             [ $(wc -c <{t}) -eq {len} ] || {{ rm -f {t}; echo 'the transfer was cut short' >&2; exit 1; }}\n"
+    let mode = mode.unwrap_or(0o644);
+    let (text, into) = match fill {
+        Fill::Stdin(len) => (
+            String::new(),
+            format!(
+                // The driver's copy of the input is taken as it is (kept
+                // private until it is in place); a size that differs
+                // means the transfer was cut short. wc's output may be
+                // padded: unquoted.
+                "f=\"$HERD_TMPDIR/i\"\n\
+                 {{ [ -f \"$f\" ] && chmod 600 \"$f\" && mv -f -- \"$f\" {t}; }} || cat >{t} || {{ rm -f {t}; exit 1; }}\n\
+                 [ $(wc -c <{t}) -eq {len} ] || {{ rm -f {t}; echo 'the transfer was cut short' >&2; exit 1; }}\n"
+            ),
         ),
-        Fill::HostFile(src) => format!(
-            "cat -- {} >{t} || {{ rm -f {t}; exit 1; }}\n",
-            shell_quote(src)
+        Fill::HostFile(src) => (
+            String::new(),
+            format!(
+                "cat -- {} >{t} || {{ rm -f {t}; exit 1; }}\n",
+                shell_quote(src)
+            ),
         ),
-        Fill::Inline(text) => format!(
-            "printf %s {} >{t} || {{ rm -f {t}; exit 1; }}\n",
-            shell_quote(text)
+        // The text is quoted once, in a variable both branches use.
+        Fill::Inline(text) => (
+            format!("x={}\n", shell_quote(text)),
+            format!("printf %s \"$x\" >{t} || {{ rm -f {t}; exit 1; }}\n"),
         ),
     };
-    // The temporary file is created private, filled, given the old
-    // file's mode and owner (or the requested mode), then renamed over.
+    let by_umask = mode & 0o7111 == 0 && !matches!(fill, Fill::Stdin(_));
+    let renamed = format!(
+        "umask 077\n{into}chmod {mode:o} {t} && mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n"
+    );
+    let new = if by_umask && matches!(fill, Fill::Inline(_)) {
+        format!(
+            "umask {:03o}\nprintf %s \"$x\" >{p} || {{ rm -f {p}; exit 1; }}\n",
+            !mode & 0o777
+        )
+    } else if by_umask {
+        format!(
+            "umask {:03o}\n{into}mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n",
+            !mode & 0o777
+        )
+    } else {
+        renamed.clone()
+    };
+    // A dangling link is replaced by the file, not followed.
     format!(
-        "umask 077\n\
-         {fill}\
-         if [ -e {p} ]; then o=$(stat -L -c '%a %u:%g' {p}) || {{ rm -f {t}; exit 1; }}; m=${{o%% *}}; chown \"${{o#* }}\" {t} 2>/dev/null; else m={mode}; fi\n\
-         chmod \"$m\" {t} && mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n"
+        "{text}if [ -e {p} ]; then\n\
+         umask 077\n\
+         {into}\
+         o=$(stat -L -c '%a %u:%g' {p}) || {{ rm -f {t}; exit 1; }}; m=${{o%% *}}; chown \"${{o#* }}\" {t} 2>/dev/null\n\
+         chmod \"$m\" {t} && mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n\
+         elif [ -L {p} ]; then\n\
+         {renamed}\
+         else\n\
+         {new}\
+         fi\n"
     )
 }
 
