@@ -3,7 +3,7 @@
 mod module_support;
 
 use module_support::{set_mode, Env, NASTY};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn stat_fields() {
@@ -64,6 +64,45 @@ async fn links() {
     let o = env.run("stat", json!({"path": link, "follow": true})).await;
     assert_eq!(o.values["stat"]["islnk"], false);
     assert_eq!(o.values["stat"]["isdir"], true);
+}
+
+/// What ansible-core 2.19's stat returns for links, seen on this kind of
+/// host: a link not followed has no checksum, lsattr fails on it (empty
+/// attributes), and a dangling link's mime type is unknown.
+#[tokio::test]
+async fn links_as_ansible_reports_them() {
+    let env = Env::new();
+    let f = env.path("f");
+    std::fs::write(&f, "hi\n").unwrap();
+    let link = env.path("l");
+    std::os::unix::fs::symlink(&f, &link).unwrap();
+    let dangling = env.path("dangling");
+    std::os::unix::fs::symlink(env.path("nowhere"), &dangling).unwrap();
+    let s = env.run("stat", json!({"path": link})).await.values["stat"].clone();
+    assert!(s.get("checksum").is_none(), "{s}");
+    assert_eq!(
+        (&s["attributes"], &s["attr_flags"]),
+        (&json!([]), &json!(""))
+    );
+    assert_eq!(s["version"], Value::Null);
+    let s = env
+        .run("stat", json!({"path": link, "follow": true}))
+        .await
+        .values["stat"]
+        .clone();
+    assert_eq!(s["checksum"], "55ca6286e3e4f4fba5d0448333fa99fc5a404a73");
+    let s = env.run("stat", json!({"path": dangling})).await.values["stat"].clone();
+    assert_eq!((&s["exists"], &s["islnk"]), (&json!(true), &json!(true)));
+    assert_eq!(
+        (&s["mimetype"], &s["charset"]),
+        (&json!("unknown"), &json!("unknown"))
+    );
+    let s = env
+        .run("stat", json!({"path": dangling, "follow": true}))
+        .await
+        .values["stat"]
+        .clone();
+    assert_eq!(s, json!({"exists": false}));
 }
 
 #[tokio::test]

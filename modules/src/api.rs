@@ -96,6 +96,96 @@ pub struct FileStat {
     pub link_target: Option<String>,
 }
 
+/// The `stat -c` format of the line [`FileStat::parse`] reads; GNU and
+/// BusyBox stat both know it.
+pub const STAT_FORMAT: &str = "%f|%u|%g|%U|%G|%s|%Y";
+
+impl FileStat {
+    /// A [`FileStat`] from a line of `stat -c` [`STAT_FORMAT`] (or the
+    /// same fields from `ls` when the host has no stat command, the mode
+    /// as `ls:PERMISSIONS`) and, for a link, its target in `rest`.
+    pub fn parse(path: &str, first: &str, rest: &str) -> Result<FileStat, HostError> {
+        let f: Vec<&str> = first.split('|').collect();
+        if f.len() != 7 {
+            return Err(HostError::failed(format!(
+                "could not stat {path}: unexpected output {first:?}"
+            )));
+        }
+        let raw = match f[0].strip_prefix("ls:") {
+            Some(perms) => mode_from_ls(perms),
+            None => u32::from_str_radix(f[0], 16).unwrap_or(0),
+        };
+        let kind = match raw & 0o170000 {
+            0o140000 => "socket",
+            0o120000 => "link",
+            0o060000 => "block",
+            0o040000 => "directory",
+            0o020000 => "char",
+            0o010000 => "fifo",
+            _ => "file",
+        };
+        let uid = f[1].parse().unwrap_or(0);
+        let gid = f[2].parse().unwrap_or(0);
+        let named = |s: &str, id: u32| {
+            if s.is_empty() || s == "UNKNOWN" {
+                id.to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        Ok(FileStat {
+            kind: kind.into(),
+            mode: raw & 0o7777,
+            uid,
+            gid,
+            owner: named(f[3], uid),
+            group: named(f[4], gid),
+            size: f[5].parse().unwrap_or(0),
+            mtime: f[6].parse().unwrap_or(0.0),
+            link_target: if kind == "link" {
+                Some(rest.strip_suffix('\n').unwrap_or(rest).to_string())
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// The mode bits (type included) of an `ls -l` permission string such
+/// as `drwxr-sr-t`.
+fn mode_from_ls(perms: &str) -> u32 {
+    let b = perms.as_bytes();
+    if b.len() < 10 {
+        return 0;
+    }
+    let mut mode = match b[0] {
+        b'd' => 0o040000,
+        b'l' => 0o120000,
+        b'c' => 0o020000,
+        b'b' => 0o060000,
+        b'p' => 0o010000,
+        b's' => 0o140000,
+        _ => 0o100000,
+    };
+    for (i, &c) in b[1..10].iter().enumerate() {
+        let bit = 1 << (8 - i);
+        let exec_slot = i % 3 == 2;
+        match c {
+            b'r' | b'w' | b'x' => mode |= bit,
+            b's' | b't' if exec_slot => mode |= bit,
+            _ => {}
+        }
+        if exec_slot && matches!(c, b's' | b'S' | b't' | b'T') {
+            mode |= match i {
+                2 => 0o4000,
+                5 => 0o2000,
+                _ => 0o1000,
+            };
+        }
+    }
+    mode
+}
+
 /// Where the bytes of a [`Host::write_from`] come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source<'a> {
@@ -476,4 +566,34 @@ pub fn shell_quote(s: &str) -> String {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ls_permission_strings() {
+        assert_eq!(mode_from_ls("-rw-r--r--"), 0o100644);
+        assert_eq!(mode_from_ls("drwxrwsr-t"), 0o043775);
+        assert_eq!(mode_from_ls("-rwSr--r--"), 0o104644);
+        assert_eq!(mode_from_ls("lrwxrwxrwx"), 0o120777);
+    }
+
+    #[test]
+    fn stat_lines() {
+        let st = FileStat::parse("/l", "a1ff|0|0|root|UNKNOWN|3|1700000000", "/t\n").unwrap();
+        assert_eq!(
+            (
+                st.kind.as_str(),
+                st.mode,
+                st.group.as_str(),
+                st.link_target.as_deref()
+            ),
+            ("link", 0o777, "0", Some("/t"))
+        );
+        let st = FileStat::parse("/d", "ls:drwxr-x---|5|6|u|g|0|0", "").unwrap();
+        assert_eq!((st.kind.as_str(), st.mode, st.uid), ("directory", 0o750, 5));
+        assert!(FileStat::parse("/x", "garbage", "").is_err());
+    }
 }

@@ -27,7 +27,9 @@
 
 use std::time::Duration;
 
-use herd_modules::api::{shell_quote, ExecOptions, ExecResult, FileStat, HostError, Source};
+use herd_modules::api::{
+    shell_quote, ExecOptions, ExecResult, FileStat, HostError, Source, STAT_FORMAT,
+};
 use rand::Rng;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -745,7 +747,7 @@ impl Shell {
             Some(data) => (String::new(), Some(data.to_vec())),
             None => (String::from_utf8_lossy(rest).into_owned(), None),
         };
-        let st = parse_stat(path, &first, &rest)?;
+        let st = FileStat::parse(path, &first, &rest)?;
         // The read builtin drops NUL bytes (and the file may have changed
         // since its stat): content of another size was not read.
         let data = data.filter(|d| d.len() as u64 == st.size);
@@ -760,10 +762,10 @@ fn leave_44_if_missing(p: &str, leave: &str) -> String {
     format!("[ -e {p} ] || [ -L {p} ] || {leave} 44\n")
 }
 
-/// The `stat` command whose one line [`parse_stat`] reads (GNU and
-/// BusyBox stat both know these formats); `l` is `-L ` to follow a link.
+/// The `stat` command whose one line [`FileStat::parse`] reads; `l` is
+/// `-L ` to follow a link.
 fn stat_command(p: &str, l: &str) -> String {
-    format!("stat {l}-c '%f|%u|%g|%U|%G|%s|%Y' -- {p}")
+    format!("stat {l}-c '{STAT_FORMAT}' -- {p}")
 }
 
 /// The script printing [`stat_command`]'s line for `path` (an `ls`
@@ -809,7 +811,7 @@ fn stat_outcome(
     }
     let text = String::from_utf8_lossy(stdout);
     let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
-    parse_stat(path, first, rest).map(Some)
+    FileStat::parse(path, first, rest).map(Some)
 }
 
 /// What separates an action's output from the [`stat_script`] output
@@ -842,55 +844,6 @@ const BUILTIN_READ_MAX: u64 = 1024;
 /// [`Shell::stat_read`]'s output.
 const DATA: &str = "herd-data\n";
 
-/// A [`FileStat`] from the first line of the stat script's output (`ls:`
-/// fields when the host has no stat command) and the link target after
-/// it.
-fn parse_stat(path: &str, first: &str, rest: &str) -> Result<FileStat, HostError> {
-    let f: Vec<&str> = first.split('|').collect();
-    if f.len() != 7 {
-        return Err(HostError::failed(format!(
-            "could not stat {path}: unexpected output {first:?}"
-        )));
-    }
-    let raw = match f[0].strip_prefix("ls:") {
-        Some(perms) => mode_from_ls(perms),
-        None => u32::from_str_radix(f[0], 16).unwrap_or(0),
-    };
-    let kind = match raw & 0o170000 {
-        0o140000 => "socket",
-        0o120000 => "link",
-        0o060000 => "block",
-        0o040000 => "directory",
-        0o020000 => "char",
-        0o010000 => "fifo",
-        _ => "file",
-    };
-    let uid = f[1].parse().unwrap_or(0);
-    let gid = f[2].parse().unwrap_or(0);
-    let named = |s: &str, id: u32| {
-        if s.is_empty() || s == "UNKNOWN" {
-            id.to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    Ok(FileStat {
-        kind: kind.into(),
-        mode: raw & 0o7777,
-        uid,
-        gid,
-        owner: named(f[3], uid),
-        group: named(f[4], gid),
-        size: f[5].parse().unwrap_or(0),
-        mtime: f[6].parse().unwrap_or(0.0),
-        link_target: if kind == "link" {
-            Some(rest.strip_suffix('\n').unwrap_or(rest).to_string())
-        } else {
-            None
-        },
-    })
-}
-
 /// The script for one `exec`: chdir and environment, then the command
 /// under the shell's `-c` semantics.
 pub fn exec_script(command: &str, opts: &ExecOptions) -> Result<String, HostError> {
@@ -914,47 +867,12 @@ pub fn exec_script(command: &str, opts: &ExecOptions) -> Result<String, HostErro
     Ok(script)
 }
 
-/// The mode bits (type included) of an `ls -l` permission string such
-/// as `drwxr-sr-t`.
-fn mode_from_ls(perms: &str) -> u32 {
-    let b = perms.as_bytes();
-    if b.len() < 10 {
-        return 0;
-    }
-    let mut mode = match b[0] {
-        b'd' => 0o040000,
-        b'l' => 0o120000,
-        b'c' => 0o020000,
-        b'b' => 0o060000,
-        b'p' => 0o010000,
-        b's' => 0o140000,
-        _ => 0o100000,
-    };
-    for (i, &c) in b[1..10].iter().enumerate() {
-        let bit = 1 << (8 - i);
-        let exec_slot = i % 3 == 2;
-        match c {
-            b'r' | b'w' | b'x' => mode |= bit,
-            b's' | b't' if exec_slot => mode |= bit,
-            _ => {}
-        }
-        if exec_slot && matches!(c, b's' | b'S' | b't' | b'T') {
-            mode |= match i {
-                2 => 0o4000,
-                5 => 0o2000,
-                _ => 0o1000,
-            };
-        }
-    }
-    mode
-}
-
-/// The position of `needle` in `hay` at or after `from`.
 /// The last occurrence of `needle` in `hay`.
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
+/// The position of `needle` in `hay` at or after `from`.
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() || hay.len() < needle.len() || from > hay.len() - needle.len() {
         return None;
@@ -974,14 +892,6 @@ mod tests {
         assert_eq!(find(b"abcabc", b"bc", 0), Some(1));
         assert_eq!(find(b"abcabc", b"bc", 2), Some(4));
         assert_eq!(find(b"ab", b"abc", 0), None);
-    }
-
-    #[test]
-    fn ls_permission_strings() {
-        assert_eq!(mode_from_ls("-rw-r--r--"), 0o100644);
-        assert_eq!(mode_from_ls("drwxrwsr-t"), 0o043775);
-        assert_eq!(mode_from_ls("-rwSr--r--"), 0o104644);
-        assert_eq!(mode_from_ls("lrwxrwxrwx"), 0o120777);
     }
 
     #[test]

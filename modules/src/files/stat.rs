@@ -29,6 +29,7 @@ use async_trait::async_trait;
 
 use crate::api::{
     shell_quote, ExecOptions, FileStat, HostError, Map, Module, ModuleContext, Outcome, Value,
+    STAT_FORMAT,
 };
 use crate::args::{Param, Spec};
 
@@ -101,18 +102,34 @@ pub fn stat_dict(path: &str, st: &FileStat) -> Map<String, Value> {
 fn extras_script(path: &str, follow: bool, algo: Option<&str>, mime: bool, attrs: bool) -> String {
     let p = shell_quote(path);
     let l = if follow { "-L " } else { "" };
-    // Nothing is started for a missing path.
+    // Nothing is started for a missing path (a dangling link followed is
+    // missing, as Ansible finds it). One stat(1) prints the metadata
+    // Host::stat reads, then the rest.
+    let there = if follow {
+        "[ -e \"$p\" ]"
+    } else {
+        "[ -e \"$p\" ] || [ -L \"$p\" ]"
+    };
     let mut s = format!(
-        "p={p}; if [ -e \"$p\" ] || [ -L \"$p\" ]; then printf 'stat=%s\\0' \"$(stat {l}-c '%X %Z %i %d %h %b %o %t %T' -- \"$p\" 2>/dev/null)\"; \
+        "p={p}; if {there}; then printf 'exists=1\\0'; \
+         printf 'stat=%s\\0' \"$(stat {l}-c '{STAT_FORMAT}|%X %Z %i %d %h %b %o %t %T' -- \"$p\" 2>/dev/null)\"; \
          [ -r \"$p\" ] && printf 'readable=1\\0'; [ -w \"$p\" ] && printf 'writeable=1\\0'; \
          [ -x \"$p\" ] && printf 'executable=1\\0'; "
     );
     if !follow {
-        s.push_str("[ -L \"$p\" ] && printf 'real=%s\\0' \"$(readlink -f -- \"$p\")\"; ");
+        s.push_str(
+            "[ -L \"$p\" ] && printf 'lnk=%s\\0real=%s\\0' \"$(readlink -- \"$p\")\" \"$(readlink -f -- \"$p\")\"; ",
+        );
     }
     if let Some(a) = algo {
+        // Of a regular file only: not of a link that is not followed.
+        let regular = if follow {
+            "[ -f \"$p\" ]"
+        } else {
+            "[ -f \"$p\" ] && [ ! -L \"$p\" ]"
+        };
         s.push_str(&format!(
-            "[ -f \"$p\" ] && [ -r \"$p\" ] && s=$({a}sum < \"$p\") && printf 'sum=%s\\0' \"${{s%% *}}\"; "
+            "{regular} && [ -r \"$p\" ] && s=$({a}sum < \"$p\") && printf 'sum=%s\\0' \"${{s%% *}}\"; "
         ));
     }
     if attrs {
@@ -165,6 +182,8 @@ pub fn add_extras(m: &mut Map<String, Value>, output: &[u8]) {
         };
         match k {
             "stat" => {
+                // After the seven fields of the metadata.
+                let v = v.splitn(8, '|').nth(7).unwrap_or(v);
                 let n: Vec<&str> = v.split_whitespace().collect();
                 if n.len() == 9 {
                     let num = |s: &str| s.parse::<u64>().unwrap_or(0);
@@ -190,14 +209,12 @@ pub fn add_extras(m: &mut Map<String, Value>, output: &[u8]) {
             "sum" if !v.is_empty() => {
                 m.insert("checksum".into(), v.into());
             }
-            // `file -b --mime`: "TYPE; charset=CHARSET".
-            "mime" if !v.is_empty() => {
-                let (kind, charset) = match v.split_once("; charset=") {
-                    Some((k, c)) => (k, c),
-                    None => (v, ""),
-                };
-                m.insert("mimetype".into(), kind.into());
-                if !charset.is_empty() {
+            // `file -b --mime`: "TYPE; charset=CHARSET". Without a
+            // charset (a dangling link's "inode/symlink") Ansible keeps
+            // both unknown.
+            "mime" => {
+                if let Some((kind, charset)) = v.split_once("; charset=") {
+                    m.insert("mimetype".into(), kind.into());
                     m.insert("charset".into(), charset.into());
                 }
             }
@@ -250,11 +267,28 @@ impl Module for Stat {
             a.bool_or("get_mime", true),
             a.bool_or("get_attributes", true),
         );
-        // The extras and the metadata in one request.
-        let (r, st) = ctx
-            .host
-            .exec_stat(&script, &ExecOptions::default(), &path, follow)
-            .await?;
+        // The metadata and the extras in one request, from one stat(1).
+        let r = ctx.host.exec(&script, &ExecOptions::default()).await?;
+        let field = |key: &str| {
+            r.stdout
+                .split(|b| *b == 0)
+                .find_map(|f| f.strip_prefix(format!("{key}=").as_bytes()))
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        let base = field("stat").and_then(|line| {
+            let cut = line.match_indices('|').nth(6)?.0;
+            Some(line[..cut].to_string())
+        });
+        let st = match (field("exists"), base) {
+            (None, _) => None,
+            (Some(_), Some(base)) => Some(FileStat::parse(
+                &path,
+                &base,
+                &field("lnk").unwrap_or_default(),
+            )?),
+            // No stat command: the metadata as Host::stat finds it.
+            (Some(_), None) => ctx.host.stat(&path, follow).await?,
+        };
         let Some(st) = st else {
             let mut m = Map::new();
             m.insert("exists".into(), false.into());
@@ -267,6 +301,13 @@ impl Module for Stat {
             for k in ["mimetype", "charset"] {
                 m.entry(k).or_insert("unknown".into());
             }
+        }
+        if a.bool_or("get_attributes", true) {
+            // As Ansible reports when lsattr fails (a link, a file system
+            // without attributes).
+            m.entry("version").or_insert(Value::Null);
+            m.entry("attributes").or_insert(Value::Array(Vec::new()));
+            m.entry("attr_flags").or_insert("".into());
         }
         Ok(Outcome::ok().with("stat", m))
     }
@@ -290,12 +331,12 @@ mod tests {
         assert_eq!(m["woth"], false);
         add_extras(
             &mut m,
-            b"stat=1 2 3 4 5 6 4096 0 0\0readable=1\0sum=abc\0mime=text/plain\0charset=\0",
+            b"stat=81ed|0|0|root|root|9|1|1 2 3 4 5 6 4096 0 0\0readable=1\0sum=abc\0mime=inode/symlink\0",
         );
         assert_eq!(m["inode"], 3);
         assert_eq!(m["readable"], true);
         assert_eq!(m["writeable"], false);
         assert_eq!(m["checksum"], "abc");
-        assert!(!m.contains_key("charset"));
+        assert!(!m.contains_key("charset") && !m.contains_key("mimetype"));
     }
 }
