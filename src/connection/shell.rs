@@ -142,37 +142,49 @@ fn prelude(tmp: &str, shell: &str, merged: bool) -> String {
 
 /// How to start a driver shell: the command line (through become when
 /// asked), the become prompt to wait for, the marker the shell prints
-/// when it is running, and the definitions to send it then.
+/// when it is running, and the definitions to send it: before that
+/// marker when `early` (nothing else reads the input first; the
+/// definitions then print the marker), else once it is seen.
 pub struct Start {
     pub line: String,
     pub prompt: String,
     pub ready: String,
     pub prelude: String,
+    pub early: bool,
 }
 
-/// The command line that starts the driver: a shell that prints the
-/// ready marker, then a shell reading its commands from the input. On a
-/// pty the terminal is made raw first (bytes pass unchanged, nothing is
-/// echoed) and the reading shell takes its input through a pipe, so it
-/// is not interactive.
+/// The command line that starts the driver: a shell reading its
+/// commands from the input. Without become or pty it is started at once
+/// and its first input prints the ready marker. Through become, a shell
+/// prints the marker once the password was taken, then starts the
+/// reading shell. On a pty the terminal is made raw first (bytes pass
+/// unchanged, nothing is echoed) and the reading shell takes its input
+/// through a pipe, so it is not interactive.
 pub fn start_line(become_: Option<&Become>, shell: &str, pty: bool) -> Result<Start, HostError> {
     let ready = format!("herd-ready-{}", nonce());
     let prompt = format!("[herd sudo password {}]: ", nonce());
+    let mut prelude = prelude(&nonce(), shell, pty);
     let inner = if pty {
         format!("stty raw -echo 2>/dev/null; printf '%s\\n' {ready}; cat | /bin/sh -s")
     } else {
         format!("printf '%s\\n' {ready}; exec /bin/sh -s")
     };
+    let early = become_.is_none() && !pty;
     let line = match become_ {
         Some(b) => format!("exec {}", b.wrap(&inner, &prompt)?),
         // `exec /bin/sh` first: the login shell may not be POSIX.
+        None if early => {
+            prelude.push_str(&format!("printf '%s\\n' {ready}\n"));
+            "exec /bin/sh -s".to_string()
+        }
         None => format!("exec /bin/sh -c {}", shell_quote(&inner)),
     };
     Ok(Start {
         line,
         prompt,
         ready,
-        prelude: prelude(&nonce(), shell, pty),
+        prelude,
+        early,
     })
 }
 
@@ -220,6 +232,9 @@ impl Shell {
             merged: pty,
         };
         let (prompt, marker) = (start.prompt.as_str(), format!("{}\n", start.ready));
+        if start.early {
+            shell.send(start.prelude.as_bytes()).await?;
+        }
         let password = become_.and_then(|b| b.password.clone());
         let mut sent = false;
         let wait = async {
@@ -298,7 +313,9 @@ impl Shell {
         }
         match outcome {
             Ok(Ok(())) => {
-                shell.send(start.prelude.as_bytes()).await?;
+                if !start.early {
+                    shell.send(start.prelude.as_bytes()).await?;
+                }
                 Ok(shell)
             }
             Ok(Err(e)) => Err(e),
