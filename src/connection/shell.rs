@@ -919,4 +919,143 @@ mod tests {
         };
         assert!(exec_script("true", &opts).is_err());
     }
+
+    /// A shell started as `ARGV -s` on pipes, as the driver runs over SSH.
+    async fn driver_in(argv: &[&str]) -> Shell {
+        use std::process::Stdio;
+        let mut child = tokio::process::Command::new(argv[0])
+            .args(&argv[1..])
+            .arg("-s")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{argv:?} must be installed: {e}"));
+        let (stdin, mut stdout, mut stderr) = (
+            child.stdin.take().unwrap(),
+            child.stdout.take().unwrap(),
+            child.stderr.take().unwrap(),
+        );
+        let (tx, rx) = mpsc::unbounded_channel();
+        let etx = tx.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 || etx.send(Event::Stderr(buf[..n].to_vec())).is_err() {
+                    break;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n) = stdout.read(&mut buf).await {
+                if n == 0 || tx.send(Event::Stdout(buf[..n].to_vec())).is_err() {
+                    break;
+                }
+            }
+            let _ = child.wait().await;
+            let _ = tx.send(Event::Closed);
+        });
+        let start = start_line(None, "/bin/sh", false).unwrap();
+        assert!(start.early);
+        Shell::handshake(
+            Box::new(stdin),
+            rx,
+            None,
+            &start,
+            Duration::from_secs(10),
+            "test",
+            false,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// The driver is plain POSIX sh: it behaves the same under dash
+    /// (Debian's /bin/sh), bash (/bin/sh on Red Hat systems and macOS)
+    /// and BusyBox ash, including bash's byte-by-byte reading of its input.
+    #[tokio::test]
+    async fn the_driver_runs_under_dash_bash_and_busybox() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        let f = f.to_str().unwrap();
+        let no = ExecOptions::default();
+        for argv in [&["/bin/dash"][..], &["/bin/bash"], &["busybox", "sh"]] {
+            let mut sh = driver_in(argv).await;
+            // cd, export and exit stay inside the command; the driver's
+            // own names are not visible to it.
+            let r = sh
+                .exec("cd /; export HERD_T=1; echo \"$HERD_T\"; exit 3", &no)
+                .await
+                .unwrap();
+            assert_eq!((r.rc, r.stdout_text().as_str()), (3, "1\n"), "{argv:?}");
+            let r = sh
+                .exec("echo \"${HERD_T:-unset}|$herd_k|$1|$#\"; pwd", &no)
+                .await
+                .unwrap();
+            let cwd = std::env::current_dir().unwrap();
+            assert_eq!(
+                r.stdout_text(),
+                format!("unset|||0\n{}\n", cwd.display()),
+                "{argv:?}"
+            );
+            // Quotes, backslashes and newlines in the script, stderr apart.
+            let r = sh
+                .exec("printf '%s\\n' \"it's\" 'a\\b'\necho err >&2", &no)
+                .await
+                .unwrap();
+            assert_eq!(r.stdout_text(), "it's\na\\b\n", "{argv:?}");
+            assert_eq!(r.stderr_text(), "err\n", "{argv:?}");
+            // herd's own requests, in the driver.
+            sh.write_from(f, Source::Bytes(b"one\ntwo"), None)
+                .await
+                .unwrap();
+            let st = sh.stat(f, false).await.unwrap().unwrap();
+            assert_eq!((st.kind.as_str(), st.size), ("file", 7), "{argv:?}");
+            let (st2, data) = sh.stat_read(f, false, 100).await.unwrap().unwrap().unwrap();
+            assert_eq!((st2, data.as_deref()), (st, Some(&b"one\ntwo"[..])));
+            assert_eq!(
+                sh.read_file(f).await.unwrap().as_deref(),
+                Some(&b"one\ntwo"[..])
+            );
+            assert!(sh.checksum(f).await.unwrap().is_some());
+            assert_eq!(sh.stat(&format!("{f}.no"), false).await.unwrap(), None);
+            // Standard input, and a script too big for one line: both
+            // follow the driver's `go`.
+            let r = sh
+                .exec(
+                    "cat",
+                    &ExecOptions {
+                        stdin: Some(b"in\n".to_vec()),
+                        ..ExecOptions::default()
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.stdout_text(), "in\n", "{argv:?}");
+            let big = format!("x={}\necho ${{#x}}", "y".repeat(INLINE_MAX + 10));
+            let r = sh.exec(&big, &no).await.unwrap();
+            assert_eq!(
+                r.stdout_text(),
+                format!("{}\n", INLINE_MAX + 10),
+                "{argv:?}"
+            );
+            // A timeout ends the command, not the driver.
+            let e = sh
+                .exec(
+                    "sleep 5",
+                    &ExecOptions {
+                        timeout: Some(1),
+                        ..ExecOptions::default()
+                    },
+                )
+                .await
+                .unwrap_err();
+            assert!(e.message.contains("timed out"), "{argv:?}: {e}");
+            let r = sh.exec("echo still", &no).await.unwrap();
+            assert_eq!(r.stdout_text(), "still\n", "{argv:?}");
+            sh.close().await;
+        }
+    }
 }
