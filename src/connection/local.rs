@@ -44,41 +44,9 @@ impl LocalHost {
         // No pty here: su works where it needs no password (as root).
         let merged = self.become_.as_ref().is_some_and(|b| b.needs_pty());
         let start = shell::start_line(self.become_.as_ref(), &self.shell, merged)?;
-        let mut child = tokio::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(&start.line)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| HostError::failed(format!("could not start /bin/sh: {e}")))?;
-        let (Some(stdin), Some(mut stdout), Some(mut stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            return Err(HostError::failed("could not open pipes to /bin/sh"));
-        };
-        let (tx, rx) = mpsc::unbounded_channel();
-        let etx = tx.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 65536];
-            while let Ok(n) = stderr.read(&mut buf).await {
-                if n == 0 || etx.send(Event::Stderr(buf[..n].to_vec())).is_err() {
-                    break;
-                }
-            }
-        });
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 65536];
-            while let Ok(n) = stdout.read(&mut buf).await {
-                if n == 0 || tx.send(Event::Stdout(buf[..n].to_vec())).is_err() {
-                    break;
-                }
-            }
-            // Reaped here so the child does not linger as a zombie.
-            let _ = child.wait().await;
-            let _ = tx.send(Event::Closed);
-        });
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.arg("-c").arg(&start.line);
+        let (stdin, rx) = spawn_driver(cmd)?;
         let limit = Duration::from_secs(self.timeout.max(10));
         Shell::handshake(
             Box::new(stdin),
@@ -107,6 +75,49 @@ impl LocalHost {
             s.close().await;
         }
     }
+}
+
+/// Starts a driver shell as a child process on pipes: its input, and its
+/// output as shell events (the child is reaped when its output ends).
+pub(super) fn spawn_driver(
+    mut cmd: tokio::process::Command,
+) -> Result<(tokio::process::ChildStdin, mpsc::UnboundedReceiver<Event>), HostError> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| HostError::failed(format!("could not start {cmd:?}: {e}")))?;
+    let (Some(stdin), Some(mut stdout), Some(mut stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(HostError::failed(format!(
+            "could not open pipes to {cmd:?}"
+        )));
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let etx = tx.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = stderr.read(&mut buf).await {
+            if n == 0 || etx.send(Event::Stderr(buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = stdout.read(&mut buf).await {
+            if n == 0 || tx.send(Event::Stdout(buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+        // Reaped here so the child does not linger as a zombie.
+        let _ = child.wait().await;
+        let _ = tx.send(Event::Closed);
+    });
+    Ok((stdin, rx))
 }
 
 #[async_trait]

@@ -922,41 +922,10 @@ mod tests {
 
     /// A shell started as `ARGV -s` on pipes, as the driver runs over SSH.
     async fn driver_in(argv: &[&str]) -> Shell {
-        use std::process::Stdio;
-        let mut child = tokio::process::Command::new(argv[0])
-            .args(&argv[1..])
-            .arg("-s")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
+        let mut cmd = tokio::process::Command::new(argv[0]);
+        cmd.args(&argv[1..]).arg("-s");
+        let (stdin, rx) = super::super::local::spawn_driver(cmd)
             .unwrap_or_else(|e| panic!("{argv:?} must be installed: {e}"));
-        let (stdin, mut stdout, mut stderr) = (
-            child.stdin.take().unwrap(),
-            child.stdout.take().unwrap(),
-            child.stderr.take().unwrap(),
-        );
-        let (tx, rx) = mpsc::unbounded_channel();
-        let etx = tx.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 65536];
-            while let Ok(n) = stderr.read(&mut buf).await {
-                if n == 0 || etx.send(Event::Stderr(buf[..n].to_vec())).is_err() {
-                    break;
-                }
-            }
-        });
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 65536];
-            while let Ok(n) = stdout.read(&mut buf).await {
-                if n == 0 || tx.send(Event::Stdout(buf[..n].to_vec())).is_err() {
-                    break;
-                }
-            }
-            let _ = child.wait().await;
-            let _ = tx.send(Event::Closed);
-        });
         let start = start_line(None, "/bin/sh", false).unwrap();
         assert!(start.early);
         Shell::handshake(
