@@ -397,8 +397,10 @@ pub fn markdown() -> String {
          - Check mode (`--check`) decides and reports `changed` without touching\n\
            anything; `--diff` returns before/after content (or state) where\n\
            Ansible does.\n\
-         - File content is computed on the controller and written atomically,\n\
-           keeping the mode and owner of the file it replaces.\n",
+         - File content is computed on the controller. A file it replaces is\n\
+           written atomically (a temporary file renamed over it), keeping its\n\
+           mode and owner; a new file is made with its mode, small text\n\
+           written in place (removed again if the write fails).\n",
     );
     for name in names() {
         if let Some(doc) = full_doc(name) {
