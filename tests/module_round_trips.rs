@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use herd_modules::api::{
-    ExecOptions, ExecResult, FileStat, Host, HostError, ModuleContext, Outcome, Source,
+    ExecOptions, ExecResult, FileStat, Host, HostError, ModuleContext, Outcome, Source, StatElse,
 };
 use module_support::Env;
 use serde_json::{json, Value};
@@ -80,6 +80,16 @@ impl Host for Counting<'_> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.write_stat(path, src, mode).await
     }
+    async fn stat_else_exec(
+        &self,
+        path: &str,
+        follow: bool,
+        command: &str,
+        opts: &ExecOptions,
+    ) -> Result<StatElse, HostError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.stat_else_exec(path, follow, command, opts).await
+    }
 }
 
 async fn counted(env: &Env, module: &str, args: Value) -> (Outcome, usize) {
@@ -127,7 +137,19 @@ async fn unchanged_runs_are_cheap() {
         ("lineinfile", json!({"path": f, "line": "x"}), 1),
         ("blockinfile", json!({"path": f, "block": ""}), 1),
         ("replace", json!({"path": f, "regexp": "y"}), 1),
+        (
+            "file",
+            json!({"path": env.path(""), "state": "directory"}),
+            1,
+        ),
         ("command", json!({"cmd": "true"}), 1),
+        // Kept from running: the test and the command are one request.
+        ("command", json!({"cmd": "false", "creates": f}), 1),
+        (
+            "command",
+            json!({"cmd": "false", "removes": env.path("none")}),
+            1,
+        ),
         ("ping", json!({}), 1),
     ];
     let _ = counted(&env, "copy", cases[0].1.clone()).await;
@@ -136,6 +158,15 @@ async fn unchanged_runs_are_cheap() {
         assert!(!o.failed, "{module}: {o:?}");
         if module != "command" {
             assert!(!o.changed, "{module} {args} changed");
+        } else if args.get("creates").or(args.get("removes")).is_some() {
+            assert_eq!(o.values["rc"], 0, "{args}: {o:?}");
+            assert!(
+                o.values["stdout"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("skipped, since "),
+                "{args}: {o:?}"
+            );
         }
         assert!(
             n <= want,
@@ -156,7 +187,7 @@ async fn changes_are_cheap() {
         (
             "file",
             json!({"path": env.path("d/e"), "state": "directory"}),
-            2,
+            1,
         ),
         ("copy", json!({"content": "x\n", "dest": env.path("c")}), 2),
         ("template", json!({"src": "t.j2", "dest": env.path("t")}), 2),
@@ -168,6 +199,11 @@ async fn changes_are_cheap() {
         ("copy", json!({"content": "x\n", "dest": f}), 2),
         ("stat", json!({"path": f}), 1),
         ("stat", json!({"path": env.path("missing")}), 1),
+        (
+            "command",
+            json!({"argv": ["touch", env.path("made")], "creates": env.path("made")}),
+            1,
+        ),
     ];
     for (module, args, want) in cases {
         let (o, n) = counted(&env, module, args.clone()).await;
@@ -184,6 +220,7 @@ async fn changes_are_cheap() {
             "{module} {args} took {n} host calls, want at most {want}"
         );
     }
+    assert!(std::path::Path::new(&env.path("made")).exists());
     // A missing directory is still named as Ansible names it.
     let (o, n) = counted(
         &env,

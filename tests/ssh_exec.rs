@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use herd::connection::{Options, SshConnection, SshHost};
-use herd_modules::api::{ExecOptions, Host, Source};
+use herd_modules::api::{ExecOptions, Host, Source, StatElse};
 use support::Sshd;
 
 async fn host_with(sshd: &Sshd, persistent: bool) -> SshHost {
@@ -309,6 +309,64 @@ async fn files_round_trip_with_awkward_names() {
         .await
         .unwrap();
     assert_eq!((r.rc, st), (0, None));
+    // Looking, and acting only when nothing is there, in one request.
+    let m = format!("{base}/made if missing");
+    let make = format!("mkdir -- '{m}' && echo made");
+    match h.stat_else_exec(&m, false, &make, &no).await.unwrap() {
+        StatElse::Ran(r, st) => {
+            assert_eq!((r.rc, r.stdout_text().as_str()), (0, "made\n"));
+            assert_eq!(st, h.stat(&m, false).await.unwrap());
+        }
+        other => panic!("made: {other:?}"),
+    }
+    match h.stat_else_exec(&m, false, &make, &no).await.unwrap() {
+        StatElse::Found(st) => assert_eq!(Some(st), h.stat(&m, false).await.unwrap()),
+        other => panic!("found: {other:?}"),
+    }
+    // A link is something there; followed, it is what it leads to.
+    for follow in [false, true] {
+        match h
+            .stat_else_exec(&link, follow, "exit 9", &no)
+            .await
+            .unwrap()
+        {
+            StatElse::Found(st) => {
+                assert_eq!(Some(st), h.stat(&link, follow).await.unwrap())
+            }
+            other => panic!("link follow={follow}: {other:?}"),
+        }
+    }
+    // A failed command: its status and output, no stat.
+    let never = format!("{base}/never");
+    match h
+        .stat_else_exec(&never, false, "echo no >&2; exit 3", &no)
+        .await
+        .unwrap()
+    {
+        StatElse::Ran(r, st) => assert_eq!((r.rc, r.stderr_text().as_str(), st), (3, "no\n", None)),
+        other => panic!("failed: {other:?}"),
+    }
+    // The command runs as any other: its own input, none of the
+    // driver's variables, and its cd, export and exit stay in it.
+    let with_input = ExecOptions {
+        stdin: Some(b"typed\n".to_vec()),
+        ..ExecOptions::default()
+    };
+    let probe = "cat; echo \"${herd_k-none} ${D-none}\"; cd /; export LEAK=1; exit 0";
+    match h
+        .stat_else_exec(&never, false, probe, &with_input)
+        .await
+        .unwrap()
+    {
+        StatElse::Ran(r, st) => assert_eq!(
+            (r.rc, r.stdout_text().as_str(), st),
+            (0, "typed\nnone none\n", None)
+        ),
+        other => panic!("isolated: {other:?}"),
+    }
+    let r = h.exec("echo \"${LEAK-none}\"", &no).await.unwrap();
+    assert_eq!(r.stdout_text(), "none\n");
+
     // A write and the file it made.
     let w = format!("{base}/written");
     let st = h
@@ -342,25 +400,25 @@ async fn files_round_trip_with_awkward_names() {
 }
 
 #[tokio::test]
-async fn many_commands_are_quick_on_the_persistent_shell() {
+async fn many_commands_share_one_persistent_shell() {
     let sshd = Sshd::start();
     for persistent in [true, false] {
         let h = host_with(&sshd, persistent).await;
-        h.exec("true", &ExecOptions::default()).await.unwrap();
-        let t = std::time::Instant::now();
+        let mut shells = std::collections::BTreeSet::new();
         for i in 0..100 {
+            // `$$` is the shell's own process, also in a subshell.
             let r = h
-                .exec(&format!("echo {i}"), &ExecOptions::default())
+                .exec(&format!("echo {i} $$"), &ExecOptions::default())
                 .await
                 .unwrap();
-            assert_eq!(r.stdout_text(), format!("{i}\n"));
+            let out = r.stdout_text();
+            let (n, pid) = out.trim_end().split_once(' ').unwrap();
+            assert_eq!(n, i.to_string());
+            shells.insert(pid.to_string());
         }
-        let per = t.elapsed() / 100;
-        eprintln!("persistent={persistent}: {per:?} per command");
-        // Generous: Nagle or delayed ACKs alone would cost ~40 ms each.
-        if persistent {
-            assert!(per < std::time::Duration::from_millis(30), "{per:?}");
-        }
+        // One shell for all, or a channel and a shell per command.
+        let want = if persistent { 1 } else { 100 };
+        assert_eq!(shells.len(), want, "persistent={persistent}");
     }
 }
 

@@ -281,6 +281,45 @@ pub trait Host: Send + Sync {
         self.write_from(path, src, mode).await?;
         self.stat(path, false).await
     }
+
+    /// [`Host::stat`] of `path` and, only when nothing is there,
+    /// [`Host::exec_stat`] of `command`, in one round trip where the
+    /// connection can: a module that makes what is missing looks and
+    /// acts at once.
+    async fn stat_else_exec(
+        &self,
+        path: &str,
+        follow: bool,
+        command: &str,
+        opts: &ExecOptions,
+    ) -> Result<StatElse, HostError> {
+        stat_then_exec(self, path, follow, command, opts).await
+    }
+}
+
+/// What [`Host::stat_else_exec`] found, or did.
+#[derive(Clone, Debug)]
+pub enum StatElse {
+    /// Something is at the path: its stat. The command did not run.
+    Found(FileStat),
+    /// Nothing was: the command ran, and the stat after it when it
+    /// succeeded.
+    Ran(ExecResult, Option<FileStat>),
+}
+
+/// [`Host::stat_else_exec`] in separate requests.
+pub async fn stat_then_exec<H: Host + ?Sized>(
+    host: &H,
+    path: &str,
+    follow: bool,
+    command: &str,
+    opts: &ExecOptions,
+) -> Result<StatElse, HostError> {
+    if let Some(st) = host.stat(path, follow).await? {
+        return Ok(StatElse::Found(st));
+    }
+    let (r, st) = host.exec_stat(command, opts, path, follow).await?;
+    Ok(StatElse::Ran(r, st))
 }
 
 /// [`Host::stat_read`] in two requests: [`Host::stat`], then

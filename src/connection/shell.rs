@@ -28,7 +28,7 @@
 use std::time::Duration;
 
 use herd_modules::api::{
-    shell_quote, ExecOptions, ExecResult, FileStat, HostError, Source, STAT_FORMAT,
+    shell_quote, ExecOptions, ExecResult, FileStat, HostError, Source, StatElse, STAT_FORMAT,
 };
 use rand::Rng;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -80,9 +80,10 @@ const DRIVER_NAMES: &str =
 /// taken by that parser, so a request that carries a script or input
 /// bytes prints `K go` first, and only then are those bytes sent (read
 /// with `head -c`, which never reads past them). A user command runs in a
-/// subshell (`eval`: a fork, no exec), so `cd`, `export` and `exit`
-/// cannot leak into or end the session; with a timeout it runs under
-/// `setsid` so its whole process group can be killed.
+/// subshell (`herd_e`: `eval` in a fork, no exec), so `cd`, `export` and
+/// `exit` cannot leak into or end the session; herd's own requests run a
+/// command the same way. With a timeout it runs under `setsid` so its
+/// whole process group can be killed.
 fn prelude(tmp: &str, shell: &str, merged: bool) -> String {
     let sh = shell_quote(shell);
     // On a pty (su) stdout and stderr are one stream: the command's
@@ -101,10 +102,10 @@ fn prelude(tmp: &str, shell: &str, merged: bool) -> String {
         // away by the code eval runs, so the command sees no trace of
         // the driver.
         format!(
-            "( set -- \"$herd_s\"; unset {DRIVER_NAMES}; unset -f herd_md herd_q herd_o; eval \"shift\n$1\" )"
+            "( set -- \"$1\"; unset {DRIVER_NAMES}; unset -f herd_md herd_q herd_o herd_e; eval \"shift\n$1\" )"
         )
     } else {
-        format!("{sh} -c \"$herd_s\"")
+        format!("{sh} -c \"$1\"")
     };
     // The private temporary directory is made when first needed (a big
     // script, standard input, a timeout, a pty's stderr), so a session of
@@ -121,6 +122,7 @@ fn prelude(tmp: &str, shell: &str, merged: bool) -> String {
          trap 'exit 1' HUP TERM\n\
          command -v setsid >/dev/null 2>&1 || setsid() {{ \"$@\"; }}\n\
          herd_o() {{ eval \"$1\"; }}\n\
+         herd_e() {{ {plain}; }}\n\
          herd_q() {{\n\
          herd_k=$1 herd_m=$2 herd_t=$3 herd_f=$4 herd_n=$5 herd_s=$6\n\
          if [ \"$herd_n\" -ge 0 ] || [ \"$herd_m\" -ge 0 ]; then herd_md; printf '%s go\\n' \"$herd_k\"; fi\n\
@@ -133,7 +135,7 @@ fn prelude(tmp: &str, shell: &str, merged: bool) -> String {
          wait $herd_p; herd_r=$?; kill $herd_w 2>/dev/null; wait $herd_w; [ -e \"$D/t\" ] && {{ herd_x=124; rm -f \"$D/t\"; }}\n\
          elif [ \"$herd_n\" -ge 0 ]; then {sh} \"$D/s\" <\"$herd_i\"{err}; herd_r=$?\n\
          elif [ \"$herd_f\" = 1 ]; then herd_o \"$herd_s\" <\"$herd_i\"{err}; herd_r=$?\n\
-         else {plain} <\"$herd_i\"{err}; herd_r=$?; fi\n\
+         else herd_e \"$herd_s\" <\"$herd_i\"{err}; herd_r=$?; fi\n\
          [ \"$herd_m\" -ge 0 ] && : >\"$D/i\"\n\
          printf '%s %s %s\\n' \"$herd_k\" \"$herd_r\" \"$herd_x\"; {flush}\n\
          }}\n"
@@ -562,9 +564,18 @@ impl Shell {
         command: &str,
         opts: &ExecOptions,
     ) -> Result<ExecResult, HostError> {
-        let script = exec_script(command, opts)?;
+        self.run_command(&exec_script(command, opts)?, opts).await
+    }
+
+    /// Runs a script made of a command (see [`exec_script`]) with the
+    /// command's input and timeout; a timeout is the error.
+    async fn run_command(
+        &mut self,
+        script: &str,
+        opts: &ExecOptions,
+    ) -> Result<ExecResult, HostError> {
         let done = self
-            .run(&script, opts.stdin.as_deref(), opts.timeout)
+            .run(script, opts.stdin.as_deref(), opts.timeout)
             .await?;
         if done.timed_out {
             return Err(HostError::failed(format!(
@@ -597,7 +608,11 @@ impl Shell {
         src: Source<'_>,
         mode: Option<u32>,
     ) -> Result<(), HostError> {
-        self.write(path, src, mode, "").await.map(|_| ())
+        let done = self.write(path, src, mode, "").await?;
+        if done.rc != 0 {
+            return Err(write_failed(path, &done));
+        }
+        Ok(())
     }
 
     /// [`Shell::write_from`], then [`Shell::stat`] of `path` (not
@@ -613,10 +628,14 @@ impl Shell {
             stat_script(path, false, "exit")
         );
         let done = self.write(path, src, mode, &then).await?;
-        Ok(split_stat(path, done)?.1)
+        match split_stat(path, done)? {
+            (_, Some(st)) => Ok(st),
+            (done, None) => Err(write_failed(path, &done)),
+        }
     }
 
-    /// A write, with `then` run after it when it succeeded.
+    /// A write, with `then` run after it when it succeeded; the caller
+    /// tells from the result whether it did.
     async fn write(
         &mut self,
         path: &str,
@@ -644,15 +663,6 @@ impl Shell {
             }
         }
         .result;
-        // The stat after a write reports its own status (44: missing).
-        let wrote = done.rc == 0
-            || (!then.is_empty() && rfind(&done.stdout, STAT_MARK.as_bytes()).is_some());
-        if !wrote {
-            return Err(HostError::failed(format!(
-                "could not write {path}: {}",
-                done.stderr_text().trim()
-            )));
-        }
         Ok(done)
     }
 
@@ -695,23 +705,65 @@ impl Shell {
             exec_script(command, opts)?,
             stat_script(path, follow, "exit")
         );
-        let done = self
-            .run(&script, opts.stdin.as_deref(), opts.timeout)
-            .await?;
-        if done.timed_out {
-            return Err(HostError::failed(format!(
-                "The command timed out after {} seconds",
-                opts.timeout.unwrap_or(0)
-            )));
-        }
-        match split_stat(path, done.result)? {
+        let done = self.run_command(&script, opts).await?;
+        match split_stat(path, done)? {
+            (r, Some(st)) => Ok((r, st)),
             // The command ended the script itself (`exit 0`).
             (r, None) if r.rc == 0 => {
                 let st = self.stat(path, follow).await?;
                 Ok((r, st))
             }
-            other => Ok(other),
+            (r, None) => Ok((r, None)),
         }
+    }
+
+    /// [`Shell::stat`] and, only when nothing is at `path`,
+    /// [`Shell::exec_stat`] of `command`, in one request that forks only
+    /// to run the command. The command's input is given; a timeout is
+    /// not (the caller makes two requests).
+    pub async fn stat_else_exec(
+        &mut self,
+        path: &str,
+        follow: bool,
+        command: &str,
+        opts: &ExecOptions,
+    ) -> Result<StatElse, HostError> {
+        let p = shell_quote(path);
+        let there = if follow {
+            format!("[ -e {p} ]")
+        } else {
+            format!("[ -e {p} ] || [ -L {p} ]")
+        };
+        let script = format!(
+            "if {there}; then printf %s '{FOUND_MARK}'\n{}return; fi\n\
+             herd_e {} || return\n\
+             printf %s '{STAT_MARK}'\n{}",
+            stat_script(path, follow, "return"),
+            shell_quote(&exec_script(command, opts)?),
+            stat_script(path, follow, "return")
+        );
+        let done = match opts.stdin.as_deref() {
+            Some(data) => {
+                let mut reader = data;
+                let len = data.len() as u64;
+                self.run_with(&script, Some((&mut reader, len)), None, true)
+                    .await?
+            }
+            None => self.run_with(&script, None, None, true).await?,
+        }
+        .result;
+        if let Some(rest) = done.stdout.strip_prefix(FOUND_MARK.as_bytes()) {
+            return match stat_outcome(path, done.rc, rest, &done.stderr_text())? {
+                Some(st) => Ok(StatElse::Found(st)),
+                None => Err(HostError::failed(format!(
+                    "could not stat {path}: it went away while being looked at"
+                ))),
+            };
+        }
+        Ok(match split_stat(path, done)? {
+            (r, Some(st)) => StatElse::Ran(r, st),
+            (r, None) => StatElse::Ran(r, None),
+        })
     }
 
     /// [`Shell::stat`] and, for a readable regular file of at most `max`
@@ -835,21 +887,33 @@ fn stat_outcome(
 /// after it.
 const STAT_MARK: &str = "herd-then-stat\n";
 
+/// What [`Shell::stat_else_exec`] prints first when something is at
+/// the path (the command did not run).
+const FOUND_MARK: &str = "herd-found-stat\n";
+
 /// An action followed by a [`stat_script`]: the action's own result
-/// (its output before the mark), and the stat when the action
-/// succeeded.
+/// (its output before the mark), and, when the stat ran (the action
+/// succeeded), what it found (`None` inside: nothing at the path).
+#[allow(clippy::type_complexity)]
 fn split_stat(
     path: &str,
     mut done: ExecResult,
-) -> Result<(ExecResult, Option<FileStat>), HostError> {
+) -> Result<(ExecResult, Option<Option<FileStat>>), HostError> {
     let Some(at) = rfind(&done.stdout, STAT_MARK.as_bytes()) else {
-        // The action failed: the stat did not run.
         return Ok((done, None));
     };
     let tail = done.stdout.split_off(at);
     let st = stat_outcome(path, done.rc, &tail[STAT_MARK.len()..], &done.stderr_text())?;
     done.rc = 0;
-    Ok((done, st))
+    Ok((done, Some(st)))
+}
+
+/// The error of a write that did not complete.
+fn write_failed(path: &str, done: &ExecResult) -> HostError {
+    HostError::failed(format!(
+        "could not write {path}: {}",
+        done.stderr_text().trim()
+    ))
 }
 
 /// Files up to this size are read by [`Shell::stat_read`] with the shell's

@@ -31,7 +31,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use herd_modules::api::{shell_quote, ExecOptions, ExecResult, FileStat, Host, HostError, Source};
+use herd_modules::api::{
+    shell_quote, ExecOptions, ExecResult, FileStat, Host, HostError, Source, StatElse,
+};
 use russh::client::{self, AuthResult, KeyboardInteractiveAuthResponse};
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::ChannelMsg;
@@ -1288,5 +1290,19 @@ impl Host for SshHost {
         mode: Option<u32>,
     ) -> Result<Option<FileStat>, HostError> {
         on_shell!(self, s => s.write_stat(path, src, mode))
+    }
+
+    async fn stat_else_exec(
+        &self,
+        path: &str,
+        follow: bool,
+        command: &str,
+        opts: &ExecOptions,
+    ) -> Result<StatElse, HostError> {
+        let shell = self.persistent || self.become_.as_ref().is_some_and(|b| b.needs_pty());
+        if !shell || opts.timeout.is_some() {
+            return herd_modules::api::stat_then_exec(self, path, follow, command, opts).await;
+        }
+        on_shell!(self, s => s.stat_else_exec(path, follow, command, opts))
     }
 }

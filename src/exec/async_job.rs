@@ -228,6 +228,26 @@ impl Host for DetachedHost {
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
         self.host().await?.stat(path, follow).await
     }
+
+    // Reads and writes go to the host as they are; only commands are
+    // detached (so exec_stat and stat_else_exec keep their defaults).
+    async fn stat_read(
+        &self,
+        path: &str,
+        follow: bool,
+        max: u64,
+    ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
+        self.host().await?.stat_read(path, follow, max).await
+    }
+
+    async fn write_stat(
+        &self,
+        path: &str,
+        src: Source<'_>,
+        mode: Option<u32>,
+    ) -> Result<Option<FileStat>, HostError> {
+        self.host().await?.write_stat(path, src, mode).await
+    }
 }
 
 /// The job directory as written (`ansible_async_dir`, else Ansible's

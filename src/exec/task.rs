@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::join_all;
 use herd_modules::api::{
-    ExecOptions, ExecResult, FileStat, Host, HostError, ModuleContext, Source,
+    ExecOptions, ExecResult, FileStat, Host, HostError, ModuleContext, Source, StatElse,
 };
 
 use super::controller::TaskController;
@@ -227,11 +227,7 @@ impl Host for EnvHost {
         self.inner.name()
     }
     async fn exec(&self, command: &str, opts: &ExecOptions) -> Result<ExecResult, HostError> {
-        let mut o = opts.clone();
-        let mut env = self.env.clone();
-        env.extend(o.env);
-        o.env = env;
-        self.inner.exec(command, &o).await
+        self.inner.exec(command, &self.with_env(opts)).await
     }
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
         self.inner.read_file(path).await
@@ -265,11 +261,9 @@ impl Host for EnvHost {
         path: &str,
         follow: bool,
     ) -> Result<(ExecResult, Option<FileStat>), HostError> {
-        let mut o = opts.clone();
-        let mut env = self.env.clone();
-        env.extend(o.env);
-        o.env = env;
-        self.inner.exec_stat(command, &o, path, follow).await
+        self.inner
+            .exec_stat(command, &self.with_env(opts), path, follow)
+            .await
     }
     async fn write_stat(
         &self,
@@ -278,6 +272,29 @@ impl Host for EnvHost {
         mode: Option<u32>,
     ) -> Result<Option<FileStat>, HostError> {
         self.inner.write_stat(path, src, mode).await
+    }
+    async fn stat_else_exec(
+        &self,
+        path: &str,
+        follow: bool,
+        command: &str,
+        opts: &ExecOptions,
+    ) -> Result<StatElse, HostError> {
+        self.inner
+            .stat_else_exec(path, follow, command, &self.with_env(opts))
+            .await
+    }
+}
+
+impl EnvHost {
+    /// `opts` with the task's environment first (the command's own
+    /// variables win).
+    fn with_env(&self, opts: &ExecOptions) -> ExecOptions {
+        let mut o = opts.clone();
+        let mut env = self.env.clone();
+        env.extend(o.env);
+        o.env = env;
+        o
     }
 }
 
@@ -426,6 +443,19 @@ impl Host for TracedHost {
             self.show(format!("STAT {}", herd_modules::api::shell_quote(path)));
         }
         self.inner.write_stat(path, src, mode).await
+    }
+    async fn stat_else_exec(
+        &self,
+        path: &str,
+        follow: bool,
+        command: &str,
+        opts: &ExecOptions,
+    ) -> Result<StatElse, HostError> {
+        if !self.no_log {
+            self.show(format!("STAT {}", herd_modules::api::shell_quote(path)));
+        }
+        self.show_exec(command, opts);
+        self.inner.stat_else_exec(path, follow, command, opts).await
     }
 }
 

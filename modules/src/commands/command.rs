@@ -26,7 +26,7 @@
 
 use async_trait::async_trait;
 
-use super::{add_output, check_guard, shlex_split, Clock, Guard};
+use super::{add_output, check_guard, guard_of, guarded, shlex_split, Clock, Guard};
 use crate::api::{shell_quote, ExecOptions, HostError, Module, ModuleContext, Outcome, Value};
 use crate::args::{Param, Spec};
 
@@ -214,28 +214,12 @@ async fn run_command_inner(
     }
     let creates = a.str("creates");
     let removes = a.str("removes");
-    let shoulda = if ctx.check_mode { "Would" } else { "Did" };
-    match check_guard(
-        ctx.host,
-        creates.as_deref(),
-        removes.as_deref(),
-        chdir.as_deref(),
-    )
-    .await?
-    {
-        Guard::Run => {}
-        Guard::CreatesExists(c) => {
-            out.msg = Some(format!("{shoulda} not run command since '{c}' exists"));
-            return Ok(not_run(out, format!("skipped, since {c} exists")));
-        }
-        Guard::RemovesMissing(r) => {
-            out.msg = Some(format!(
-                "{shoulda} not run command since '{r}' does not exist"
-            ));
-            return Ok(not_run(out, format!("skipped, since {r} does not exist")));
-        }
-    }
+    let (creates, removes) = (creates.as_deref(), removes.as_deref());
     if ctx.check_mode {
+        let guard = check_guard(ctx.host, creates, removes, chdir.as_deref()).await?;
+        if guard != Guard::Run {
+            return Ok(not_run(out, guard, "Would"));
+        }
         out.msg = Some("Command would have run if not in check mode".into());
         out.values.insert("rc".into(), 0.into());
         if creates.is_none() && removes.is_none() {
@@ -252,10 +236,11 @@ async fn run_command_inner(
         s.into_bytes()
     });
     let clock = Clock::start();
+    // The creates/removes test travels with the command.
     let r = ctx
         .host
         .exec(
-            &command_text,
+            &guarded(&command_text, creates, removes),
             &ExecOptions {
                 stdin,
                 chdir,
@@ -263,6 +248,10 @@ async fn run_command_inner(
             },
         )
         .await?;
+    let guard = guard_of(&r, creates, removes);
+    if guard != Guard::Run {
+        return Ok(not_run(out, guard, "Did"));
+    }
     clock.finish(&mut out);
     if let (2, Some(program)) = (r.rc, &missing_program) {
         if r.stderr == NOT_FOUND.as_bytes() {
@@ -279,9 +268,23 @@ async fn run_command_inner(
     Ok(out)
 }
 
-/// The result of a command that `creates`/`removes` kept from running:
-/// the keys of a run, with no times and no error output.
-fn not_run(out: Outcome, stdout: String) -> Outcome {
+/// The result of a command that `creates`/`removes` kept from running
+/// (`shoulda`: `Would` in check mode, else `Did`): the keys of a run,
+/// with no times and no error output.
+fn not_run(mut out: Outcome, guard: Guard, shoulda: &str) -> Outcome {
+    let stdout = match guard {
+        Guard::CreatesExists(c) => {
+            out.msg = Some(format!("{shoulda} not run command since '{c}' exists"));
+            format!("skipped, since {c} exists")
+        }
+        Guard::RemovesMissing(r) => {
+            out.msg = Some(format!(
+                "{shoulda} not run command since '{r}' does not exist"
+            ));
+            format!("skipped, since {r} does not exist")
+        }
+        Guard::Run => String::new(),
+    };
     out.with("stdout", stdout)
         .with("rc", 0)
         .with("stderr", "")

@@ -100,13 +100,9 @@ pub async fn glob_exists(
     pattern: &str,
     chdir: Option<&str>,
 ) -> Result<bool, HostError> {
-    let cmd = format!(
-        "for f in {}; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then exit 0; fi; done; exit 1",
-        glob_word(pattern)
-    );
     let r = host
         .exec(
-            &cmd,
+            &glob_test(pattern),
             &ExecOptions {
                 chdir: chdir.map(str::to_string),
                 ..ExecOptions::default()
@@ -114,6 +110,51 @@ pub async fn glob_exists(
         )
         .await?;
     Ok(r.rc == 0)
+}
+
+/// The shell test (a subshell, so no variable of it is left) that is
+/// true when anything matches the glob `pattern`.
+fn glob_test(pattern: &str) -> String {
+    format!(
+        "( for f in {}; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then exit 0; fi; done; exit 1 )",
+        glob_word(pattern)
+    )
+}
+
+/// What a [`guarded`] command prints, alone, when `creates` or
+/// `removes` kept it from running. The record separator in front is a
+/// byte no command prints by chance.
+const KEPT_BY_CREATES: &str = "\u{1e}herd: kept from running by creates\n";
+const KEPT_BY_REMOVES: &str = "\u{1e}herd: kept from running by removes\n";
+
+/// `command` after its creates/removes test, so that the test and the
+/// command are one request; [`guard_of`] reads the decision from the
+/// result.
+pub fn guarded(command: &str, creates: Option<&str>, removes: Option<&str>) -> String {
+    let mut text = String::new();
+    if let Some(c) = creates {
+        text.push_str(&format!(
+            "if {}; then printf %s '{KEPT_BY_CREATES}'; exit 0; fi\n",
+            glob_test(c)
+        ));
+    }
+    if let Some(r) = removes {
+        text.push_str(&format!(
+            "if ! {}; then printf %s '{KEPT_BY_REMOVES}'; exit 0; fi\n",
+            glob_test(r)
+        ));
+    }
+    text + command
+}
+
+/// What the test of a [`guarded`] command decided, from its result.
+pub fn guard_of(r: &ExecResult, creates: Option<&str>, removes: Option<&str>) -> Guard {
+    let kept = |mark: &str| r.rc == 0 && r.stderr.is_empty() && r.stdout == mark.as_bytes();
+    match (creates, removes) {
+        (Some(c), _) if kept(KEPT_BY_CREATES) => Guard::CreatesExists(c.to_string()),
+        (_, Some(rm)) if kept(KEPT_BY_REMOVES) => Guard::RemovesMissing(rm.to_string()),
+        _ => Guard::Run,
+    }
 }
 
 /// What the creates/removes test decided.

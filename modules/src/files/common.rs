@@ -1,7 +1,7 @@
 //! What the file modules share: owner/group/mode handling, the `state`
 //! of a path as Ansible names it, and dict-shaped diffs.
 
-use crate::api::{shell_quote, ExecOptions, FileStat, Host, HostError, Value};
+use crate::api::{shell_quote, ExecOptions, ExecResult, FileStat, Host, HostError, Value};
 use crate::args::{apply_symbolic_mode, Args, Mode};
 
 /// Wanted owner, group and mode of a path.
@@ -113,11 +113,16 @@ pub async fn run_all_stat(
     let (r, st) = host
         .exec_stat(&cmds.join(" && "), &ExecOptions::default(), path, false)
         .await?;
-    Ok(if r.rc == 0 {
+    Ok(stat_or_error(&r, st))
+}
+
+/// The state commands left, or their error message.
+pub fn stat_or_error(r: &ExecResult, st: Option<FileStat>) -> Result<Option<FileStat>, String> {
+    if r.rc == 0 {
         Ok(st)
     } else {
         Err(r.stderr_text().trim().to_string())
-    })
+    }
 }
 
 /// Records attribute changes in a dict diff as Ansible does.

@@ -35,10 +35,10 @@ use async_trait::async_trait;
 
 use super::common::{
     attr_change, attr_commands, diff_attrs, mkdirs_command, mode_text, new_path_commands,
-    run_all_stat, stat_values, AttrChange, Attrs,
+    run_all_stat, stat_or_error, stat_values, AttrChange, Attrs,
 };
 use crate::api::{
-    shell_quote, ExecOptions, FileStat, HostError, Module, ModuleContext, Outcome, Value,
+    shell_quote, ExecOptions, FileStat, HostError, Module, ModuleContext, Outcome, StatElse, Value,
 };
 use crate::args::{Param, Spec};
 use crate::file_spec;
@@ -408,7 +408,29 @@ impl Module for File {
             atime: a.str("access_time"),
         };
         let host = ctx.host;
-        let mut prev = host.stat(&args.path, false).await?;
+        // A directory to make is looked at and made in one request: the
+        // plan for a missing path is known before looking.
+        let mut made = None;
+        let missing_plan = (args.state == "directory" && args.src.is_none() && !ctx.check_mode)
+            .then(|| plan(&args, &Facts::default()).ok())
+            .flatten()
+            .filter(|p| !p.commands.is_empty());
+        let mut prev = match missing_plan {
+            Some(p) => {
+                let cmds = p.commands.join(" && ");
+                match host
+                    .stat_else_exec(&args.path, false, &cmds, &ExecOptions::default())
+                    .await?
+                {
+                    StatElse::Found(st) => Some(st),
+                    StatElse::Ran(r, st) => {
+                        made = Some(stat_or_error(&r, st));
+                        None
+                    }
+                }
+            }
+            None => host.stat(&args.path, false).await?,
+        };
         // A directory given as path of a copied file means the file in it.
         if args.state != "link" && args.state != "absent" {
             if let Some(base) = a.str("_original_basename").or_else(|| {
@@ -507,7 +529,12 @@ impl Module for File {
         // The state after the commands comes back with them.
         let mut after = None;
         if !ctx.check_mode && !plan.commands.is_empty() {
-            match run_all_stat(host, &plan.commands, &plan.path).await? {
+            // The plan for a missing path is the one already carried out.
+            let done = match made {
+                Some(done) => done,
+                None => run_all_stat(host, &plan.commands, &plan.path).await?,
+            };
+            match done {
                 Ok(st) => after = Some(st),
                 Err(e) => return fail(e, &args.path),
             }
