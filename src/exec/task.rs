@@ -454,8 +454,15 @@ impl Host for TracedHost {
         if !self.no_log {
             self.show(format!("STAT {}", herd_modules::api::shell_quote(path)));
         }
-        self.show_exec(command, opts);
-        self.inner.stat_else_exec(path, follow, command, opts).await
+        let done = self
+            .inner
+            .stat_else_exec(path, follow, command, opts)
+            .await?;
+        // The command is shown only when it ran.
+        if let StatElse::Ran(..) = done {
+            self.show_exec(command, opts);
+        }
+        Ok(done)
     }
 }
 

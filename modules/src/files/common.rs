@@ -224,7 +224,9 @@ pub fn mkdirs_command(path: &str, attrs: &Attrs) -> String {
             q = shell_quote(&d)
         ));
     }
-    format!("( {} )", script.join("; "))
+    // A group, not a subshell: every caller runs it as a command of its
+    // own, so `exit` ends only that command.
+    format!("{{ {}; }}", script.join("; "))
 }
 
 /// The parent directory of a path (`.` for a bare name).
