@@ -97,6 +97,17 @@ async fn creates_removes_and_chdir() {
     assert!(!o.changed);
     assert!(o.msg.unwrap().ends_with("does not exist"));
     assert!(!std::path::Path::new("pwned").exists());
+    // The test runs with the command, which sees nothing of it: no
+    // positional parameter, no variable.
+    let o = env
+        .run(
+            "shell",
+            json!({"cmd": "echo \"$# ${f-unset} $*\"", "chdir": dir,
+                   "creates": "none*", "removes": "*.txt"}),
+        )
+        .await;
+    assert!(o.changed, "{o:?}");
+    assert_eq!(o.values["stdout"], "0 unset ");
     let o = env
         .run(
             "command",

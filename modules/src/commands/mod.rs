@@ -102,7 +102,7 @@ pub async fn glob_exists(
 ) -> Result<bool, HostError> {
     let r = host
         .exec(
-            &glob_test(pattern),
+            &(glob_loop(pattern, "exit 0") + "exit 1"),
             &ExecOptions {
                 chdir: chdir.map(str::to_string),
                 ..ExecOptions::default()
@@ -112,11 +112,13 @@ pub async fn glob_exists(
     Ok(r.rc == 0)
 }
 
-/// The shell test (a subshell, so no variable of it is left) that is
-/// true when anything matches the glob `pattern`.
-fn glob_test(pattern: &str) -> String {
+/// Shell lines that run `on_match` for the first path the glob
+/// `pattern` matches. They use the positional parameters, not a
+/// variable (so a command after them sees none of theirs), and leave them
+/// empty when nothing matched.
+fn glob_loop(pattern: &str, on_match: &str) -> String {
     format!(
-        "( for f in {}; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then exit 0; fi; done; exit 1 )",
+        "set -- {}\nwhile [ $# -gt 0 ]; do if [ -e \"$1\" ] || [ -L \"$1\" ]; then {on_match}; fi; shift; done\n",
         glob_word(pattern)
     )
 }
@@ -131,18 +133,15 @@ const KEPT_BY_REMOVES: &str = "\u{1e}herd: kept from running by removes\n";
 /// command are one request; [`guard_of`] reads the decision from the
 /// result.
 pub fn guarded(command: &str, creates: Option<&str>, removes: Option<&str>) -> String {
+    // No subshell: the test costs no fork.
     let mut text = String::new();
     if let Some(c) = creates {
-        text.push_str(&format!(
-            "if {}; then printf %s '{KEPT_BY_CREATES}'; exit 0; fi\n",
-            glob_test(c)
-        ));
+        text += &glob_loop(c, &format!("printf %s '{KEPT_BY_CREATES}'; exit 0"));
     }
     if let Some(r) = removes {
-        text.push_str(&format!(
-            "if ! {}; then printf %s '{KEPT_BY_REMOVES}'; exit 0; fi\n",
-            glob_test(r)
-        ));
+        text += &glob_loop(r, "break");
+        text +=
+            &format!("if [ $# -eq 0 ]; then printf %s '{KEPT_BY_REMOVES}'; exit 0; fi\nset --\n");
     }
     text + command
 }
