@@ -374,14 +374,25 @@ impl Shell {
         stdin: Option<&[u8]>,
         timeout: Option<u64>,
     ) -> Result<Finished, HostError> {
+        self.run_bytes(script, stdin, timeout, false).await
+    }
+
+    /// [`Shell::run_with`] with standard input from memory.
+    async fn run_bytes(
+        &mut self,
+        script: &str,
+        stdin: Option<&[u8]>,
+        timeout: Option<u64>,
+        own: bool,
+    ) -> Result<Finished, HostError> {
         match stdin {
             Some(data) => {
                 let mut reader = data;
                 let len = data.len() as u64;
-                self.run_with(script, Some((&mut reader, len)), timeout, false)
+                self.run_with(script, Some((&mut reader, len)), timeout, own)
                     .await
             }
-            None => self.run_with(script, None, timeout, false).await,
+            None => self.run_with(script, None, timeout, own).await,
         }
     }
 
@@ -742,16 +753,10 @@ impl Shell {
             shell_quote(&exec_script(command, opts)?),
             stat_script(path, follow, "return")
         );
-        let done = match opts.stdin.as_deref() {
-            Some(data) => {
-                let mut reader = data;
-                let len = data.len() as u64;
-                self.run_with(&script, Some((&mut reader, len)), None, true)
-                    .await?
-            }
-            None => self.run_with(&script, None, None, true).await?,
-        }
-        .result;
+        let done = self
+            .run_bytes(&script, opts.stdin.as_deref(), None, true)
+            .await?
+            .result;
         if let Some(rest) = done.stdout.strip_prefix(FOUND_MARK.as_bytes()) {
             return match stat_outcome(path, done.rc, rest, &done.stderr_text())? {
                 Some(st) => Ok(StatElse::Found(st)),
@@ -760,10 +765,9 @@ impl Shell {
                 ))),
             };
         }
-        Ok(match split_stat(path, done)? {
-            (r, Some(st)) => StatElse::Ran(r, st),
-            (r, None) => StatElse::Ran(r, None),
-        })
+        // The command runs in a subshell: the stat follows unless it failed.
+        let (r, st) = split_stat(path, done)?;
+        Ok(StatElse::Ran(r, st.flatten()))
     }
 
     /// [`Shell::stat`] and, for a readable regular file of at most `max`

@@ -974,6 +974,13 @@ pub struct SshHost {
 }
 
 impl SshHost {
+    /// Whether commands run on the persistent shell rather than an exec
+    /// channel each: a become method that needs a terminal always uses
+    /// the shell, where the pty serves only to authenticate.
+    fn commands_on_shell(&self) -> bool {
+        self.persistent || self.become_.as_ref().is_some_and(|b| b.needs_pty())
+    }
+
     pub fn new(
         name: &str,
         conn: Arc<SshConnection>,
@@ -1222,9 +1229,7 @@ impl Host for SshHost {
     }
 
     async fn exec(&self, command: &str, opts: &ExecOptions) -> Result<ExecResult, HostError> {
-        // A become method that needs a terminal always uses the
-        // persistent shell, where the pty serves only to authenticate.
-        if !self.persistent && !self.become_.as_ref().is_some_and(|b| b.needs_pty()) {
+        if !self.commands_on_shell() {
             match self.exec_channel(command, opts).await {
                 // sudo with `requiretty`: only the shell path has a pty.
                 Err(e) if e.message.contains("must have a tty") => {}
@@ -1276,7 +1281,7 @@ impl Host for SshHost {
         path: &str,
         follow: bool,
     ) -> Result<(ExecResult, Option<FileStat>), HostError> {
-        if !self.persistent && !self.become_.as_ref().is_some_and(|b| b.needs_pty()) {
+        if !self.commands_on_shell() {
             // Commands take their own exec channel: two requests.
             return herd_modules::api::exec_then_stat(self, command, opts, path, follow).await;
         }
@@ -1299,8 +1304,7 @@ impl Host for SshHost {
         command: &str,
         opts: &ExecOptions,
     ) -> Result<StatElse, HostError> {
-        let shell = self.persistent || self.become_.as_ref().is_some_and(|b| b.needs_pty());
-        if !shell || opts.timeout.is_some() {
+        if !self.commands_on_shell() || opts.timeout.is_some() {
             return herd_modules::api::stat_then_exec(self, path, follow, command, opts).await;
         }
         on_shell!(self, s => s.stat_else_exec(path, follow, command, opts))
