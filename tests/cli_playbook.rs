@@ -186,3 +186,57 @@ fn verbose_names_the_config_file_first() {
         "{found}"
     );
 }
+
+/// A module leaves out of its result what nobody sees (a made
+/// directory's mode when the task is not registered and the output shows
+/// no results), but every output that shows results, and every register,
+/// gets the whole result.
+#[test]
+fn results_that_are_shown_or_registered_are_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    common::write(
+        root,
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - file: path={{ out }}/a state=directory\n\
+         \x20   - file: path={{ out }}/b state=directory\n\
+         \x20     register: b\n\
+         \x20   - debug: msg=\"mode of b {{ b.mode }}\"\n",
+    );
+    let run = |name: &str, flags: &[&str]| {
+        let out = root.join(name);
+        let o = herd()
+            .current_dir(root)
+            .args(["playbook", "-i", "localhost,", "-c", "local", "site.yml"])
+            .arg("-e")
+            .arg(format!("out={}", out.display()))
+            .args(flags)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(o.status.code(), Some(0), "{flags:?}: {stdout}");
+        assert!(
+            out.join("a").is_dir() && out.join("b").is_dir(),
+            "{flags:?}"
+        );
+        (stdout, out.display().to_string())
+    };
+    // Registered: whole at every verbosity.
+    let (stdout, _) = run("quiet", &[]);
+    assert!(stdout.contains("\"msg\": \"mode of b 0"), "{stdout}");
+    // Shown at -v: the unregistered task's result is whole too.
+    let (stdout, out) = run("verbose", &["-v"]);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(&format!("\"path\": \"{out}/a\"")))
+        .unwrap_or_else(|| panic!("no result line for a: {stdout}"));
+    assert!(line.contains("\"mode\": \"0"), "{line}");
+    // The JSON output shows every result.
+    let (stdout, out) = run("json", &["--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let first = &doc["plays"][0]["tasks"][0]["hosts"]["localhost"];
+    assert_eq!(first["path"], format!("{out}/a"), "{first}");
+    assert!(first["mode"].is_string(), "{first}");
+}

@@ -181,6 +181,7 @@ async fn run_package(host: &dyn Host, ctrl: &dyn Controller, args: Value, check:
         args: &args,
         check_mode: check,
         diff: false,
+        result_seen: true,
     };
     herd_modules::registry::get("package")
         .expect("package is registered")

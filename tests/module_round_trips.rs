@@ -4,7 +4,7 @@
 
 mod module_support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use herd_modules::api::{
@@ -13,10 +13,16 @@ use herd_modules::api::{
 use module_support::Env;
 use serde_json::{json, Value};
 
-/// Counts every call that reaches the host.
+/// Records every call that reaches the host, by its method's name.
 struct Counting<'a> {
     inner: &'a dyn Host,
-    calls: AtomicUsize,
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl Counting<'_> {
+    fn call(&self, method: &'static str) {
+        self.calls.lock().unwrap().push(method);
+    }
 }
 
 #[async_trait]
@@ -25,11 +31,11 @@ impl Host for Counting<'_> {
         self.inner.name()
     }
     async fn exec(&self, command: &str, opts: &ExecOptions) -> Result<ExecResult, HostError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.call("exec");
         self.inner.exec(command, opts).await
     }
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.call("read_file");
         self.inner.read_file(path).await
     }
     async fn write_from(
@@ -38,15 +44,15 @@ impl Host for Counting<'_> {
         src: Source<'_>,
         mode: Option<u32>,
     ) -> Result<(), HostError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.call("write_from");
         self.inner.write_from(path, src, mode).await
     }
     async fn checksum(&self, path: &str) -> Result<Option<String>, HostError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.call("checksum");
         self.inner.checksum(path).await
     }
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.call("stat");
         self.inner.stat(path, follow).await
     }
     // One request over a persistent shell (tests/ssh_exec.rs checks that
@@ -57,7 +63,7 @@ impl Host for Counting<'_> {
         follow: bool,
         max: u64,
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.call("stat_read");
         self.inner.stat_read(path, follow, max).await
     }
     // Each one request over a persistent shell, as stat_read.
@@ -68,7 +74,7 @@ impl Host for Counting<'_> {
         path: &str,
         follow: bool,
     ) -> Result<(ExecResult, Option<FileStat>), HostError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.call("exec_stat");
         self.inner.exec_stat(command, opts, path, follow).await
     }
     async fn write_stat(
@@ -77,7 +83,7 @@ impl Host for Counting<'_> {
         src: Source<'_>,
         mode: Option<u32>,
     ) -> Result<Option<FileStat>, HostError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.call("write_stat");
         self.inner.write_stat(path, src, mode).await
     }
     async fn stat_else_exec(
@@ -87,15 +93,27 @@ impl Host for Counting<'_> {
         command: &str,
         opts: &ExecOptions,
     ) -> Result<StatElse, HostError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.call("stat_else_exec");
         self.inner.stat_else_exec(path, follow, command, opts).await
     }
 }
 
 async fn counted(env: &Env, module: &str, args: Value) -> (Outcome, usize) {
+    let (o, calls) = calls_of(env, module, args, true).await;
+    (o, calls.len())
+}
+
+/// The outcome and the host methods called, in order; `result_seen` as
+/// the engine sets it (false: nothing registers or shows the result).
+async fn calls_of(
+    env: &Env,
+    module: &str,
+    args: Value,
+    result_seen: bool,
+) -> (Outcome, Vec<&'static str>) {
     let host = Counting {
         inner: &env.host,
-        calls: AtomicUsize::new(0),
+        calls: Mutex::new(Vec::new()),
     };
     let args = args.as_object().unwrap().clone();
     let ctx = ModuleContext {
@@ -104,13 +122,14 @@ async fn counted(env: &Env, module: &str, args: Value) -> (Outcome, usize) {
         args: &args,
         check_mode: false,
         diff: false,
+        result_seen,
     };
     let o = herd_modules::registry::get(module)
         .unwrap()
         .run(&ctx)
         .await
         .unwrap();
-    (o, host.calls.load(Ordering::SeqCst))
+    (o, host.calls.into_inner().unwrap())
 }
 
 #[tokio::test]
@@ -240,4 +259,97 @@ async fn changes_are_cheap() {
         )
     );
     assert!(n <= 3, "{n} host calls");
+}
+
+/// The host methods that report a path's state after an action.
+const STAT_AFTER: [&str; 3] = ["exec_stat", "write_stat", "stat_else_exec"];
+
+#[tokio::test]
+async fn an_unseen_result_takes_no_stat_of_what_was_made() {
+    let env = Env::new();
+    env.local_file("templates/t.j2", "x\n");
+    // Made, then found: one exec each, no stat, the same status.
+    let d = env.path("d/e");
+    for (changed, status) in [(true, "made"), (false, "found")] {
+        let args = json!({"path": d, "state": "directory"});
+        let (o, calls) = calls_of(&env, "file", args, false).await;
+        assert_eq!(calls, ["exec"], "{status}");
+        assert!(!o.failed && o.changed == changed, "{status}: {o:?}");
+        assert_eq!(o.values["path"], d.as_str());
+        assert_eq!(o.values["state"], "directory");
+        assert!(!o.values.contains_key("mode"), "{status}: {o:?}");
+    }
+    assert!(std::path::Path::new(&d).is_dir());
+    // A seen result keeps the whole state.
+    let (o, calls) = calls_of(&env, "file", json!({"path": d, "state": "directory"}), true).await;
+    assert!(!o.changed && o.values.contains_key("mode"), "{o:?}");
+    assert!(!calls.contains(&"exec"), "{calls:?}");
+
+    // New files: written, not looked at again; then found unchanged.
+    for (module, args) in [
+        ("copy", json!({"content": "x\n", "dest": env.path("c")})),
+        ("template", json!({"src": "t.j2", "dest": env.path("t")})),
+        (
+            "lineinfile",
+            json!({"path": env.path("l"), "line": "x", "create": true}),
+        ),
+    ] {
+        let (o, calls) = calls_of(&env, module, args.clone(), false).await;
+        assert!(o.changed && !o.failed, "{module}: {o:?}");
+        assert!(calls.contains(&"write_from"), "{module}: {calls:?}");
+        assert!(
+            !calls.iter().any(|c| STAT_AFTER.contains(c) || *c == "stat"),
+            "{module}: {calls:?}"
+        );
+        let (o, _) = calls_of(&env, module, args, false).await;
+        assert!(!o.changed && !o.failed, "{module} again: {o:?}");
+    }
+    for name in ["c", "t", "l"] {
+        assert_eq!(std::fs::read_to_string(env.path(name)).unwrap(), "x\n");
+    }
+    // An attribute to set is compared with the state the write left.
+    let (o, calls) = calls_of(
+        &env,
+        "copy",
+        json!({"content": "y\n", "dest": env.path("m"), "mode": "0600"}),
+        false,
+    )
+    .await;
+    assert!(o.changed && calls.contains(&"write_stat"), "{calls:?}");
+    assert_eq!(o.values["mode"], "0600");
+}
+
+#[tokio::test]
+async fn an_unseen_result_fails_as_a_seen_one() {
+    let env = Env::new();
+    // Something else at the path, a link, a dangling link (followed to
+    // where it points), a parent that is a file: the status, the message
+    // and the path are those of the whole module. Each mode gets its own
+    // copy of the paths, as each may change them.
+    let paths = |mode: &str| {
+        let dir = env.path(mode);
+        std::fs::create_dir(&dir).unwrap();
+        let f = format!("{dir}/f");
+        std::fs::write(&f, "x").unwrap();
+        let (link, dangling) = (format!("{dir}/link"), format!("{dir}/dangling"));
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        std::os::unix::fs::symlink(format!("{dir}/nowhere"), &dangling).unwrap();
+        [f.clone(), link, dangling, format!("{f}/below")]
+    };
+    let (seen_paths, unseen_paths) = (paths("seen"), paths("unseen"));
+    for (seen_path, unseen_path) in seen_paths.iter().zip(&unseen_paths) {
+        let args = |p: &str| json!({"path": p, "state": "directory"});
+        let (seen, _) = calls_of(&env, "file", args(seen_path), true).await;
+        let (unseen, _) = calls_of(&env, "file", args(unseen_path), false).await;
+        let same = |o: &Outcome, from: &str| {
+            let msg = o.msg.as_ref().map(|m| m.replace(from, ""));
+            let path = o.values["path"].as_str().unwrap().replace(from, "");
+            (o.failed, o.changed, msg, path)
+        };
+        assert_eq!(
+            same(&unseen, "/unseen"),
+            same(&seen, "/seen"),
+            "{unseen_path}: {unseen:?} against {seen:?}"
+        );
+    }
 }

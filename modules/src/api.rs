@@ -431,6 +431,13 @@ pub struct ModuleContext<'a> {
     pub args: &'a Map<String, Value>,
     pub check_mode: bool,
     pub diff: bool,
+    /// Whether anything sees the result beyond its status: a `register`,
+    /// a `failed_when` (a failure prints the whole result), the output at
+    /// `-v` or the JSON output. When nothing does, a module may leave out
+    /// what only the result shows (a path's mode, owner, size, …) and the
+    /// host work that finds it; what it does and how it reports ok,
+    /// changed or failed stay the same.
+    pub result_seen: bool,
 }
 
 /// Before and after, for `--diff`.

@@ -524,6 +524,8 @@ impl Runner {
                             args: &args,
                             check_mode,
                             diff,
+                            // The job's result is read back whole.
+                            result_seen: true,
                         };
                         m.run(&ctx).await.map(|o| super::task::outcome_result(&o))
                     }

@@ -112,6 +112,9 @@ pub(crate) struct Runner {
     pub templar: Arc<Templar>,
     pub opts: RunOptions,
     sink: Mutex<Box<dyn Sink>>,
+    /// The sink shows successful tasks' whole results
+    /// ([`Sink::shows_results`]).
+    pub results_shown: bool,
     pub hosts: Mutex<IndexMap<String, HostState>>,
     pub forks: tokio::sync::Semaphore,
     pub interrupted: AtomicBool,
@@ -506,6 +509,7 @@ impl Runner {
             templar,
             forks: tokio::sync::Semaphore::new(opts.forks),
             opts,
+            results_shown: sink.shows_results(),
             sink: Mutex::new(sink),
             hosts: Mutex::new(IndexMap::new()),
             interrupted: AtomicBool::new(false),

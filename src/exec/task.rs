@@ -1648,6 +1648,10 @@ impl Runner {
             args: &args,
             check_mode,
             diff,
+            result_seen: self.results_shown
+                || task.register.is_some()
+                || inherit.keyword(task, "failed_when").is_some()
+                || task.keywords.get("until").is_some(),
         };
         let timeout = inherit
             .keyword(task, "timeout")

@@ -510,6 +510,12 @@ impl<W: Write + Send> HumanSink<W> {
 }
 
 impl<W: Write + Send> Sink for HumanSink<W> {
+    /// A result is dumped at `-v`; at verbosity 0 only a failure's is,
+    /// and a module's failure result is whole either way.
+    fn shows_results(&self) -> bool {
+        self.verbosity > 0
+    }
+
     fn event(&mut self, event: &Event) {
         self.recap.record(event);
         match event {

@@ -74,6 +74,10 @@ impl<S: Sink> LiveSink<S> {
 }
 
 impl<S: Sink> Sink for LiveSink<S> {
+    fn shows_results(&self) -> bool {
+        self.inner.as_ref().is_some_and(|s| s.shows_results())
+    }
+
     fn event(&mut self, event: &Event) {
         match event {
             Event::PlayStart { hosts, .. } => {

@@ -148,6 +148,14 @@ pub enum Event {
 /// Receives the events of a run.
 pub trait Sink: Send {
     fn event(&mut self, event: &Event);
+
+    /// Whether this output shows a task's whole result when it succeeds
+    /// (the JSON output, or the human one at `-v`), not only its status.
+    /// Modules skip the host work whose only use is such detail when no
+    /// output shows it and nothing registers it.
+    fn shows_results(&self) -> bool {
+        true
+    }
 }
 
 /// The counters of the recap line of one host.
@@ -189,6 +197,10 @@ impl Sink for Output {
         self.recap.record(event);
         self.sink.event(event);
     }
+
+    fn shows_results(&self) -> bool {
+        self.sink.shows_results()
+    }
 }
 
 /// Every sink of a run fed with the same events (screen and log file).
@@ -199,6 +211,10 @@ impl Sink for Tee {
         for sink in &mut self.0 {
             sink.event(event);
         }
+    }
+
+    fn shows_results(&self) -> bool {
+        self.0.iter().any(|s| s.shows_results())
     }
 }
 

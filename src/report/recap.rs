@@ -151,4 +151,8 @@ impl Sink for Recap {
     fn event(&mut self, event: &Event) {
         self.record(event);
     }
+
+    fn shows_results(&self) -> bool {
+        false
+    }
 }

@@ -141,6 +141,7 @@ impl Env {
             args: &args,
             check_mode: check,
             diff,
+            result_seen: true,
         };
         m.run(&ctx).await.expect("host error")
     }

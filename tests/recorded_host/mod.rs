@@ -96,6 +96,7 @@ pub async fn run(module: &str, args: Value, check: bool, host: &Recorded) -> Map
         args: &args,
         check_mode: check,
         diff: false,
+        result_seen: true,
     };
     let o: Outcome = m.run(&ctx).await.expect("host error");
     o.to_result()

@@ -544,6 +544,9 @@ pub async fn put_from(
         }
         return Ok(out);
     }
+    // Nothing sees the written file's mode, owner or size, and no
+    // attribute is to be set: the write is not followed by a stat.
+    let terse = !ctx.result_seen && p.attrs == Attrs::default();
     // The state a write leaves, when it came back with the write.
     let mut written = None;
     if differs {
@@ -621,16 +624,21 @@ pub async fn put_from(
                 }
             }
             None => {
-                written = match host.write_stat(&dest, src, new_mode).await {
+                written = match write_dest(host, &dest, src, new_mode, terse).await {
                     Err(e) if write_first && host.stat(&dir, true).await?.is_none() => {
                         if let Some(failed) = make_dest_dir(host, p, &dir, &facts.sha1).await? {
                             return Ok(failed);
                         }
-                        host.write_stat(&dest, src, new_mode).await.map_err(|_| e)?
+                        write_dest(host, &dest, src, new_mode, terse)
+                            .await
+                            .map_err(|_| e)?
                     }
                     other => other?,
                 }
             }
+        }
+        if terse {
+            return Ok(if action { with_empty_diff(out) } else { out });
         }
         if facts.md5.is_none() {
             // As Ansible's copy computes it: on the host, of the file just
@@ -695,6 +703,22 @@ pub async fn put_from(
         }
     }
     Ok(if action { with_empty_diff(out) } else { out })
+}
+
+/// Writes `src` to `dest`; the state the write leaves comes back with it
+/// unless `terse` (nothing wants it).
+async fn write_dest(
+    host: &dyn Host,
+    dest: &str,
+    src: Source<'_>,
+    mode: Option<u32>,
+    terse: bool,
+) -> Result<Option<FileStat>, HostError> {
+    if terse {
+        host.write_from(dest, src, mode).await.map(|()| None)
+    } else {
+        host.write_stat(dest, src, mode).await
+    }
 }
 
 /// The diff of the file module, which Ansible's copy action runs for a

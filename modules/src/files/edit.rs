@@ -102,8 +102,10 @@ pub async fn write_back(
         create_parents: true,
     };
     // The writer reports its own diff; the editor's is the one above.
+    // The editor's result holds none of the writer's stat either.
     let quiet = ModuleContext {
         diff: false,
+        result_seen: false,
         ..*ctx
     };
     let r = put_file(&quiet, &p, new.as_bytes()).await?;

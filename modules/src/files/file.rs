@@ -346,6 +346,64 @@ pub fn plan(a: &FileArgs, f: &Facts) -> Result<Plan, String> {
 }
 
 /// Reads a NUL-separated answer of the fact script.
+/// What [`bare_directory`]'s test prints, alone, when the path is a
+/// directory, and when something else is there. The record separator in
+/// front is a byte no command prints by chance.
+const IS_DIRECTORY: &str = "\u{1e}herd: a directory\n";
+const NOT_DIRECTORY: &str = "\u{1e}herd: not a directory\n";
+
+/// `state=directory` with nothing asked of the directory but that it
+/// exists, and a result nobody sees but its status: a shell test, not a
+/// stat, and the directory made when it is missing, in one request.
+/// `None` when the task asks more, or when something other than a
+/// directory (a link too) is at the path: the whole module looks then.
+async fn bare_directory(
+    ctx: &ModuleContext<'_>,
+    args: &FileArgs,
+    a: &crate::args::Args,
+) -> Result<Option<Outcome>, HostError> {
+    let bare = args.state == "directory"
+        && !ctx.result_seen
+        && !ctx.check_mode
+        && !ctx.diff
+        && !args.recurse
+        && args.src.is_none()
+        && args.attrs == Attrs::default()
+        && args.mtime.is_none()
+        && args.atime.is_none()
+        && a.str("_original_basename").is_none();
+    let Some(missing) = bare
+        .then(|| plan(args, &Facts::default()).ok())
+        .flatten()
+        .filter(|p| !p.commands.is_empty())
+    else {
+        return Ok(None);
+    };
+    let q = shell_quote(&args.path);
+    let test = format!(
+        "if [ -d {q} ] && ! [ -L {q} ]; then printf %s '{IS_DIRECTORY}'\n\
+         elif [ -e {q} ] || [ -L {q} ]; then printf %s '{NOT_DIRECTORY}'\n\
+         else {}\nfi",
+        missing.commands.join(" && ")
+    );
+    let r = ctx.host.exec(&test, &ExecOptions::default()).await?;
+    let out = if r.rc == 0 && r.stdout == IS_DIRECTORY.as_bytes() {
+        Outcome::ok()
+    } else if r.rc == 0 && r.stdout == NOT_DIRECTORY.as_bytes() {
+        return Ok(None);
+    } else if r.rc == 0 {
+        Outcome::changed()
+    } else {
+        Outcome::failed(r.stderr_text().trim().to_string())
+    };
+    let out = out.with("path", args.path.clone());
+    Ok(Some(if out.failed {
+        out
+    } else {
+        out.with("state", "directory")
+    }))
+}
+
 async fn shell_facts(ctx: &ModuleContext<'_>, script: &str) -> Result<String, HostError> {
     Ok(ctx
         .host
@@ -408,6 +466,9 @@ impl Module for File {
             atime: a.str("access_time"),
         };
         let host = ctx.host;
+        if let Some(out) = bare_directory(ctx, &args, &a).await? {
+            return Ok(out);
+        }
         // A directory to make is looked at and made in one request: the
         // plan for a missing path is known before looking.
         let mut made = None;

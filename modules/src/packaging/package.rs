@@ -122,6 +122,7 @@ impl Module for Package {
             args: &args,
             check_mode: ctx.check_mode,
             diff: ctx.diff,
+            result_seen: ctx.result_seen,
         };
         module.run(&inner).await
     }
