@@ -345,7 +345,6 @@ pub fn plan(a: &FileArgs, f: &Facts) -> Result<Plan, String> {
     Ok(p)
 }
 
-/// Reads a NUL-separated answer of the fact script.
 /// What [`bare_directory`]'s test prints, alone, when the path is a
 /// directory, and when something else is there. The record separator in
 /// front is a byte no command prints by chance.
@@ -404,6 +403,7 @@ async fn bare_directory(
     }))
 }
 
+/// Reads a NUL-separated answer of the fact script.
 async fn shell_facts(ctx: &ModuleContext<'_>, script: &str) -> Result<String, HostError> {
     Ok(ctx
         .host
