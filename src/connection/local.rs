@@ -195,7 +195,7 @@ impl Host for LocalHost {
         }
         match tokio::fs::read(path).await {
             Ok(data) => Ok(Some(data)),
-            Err(e) if missing(&e) => Ok(None),
+            Err(e) if transfer::missing(&e) => Ok(None),
             Err(e) => Err(HostError::failed(format!("could not read {path}: {e}"))),
         }
     }
@@ -230,7 +230,7 @@ impl Host for LocalHost {
         };
         let meta = match meta {
             Ok(m) => m,
-            Err(e) if missing(&e) => return Ok(None),
+            Err(e) if transfer::missing(&e) => return Ok(None),
             Err(e) => return Err(HostError::failed(format!("could not stat {path}: {e}"))),
         };
         let ft = meta.file_type();
@@ -315,15 +315,6 @@ fn group_name(gid: u32) -> Option<String> {
     // SAFETY: gr_name is a NUL-terminated string in `buf`.
     let name = unsafe { std::ffi::CStr::from_ptr(grp.gr_name) };
     Some(name.to_string_lossy().into_owned())
-}
-
-/// Nothing is at the path: not found, or a parent is not a directory
-/// (the shell's `[ -e ]` says the same over a remote connection).
-fn missing(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-    )
 }
 
 #[cfg(test)]

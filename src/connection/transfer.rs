@@ -216,9 +216,18 @@ pub async fn local_checksum(path: &str) -> Result<Option<String>, HostError> {
     .map_err(|e| HostError::failed(format!("could not checksum {path}: {e}")))?;
     match r {
         Ok(sum) => Ok(Some(sum)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if missing(&e) => Ok(None),
         Err(e) => Err(HostError::failed(format!("could not checksum {path}: {e}"))),
     }
+}
+
+/// Nothing is at the path: not found, or a parent is not a directory
+/// (the shell's `[ -e ]` says the same over a remote connection).
+pub fn missing(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
 }
 
 /// A write on this machine (the `local` connection without become): the
@@ -298,5 +307,7 @@ mod tests {
             Some("f572d396fae9206628714fb2ce00f72e94f2258f")
         );
         assert_eq!(local_checksum(&format!("{p}.no")).await.unwrap(), None);
+        // Below a file is nowhere, as the shell's `[ -e ]` has it.
+        assert_eq!(local_checksum(&format!("{p}/below")).await.unwrap(), None);
     }
 }

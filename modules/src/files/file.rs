@@ -353,54 +353,44 @@ const NOT_DIRECTORY: &str = "\u{1e}herd: not a directory\n";
 
 /// `state=directory` with nothing asked of the directory but that it
 /// exists, and a result nobody sees but its status: a shell test, not a
-/// stat, and the directory made when it is missing, in one request.
-/// `None` when the task asks more, or when something other than a
-/// directory (a link too) is at the path: the whole module looks then.
+/// stat, and `make` (the commands that make the missing directory) run
+/// when nothing is there, in one request. `None` when the task asks
+/// more, or when something other than a directory (a link too) is at the
+/// path: the whole module looks then.
 async fn bare_directory(
     ctx: &ModuleContext<'_>,
     args: &FileArgs,
     a: &crate::args::Args,
+    make: &str,
 ) -> Result<Option<Outcome>, HostError> {
-    let bare = args.state == "directory"
-        && !ctx.result_seen
-        && !ctx.check_mode
+    let bare = !ctx.result_seen
         && !ctx.diff
         && !args.recurse
-        && args.src.is_none()
         && args.attrs == Attrs::default()
         && args.mtime.is_none()
         && args.atime.is_none()
         && a.str("_original_basename").is_none();
-    let Some(missing) = bare
-        .then(|| plan(args, &Facts::default()).ok())
-        .flatten()
-        .filter(|p| !p.commands.is_empty())
-    else {
+    if !bare {
         return Ok(None);
-    };
+    }
     let q = shell_quote(&args.path);
     let test = format!(
         "if [ -d {q} ] && ! [ -L {q} ]; then printf %s '{IS_DIRECTORY}'\n\
          elif [ -e {q} ] || [ -L {q} ]; then printf %s '{NOT_DIRECTORY}'\n\
-         else {}\nfi",
-        missing.commands.join(" && ")
+         else {make}\nfi"
     );
     let r = ctx.host.exec(&test, &ExecOptions::default()).await?;
-    let out = if r.rc == 0 && r.stdout == IS_DIRECTORY.as_bytes() {
-        Outcome::ok()
-    } else if r.rc == 0 && r.stdout == NOT_DIRECTORY.as_bytes() {
-        return Ok(None);
-    } else if r.rc == 0 {
-        Outcome::changed()
-    } else {
-        Outcome::failed(r.stderr_text().trim().to_string())
+    let out = match stat_or_error(&r, None) {
+        Ok(_) if r.stdout == IS_DIRECTORY.as_bytes() => Outcome::ok(),
+        Ok(_) if r.stdout == NOT_DIRECTORY.as_bytes() => return Ok(None),
+        Ok(_) => Outcome::changed(),
+        // The whole module's failure: the message and the path.
+        Err(e) => return Ok(Some(Outcome::failed(e).with("path", args.path.clone()))),
     };
-    let out = out.with("path", args.path.clone());
-    Ok(Some(if out.failed {
-        out
-    } else {
-        out.with("state", "directory")
-    }))
+    Ok(Some(
+        out.with("path", args.path.clone())
+            .with("state", "directory"),
+    ))
 }
 
 /// Reads a NUL-separated answer of the fact script.
@@ -466,9 +456,6 @@ impl Module for File {
             atime: a.str("access_time"),
         };
         let host = ctx.host;
-        if let Some(out) = bare_directory(ctx, &args, &a).await? {
-            return Ok(out);
-        }
         // A directory to make is looked at and made in one request: the
         // plan for a missing path is known before looking.
         let mut made = None;
@@ -479,6 +466,9 @@ impl Module for File {
         let mut prev = match missing_plan {
             Some(p) => {
                 let cmds = p.commands.join(" && ");
+                if let Some(out) = bare_directory(ctx, &args, &a, &cmds).await? {
+                    return Ok(out);
+                }
                 match host
                     .stat_else_exec(&args.path, false, &cmds, &ExecOptions::default())
                     .await?
