@@ -191,6 +191,76 @@ fn verbose_names_the_config_file_first() {
 /// directory's mode when the task is not registered and the output shows
 /// no results), but every output that shows results, and every register,
 /// gets the whole result.
+/// The stat module runs file(1), the checksum and lsattr(1) only for
+/// what the project reads of its registered result: wrappers on PATH log
+/// each run.
+#[test]
+fn stat_looks_only_for_what_the_project_reads() {
+    let case = |reads: &str, template: Option<&str>| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let bin = root.join("bin");
+        let log = root.join("ran.log");
+        for tool in ["file", "sha1sum", "lsattr"] {
+            common::write(
+                &bin,
+                tool,
+                &format!(
+                    "#!/bin/sh\necho {tool} >> {}\nexec /usr/bin/{tool} \"$@\"\n",
+                    log.display()
+                ),
+            );
+            let p = bin.join(tool);
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+        }
+        common::write(root, "f", "some text\n");
+        let mut tasks = format!(
+            "    - stat: path={}/f\n      register: st\n{reads}",
+            root.display()
+        );
+        if let Some(t) = template {
+            common::write(&root.join("templates"), "t.j2", t);
+            tasks += &format!("    - template: src=t.j2 dest={}/out\n", root.display());
+        }
+        common::write(
+            root,
+            "site.yml",
+            &format!(
+                "- hosts: all\n  gather_facts: false\n  environment:\n    PATH: \"{}:/usr/bin:/bin\"\n  tasks:\n{tasks}",
+                bin.display()
+            ),
+        );
+        let o = herd()
+            .current_dir(root)
+            .args(["playbook", "-i", "localhost,", "-c", "local", "site.yml"])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(o.status.code(), Some(0), "{stdout}");
+        let mut ran: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        ran.sort();
+        (ran, stdout)
+    };
+    let (ran, _) = case(
+        "    - assert:\n        that: st.stat.exists and st.stat.size > 0\n",
+        None,
+    );
+    assert!(ran.is_empty(), "{ran:?}");
+    // A template file reads the checksum.
+    let (ran, _) = case("", Some("{{ st.stat.checksum }}\n"));
+    assert_eq!(ran, ["sha1sum"]);
+    // The whole result.
+    let (ran, stdout) = case("    - debug: var=st\n", None);
+    assert_eq!(ran, ["file", "lsattr", "sha1sum"]);
+    assert!(stdout.contains("\"mimetype\": \"text/plain\""), "{stdout}");
+}
+
 #[test]
 fn results_that_are_shown_or_registered_are_whole() {
     let dir = tempfile::tempdir().unwrap();

@@ -182,6 +182,7 @@ async fn run_package(host: &dyn Host, ctrl: &dyn Controller, args: Value, check:
         check_mode: check,
         diff: false,
         result_seen: true,
+        demand: None,
     };
     herd_modules::registry::get("package")
         .expect("package is registered")

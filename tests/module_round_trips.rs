@@ -123,6 +123,7 @@ async fn calls_of(
         check_mode: false,
         diff: false,
         result_seen,
+        demand: None,
     };
     let o = herd_modules::registry::get(module)
         .unwrap()

@@ -438,6 +438,35 @@ pub struct ModuleContext<'a> {
     /// host work that finds it; what it does and how it reports ok,
     /// changed or failed stay the same.
     pub result_seen: bool,
+    /// Of a seen result, the parts something may read, when the engine
+    /// could tell (a registered result whose every use it found); `None`:
+    /// any part. See [`ModuleContext::reads`].
+    pub demand: Option<&'a Demand>,
+}
+
+impl ModuleContext<'_> {
+    /// Whether anything may read the part of the result at `path` (keys
+    /// from the result down: `["stat", "checksum"]`). When nothing does,
+    /// a module may leave that part out, and the host work that finds it.
+    pub fn reads(&self, path: &[&str]) -> bool {
+        self.result_seen && self.demand.is_none_or(|d| d.covers(path))
+    }
+}
+
+/// The parts of a result something may read, as key paths from the
+/// result down (`["stat", "size"]`); a path stands for all below it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Demand {
+    pub paths: Vec<Vec<String>>,
+}
+
+impl Demand {
+    /// Whether a read path is at, above or below `path`.
+    pub fn covers(&self, path: &[&str]) -> bool {
+        self.paths
+            .iter()
+            .any(|p| p.iter().zip(path).all(|(a, b)| a == b))
+    }
 }
 
 /// Before and after, for `--diff`.

@@ -526,6 +526,7 @@ impl Runner {
                             diff,
                             // The job's result is read back whole.
                             result_seen: true,
+                            demand: None,
                         };
                         m.run(&ctx).await.map(|o| super::task::outcome_result(&o))
                     }

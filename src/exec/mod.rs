@@ -18,6 +18,7 @@ mod actions;
 mod async_job;
 mod controller;
 mod custom;
+mod demand;
 mod fact_cache;
 mod facts;
 mod reboot;
@@ -132,6 +133,11 @@ pub(crate) struct Runner {
     fatal: Mutex<Option<Diagnostic>>,
     /// Where facts outlive the run (`fact_caching`).
     pub fact_cache: fact_cache::FactCache,
+    /// Where the texts that read registered results are (a playbook run
+    /// only; see `demand.rs`), read when first needed.
+    demand_roots: std::sync::OnceLock<Vec<std::path::PathBuf>>,
+    corpus: std::sync::OnceLock<demand::Corpus>,
+    demands: Mutex<HashMap<String, Option<Arc<herd_modules::api::Demand>>>>,
 }
 
 /// The variables every template sees under `hostvars`: inventory, facts
@@ -275,7 +281,12 @@ pub async fn run_playbook(
     sink: Box<dyn Sink>,
 ) -> (RunResult, Option<Diagnostic>) {
     crate::connection::configure(crate::connection::Options::from_config(&opts.config));
+    let roles_path = opts.roles_path.clone();
     let runner = Runner::new(inventory, templar, opts, sink);
+    let sources = runner.inventory().sources.clone();
+    let _ = runner
+        .demand_roots
+        .set(demand::roots(playbook, &roles_path, &sources));
     runner.event(Event::PlaybookStart {
         path: playbook.path.display().to_string(),
     });
@@ -518,7 +529,28 @@ impl Runner {
             failure_generation: std::sync::atomic::AtomicUsize::new(0),
             any_failure: AtomicBool::new(false),
             fatal: Mutex::new(None),
+            demand_roots: std::sync::OnceLock::new(),
+            corpus: std::sync::OnceLock::new(),
+            demands: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The parts of the registered variable `name` that anything in the
+    /// playbook's project reads; `None`: any part (see `demand.rs`). Only
+    /// a playbook run knows its project.
+    pub(crate) fn demand_of(&self, name: &str) -> Option<Arc<herd_modules::api::Demand>> {
+        let roots = self.demand_roots.get()?;
+        let mut known = self.demands.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = known.get(name) {
+            return d.clone();
+        }
+        let corpus = self.corpus.get_or_init(|| {
+            let extra = serde_json::to_vec(&self.opts.extra_vars).unwrap_or_default();
+            demand::Corpus::scan(roots, vec![extra])
+        });
+        let d = corpus.demand(name).map(Arc::new);
+        known.insert(name.to_string(), d.clone());
+        d
     }
 
     /// The facts the cache holds for a host (none with the memory cache).

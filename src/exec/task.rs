@@ -1642,16 +1642,23 @@ impl Runner {
             _ => task.action_written.clone(),
         };
         args.insert("_ansible_module_name".into(), Value::String(spelt));
+        // A failure of `failed_when` or `until` prints the whole result;
+        // a loop's results are read by index, which is not followed.
+        let whole = self.results_shown
+            || inherit.keyword(task, "failed_when").is_some()
+            || task.keywords.get("until").is_some();
+        let demand = match &task.register {
+            Some(name) if !whole && task.loop_.is_none() => self.demand_of(name),
+            _ => None,
+        };
         let ctx = ModuleContext {
             host: host_handle.as_ref(),
             controller: &controller,
             args: &args,
             check_mode,
             diff,
-            result_seen: self.results_shown
-                || task.register.is_some()
-                || inherit.keyword(task, "failed_when").is_some()
-                || task.keywords.get("until").is_some(),
+            result_seen: whole || task.register.is_some(),
+            demand: demand.as_deref(),
         };
         let timeout = inherit
             .keyword(task, "timeout")

@@ -142,6 +142,7 @@ impl Env {
             check_mode: check,
             diff,
             result_seen: true,
+            demand: None,
         };
         m.run(&ctx).await.expect("host error")
     }

@@ -97,6 +97,7 @@ pub async fn run(module: &str, args: Value, check: bool, host: &Recorded) -> Map
         check_mode: check,
         diff: false,
         result_seen: true,
+        demand: None,
     };
     let o: Outcome = m.run(&ctx).await.expect("host error");
     o.to_result()

@@ -106,6 +106,7 @@ pub async fn write_back(
     let quiet = ModuleContext {
         diff: false,
         result_seen: false,
+        demand: None,
         ..*ctx
     };
     let r = put_file(&quiet, &p, new.as_bytes()).await?;

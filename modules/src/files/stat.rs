@@ -20,6 +20,11 @@
 //! lnk_target (links), mimetype and charset, attributes, attr_flags and
 //! version. Never changes anything.
 //!
+//! The checksum, the mime type and the attributes are each left out (and
+//! their command not run) when nothing can read them: the result is not
+//! registered or shown, or the playbook's project reads only other keys
+//! of the registered result (see docs/architecture.md).
+//!
 //! Tested: tests/module_stat.rs (every field, checksums, follow, mime,
 //! missing path), rerun with a BusyBox userland (tests/module_busybox.rs)
 //! and in the BusyBox SSH playbook (tests/ssh_busybox.rs); compared with
@@ -258,15 +263,16 @@ impl Module for Stat {
         };
         let path = a.str_or("path", "");
         let follow = a.bool_or("follow", false);
+        // What nothing reads is not looked for: the costly extras each
+        // start a process.
+        let read = |keys: &[&str]| keys.iter().any(|k| ctx.reads(&["stat", k]));
         let algo = a.str_or("checksum_algorithm", "sha1");
-        let algo = a.bool_or("get_checksum", true).then_some(algo.as_str());
-        let script = extras_script(
-            &path,
-            follow,
-            algo,
-            a.bool_or("get_mime", true),
-            a.bool_or("get_attributes", true),
-        );
+        let algo =
+            (a.bool_or("get_checksum", true) && read(&["checksum"])).then_some(algo.as_str());
+        let mime = a.bool_or("get_mime", true) && read(&["mimetype", "charset"]);
+        let attrs =
+            a.bool_or("get_attributes", true) && read(&["attributes", "attr_flags", "version"]);
+        let script = extras_script(&path, follow, algo, mime, attrs);
         // The metadata and the extras in one request, from one stat(1).
         let r = ctx.host.exec(&script, &ExecOptions::default()).await?;
         let field = |key: &str| {
@@ -296,13 +302,13 @@ impl Module for Stat {
         };
         let mut m = stat_dict(&path, &st);
         add_extras(&mut m, &r.stdout);
-        if a.bool_or("get_mime", true) {
+        if mime {
             // As Ansible reports when file(1) cannot tell.
             for k in ["mimetype", "charset"] {
                 m.entry(k).or_insert("unknown".into());
             }
         }
-        if a.bool_or("get_attributes", true) {
+        if attrs {
             // As Ansible reports when lsattr fails (a link, a file system
             // without attributes).
             m.entry("version").or_insert(Value::Null);

@@ -123,6 +123,7 @@ impl Module for Package {
             check_mode: ctx.check_mode,
             diff: ctx.diff,
             result_seen: ctx.result_seen,
+            demand: ctx.demand,
         };
         module.run(&inner).await
     }
