@@ -196,7 +196,7 @@ fn verbose_names_the_config_file_first() {
 /// each run.
 #[test]
 fn stat_looks_only_for_what_the_project_reads() {
-    let case = |reads: &str, template: Option<&str>| {
+    let case = |stat_args: &str, reads: &str, template: Option<&str>| {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let bin = root.join("bin");
@@ -216,7 +216,7 @@ fn stat_looks_only_for_what_the_project_reads() {
         }
         common::write(root, "f", "some text\n");
         let mut tasks = format!(
-            "    - stat: path={}/f\n      register: st\n{reads}",
+            "    - stat: path={}/f {stat_args}\n      register: st\n{reads}",
             root.display()
         );
         if let Some(t) = template {
@@ -247,16 +247,17 @@ fn stat_looks_only_for_what_the_project_reads() {
         ran.sort();
         (ran, stdout)
     };
-    let (ran, _) = case(
-        "    - assert:\n        that: st.stat.exists and st.stat.size > 0\n",
-        None,
-    );
+    let size = "    - assert:\n        that: st.stat.exists and st.stat.size > 0\n";
+    let (ran, _) = case("", size, None);
     assert!(ran.is_empty(), "{ran:?}");
+    // Asked for by name.
+    let (ran, _) = case("get_mime=true", size, None);
+    assert_eq!(ran, ["file"]);
     // A template file reads the checksum.
-    let (ran, _) = case("", Some("{{ st.stat.checksum }}\n"));
+    let (ran, _) = case("", "", Some("{{ st.stat.checksum }}\n"));
     assert_eq!(ran, ["sha1sum"]);
     // The whole result.
-    let (ran, stdout) = case("    - debug: var=st\n", None);
+    let (ran, stdout) = case("", "    - debug: var=st\n", None);
     assert_eq!(ran, ["file", "lsattr", "sha1sum"]);
     assert!(stdout.contains("\"mimetype\": \"text/plain\""), "{stdout}");
 }

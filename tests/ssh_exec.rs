@@ -34,6 +34,7 @@ async fn semantics(h: &SshHost) {
                 chdir: Some(dir.clone()),
                 env: vec![("X".into(), "y 'z' $(no)".into())],
                 timeout: None,
+                own: false,
             },
         )
         .await
@@ -420,6 +421,47 @@ async fn many_commands_share_one_persistent_shell() {
         let want = if persistent { 1 } else { 100 };
         assert_eq!(shells.len(), want, "persistent={persistent}");
     }
+}
+
+/// herd's own scripts run in the persistent shell itself (a command they
+/// start is its child), a user's in a subshell; both report status and
+/// stderr alike, and an own script with an environment takes a subshell.
+/// (With a channel per command every script has a shell of its own.)
+#[tokio::test]
+async fn own_scripts_run_without_a_fork() {
+    let sshd = Sshd::start();
+    let h = host_with(&sshd, true).await;
+    let probe = "printf '%s ' $$; sh -c 'printf %s $PPID'; true";
+    let parent = |opts: ExecOptions| {
+        let h = &h;
+        async move {
+            let out = h.exec(probe, &opts).await.unwrap().stdout_text();
+            let (shell, parent) = out.split_once(' ').unwrap();
+            shell == parent
+        }
+    };
+    assert!(parent(ExecOptions::own()).await);
+    assert!(!parent(ExecOptions::default()).await);
+    let with_env = ExecOptions {
+        env: vec![("X".into(), "1".into())],
+        ..ExecOptions::own()
+    };
+    assert!(!parent(with_env).await);
+    let r = h
+        .exec("mkdir -- /nonexistent/x", &ExecOptions::own())
+        .await
+        .unwrap();
+    assert_ne!(r.rc, 0);
+    assert!(r.stderr_text().contains("/nonexistent/x"), "{r:?}");
+    // The shell is still there, and the user's commands do not see
+    // the own script's scratch variable.
+    h.exec("p=set", &ExecOptions::own()).await.unwrap();
+    let r = h
+        .exec("printf '%s' \"${p-unset}\"", &ExecOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.stdout_text(), "unset");
+    h.close().await;
 }
 
 #[tokio::test]

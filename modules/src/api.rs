@@ -59,6 +59,22 @@ pub struct ExecOptions {
     pub env: Vec<(String, String)>,
     /// Seconds before the command's process group is killed.
     pub timeout: Option<u64>,
+    /// The script is herd's own and leaves the shell as it found it: no
+    /// `exit`, `exec` or `return`, no `cd`, `umask`, `export` or `set`,
+    /// no variable but `o`, `p` and `z`. A connection may then run it
+    /// in its long-lived shell without a fork (with no input, directory,
+    /// environment or timeout given).
+    pub own: bool,
+}
+
+impl ExecOptions {
+    /// Options for one of herd's own scripts (see [`ExecOptions::own`]).
+    pub fn own() -> ExecOptions {
+        ExecOptions {
+            own: true,
+            ..ExecOptions::default()
+        }
+    }
 }
 
 /// What a command did.

@@ -338,6 +338,7 @@ mod tests {
                     chdir: Some(dir.path().display().to_string()),
                     env: vec![("X".into(), "y z".into())],
                     timeout: None,
+                    own: false,
                 },
             )
             .await

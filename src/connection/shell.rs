@@ -575,6 +575,13 @@ impl Shell {
         command: &str,
         opts: &ExecOptions,
     ) -> Result<ExecResult, HostError> {
+        let plain = opts.env.is_empty()
+            && opts.chdir.is_none()
+            && opts.timeout.is_none()
+            && opts.stdin.is_none();
+        if opts.own && plain {
+            return self.run_own(command).await;
+        }
         self.run_command(&exec_script(command, opts)?, opts).await
     }
 

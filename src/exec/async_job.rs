@@ -179,6 +179,7 @@ impl Host for DetachedHost {
             chdir: opts.chdir.clone(),
             env: opts.env.clone(),
             timeout: None,
+            own: false,
         };
         let started = host.exec(&launcher, &launch).await?;
         if started.rc != 0 {

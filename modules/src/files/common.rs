@@ -213,20 +213,21 @@ pub fn ancestors(path: &str) -> Vec<String> {
 
 /// One shell command creating `path` and its missing parents, giving each
 /// directory it creates the attributes `attrs`.
+/// It stops at the first failure with that command's status, and needs
+/// no `exit`: herd may run it as one of its own scripts
+/// ([`crate::api::ExecOptions::own`]).
 pub fn mkdirs_command(path: &str, attrs: &Attrs) -> String {
     let mut script = Vec::new();
     for d in ancestors(path) {
         let mut cmds = vec![format!("mkdir -- {}", shell_quote(&d))];
         cmds.extend(new_path_commands(&d, attrs));
         script.push(format!(
-            "if [ ! -e {q} ]; then {} || exit 1; fi",
+            "{{ [ -e {q} ] || {{ {}; }}; }}",
             cmds.join(" && "),
             q = shell_quote(&d)
         ));
     }
-    // A group, not a subshell: every caller runs it as a command of its
-    // own, so `exit` ends only that command.
-    format!("{{ {}; }}", script.join("; "))
+    format!("{{ {}; }}", script.join(" && "))
 }
 
 /// The parent directory of a path (`.` for a bare name).

@@ -379,7 +379,8 @@ async fn bare_directory(
          elif [ -e {q} ] || [ -L {q} ]; then printf %s '{NOT_DIRECTORY}'\n\
          else {make}\nfi"
     );
-    let r = ctx.host.exec(&test, &ExecOptions::default()).await?;
+    // Builtins and the plan's mkdir only: one of herd's own scripts.
+    let r = ctx.host.exec(&test, &ExecOptions::own()).await?;
     let out = match stat_or_error(&r, None) {
         Ok(_) if r.stdout == IS_DIRECTORY.as_bytes() => Outcome::ok(),
         Ok(_) if r.stdout == NOT_DIRECTORY.as_bytes() => return Ok(None),

@@ -20,10 +20,11 @@
 //! lnk_target (links), mimetype and charset, attributes, attr_flags and
 //! version. Never changes anything.
 //!
-//! The checksum, the mime type and the attributes are each left out (and
-//! their command not run) when nothing can read them: the result is not
-//! registered or shown, or the playbook's project reads only other keys
-//! of the registered result (see docs/architecture.md).
+//! Unless asked for by name (`get_checksum: true`, …), the checksum, the
+//! mime type and the attributes are each left out (and their command not
+//! run) when nothing can read them: the result is not registered or
+//! shown, or the playbook's project reads only other keys of the
+//! registered result (see docs/architecture.md).
 //!
 //! Tested: tests/module_stat.rs (every field, checksums, follow, mime,
 //! missing path), rerun with a BusyBox userland (tests/module_busybox.rs)
@@ -134,7 +135,7 @@ fn extras_script(path: &str, follow: bool, algo: Option<&str>, mime: bool, attrs
             "[ -f \"$p\" ] && [ ! -L \"$p\" ]"
         };
         s.push_str(&format!(
-            "{regular} && [ -r \"$p\" ] && s=$({a}sum < \"$p\") && printf 'sum=%s\\0' \"${{s%% *}}\"; "
+            "{regular} && [ -r \"$p\" ] && z=$({a}sum < \"$p\") && printf 'sum=%s\\0' \"${{z%% *}}\"; "
         ));
     }
     if attrs {
@@ -263,18 +264,21 @@ impl Module for Stat {
         };
         let path = a.str_or("path", "");
         let follow = a.bool_or("follow", false);
-        // What nothing reads is not looked for: the costly extras each
-        // start a process.
-        let read = |keys: &[&str]| keys.iter().any(|k| ctx.reads(&["stat", k]));
+        // By default, what nothing reads is not looked for (each of the
+        // costly extras starts a process); asked for by name, it is,
+        // whenever the result is seen.
+        let wanted = |arg: &str, keys: &[&str]| match a.bool(arg) {
+            Some(asked) => asked && ctx.result_seen,
+            None => keys.iter().any(|k| ctx.reads(&["stat", k])),
+        };
         let algo = a.str_or("checksum_algorithm", "sha1");
-        let algo =
-            (a.bool_or("get_checksum", true) && read(&["checksum"])).then_some(algo.as_str());
-        let mime = a.bool_or("get_mime", true) && read(&["mimetype", "charset"]);
-        let attrs =
-            a.bool_or("get_attributes", true) && read(&["attributes", "attr_flags", "version"]);
+        let algo = wanted("get_checksum", &["checksum"]).then_some(algo.as_str());
+        let mime = wanted("get_mime", &["mimetype", "charset"]);
+        let attrs = wanted("get_attributes", &["attributes", "attr_flags", "version"]);
         let script = extras_script(&path, follow, algo, mime, attrs);
-        // The metadata and the extras in one request, from one stat(1).
-        let r = ctx.host.exec(&script, &ExecOptions::default()).await?;
+        // The metadata and the extras in one request, from one stat(1);
+        // one of herd's own scripts (it sets only `p` and `z`).
+        let r = ctx.host.exec(&script, &ExecOptions::own()).await?;
         let field = |key: &str| {
             r.stdout
                 .split(|b| *b == 0)
