@@ -94,6 +94,21 @@ async fn semantics(h: &SshHost) {
         .await
         .unwrap();
     assert_eq!(r.stdout, b"a\0b\xff");
+    // stderr without a trailing newline, binary, interleaved with stdout;
+    // a later command sees none of it.
+    let r = h
+        .exec(
+            "printf o1; printf 'e\\0x' >&2; printf o2; printf y >&2",
+            &ExecOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.stdout, r.stderr), (b"o1o2".to_vec(), b"e\0xy".to_vec()));
+    let r = h.exec("echo clean", &ExecOptions::default()).await.unwrap();
+    assert_eq!(
+        (r.stdout_text(), r.stderr_text()),
+        ("clean\n".into(), "".into())
+    );
 
     // A timeout kills the process group and is an error.
     let t = std::time::Instant::now();
