@@ -66,6 +66,12 @@ impl Corpus {
                     }
                     continue;
                 }
+                // A FIFO or a device would block or never end; an empty
+                // file holds nothing (and the kernel's files, which can
+                // block too, say they are empty).
+                if !meta.is_file() || meta.len() == 0 {
+                    continue;
+                }
                 files += 1;
                 bytes += meta.len();
                 if files > MAX_FILES || bytes > MAX_BYTES {
@@ -516,6 +522,13 @@ mod tests {
     fn a_project_too_big_to_read_reads_everything() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("site.yml"), "that: st.stat.size > 0\n").unwrap();
+        let c = Corpus::scan(&[dir.path().to_path_buf()], Vec::new());
+        assert_eq!(paths(&c, "st").unwrap(), ["stat.size"]);
+        // A FIFO is passed over, not read (which would wait for a writer).
+        let fifo =
+            std::ffi::CString::new(dir.path().join("pipe").as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a node.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         let c = Corpus::scan(&[dir.path().to_path_buf()], Vec::new());
         assert_eq!(paths(&c, "st").unwrap(), ["stat.size"]);
         let big = vec![b' '; (MAX_BYTES + 1) as usize];
