@@ -454,18 +454,26 @@ pub struct ModuleContext<'a> {
     /// host work that finds it; what it does and how it reports ok,
     /// changed or failed stay the same.
     pub result_seen: bool,
-    /// Of a seen result, the parts something may read, when the engine
-    /// could tell (a registered result whose every use it found); `None`:
-    /// any part. See [`ModuleContext::reads`].
-    pub demand: Option<&'a Demand>,
+    /// Of a seen result, where to ask which parts something may read (a
+    /// registered result whose every use the engine can look for); it is
+    /// asked only when a module wants to know, and answers `None` for
+    /// any part. `None`: any part. See [`ModuleContext::reads`].
+    pub demand: Option<&'a DemandOf<'a>>,
 }
+
+/// The engine's answer to which parts of a result something may read
+/// (`None`: any part), worked out when first asked.
+pub type DemandOf<'a> = dyn Fn() -> Option<std::sync::Arc<Demand>> + Send + Sync + 'a;
 
 impl ModuleContext<'_> {
     /// Whether anything may read the part of the result at `path` (keys
     /// from the result down: `["stat", "checksum"]`). When nothing does,
     /// a module may leave that part out, and the host work that finds it.
     pub fn reads(&self, path: &[&str]) -> bool {
-        self.result_seen && self.demand.is_none_or(|d| d.covers(path))
+        self.result_seen
+            && self
+                .demand
+                .is_none_or(|ask| ask().is_none_or(|d| d.covers(path)))
     }
 }
 

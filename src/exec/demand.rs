@@ -84,8 +84,13 @@ impl Corpus {
                 }
             }
         }
-        corpus.all = corpus.texts.iter().any(|t| reads_by_built_name(t));
-        corpus
+        Corpus::from_texts(corpus.texts)
+    }
+
+    /// Texts read whole, with nothing left out.
+    fn from_texts(texts: Vec<Vec<u8>>) -> Corpus {
+        let all = texts.iter().any(|t| reads_by_built_name(t));
+        Corpus { texts, all }
     }
 
     /// The parts of the variable `name` that anything reads; `None`: any
@@ -425,9 +430,7 @@ mod tests {
     use super::*;
 
     fn corpus(texts: &[&str]) -> Corpus {
-        let texts: Vec<Vec<u8>> = texts.iter().map(|t| t.as_bytes().to_vec()).collect();
-        let all = texts.iter().any(|t| reads_by_built_name(t));
-        Corpus { texts, all }
+        Corpus::from_texts(texts.iter().map(|t| t.as_bytes().to_vec()).collect())
     }
 
     fn paths(c: &Corpus, name: &str) -> Option<Vec<String>> {

@@ -1647,10 +1647,13 @@ impl Runner {
         let whole = self.results_shown
             || inherit.keyword(task, "failed_when").is_some()
             || task.keywords.get("until").is_some();
-        let demand = match &task.register {
-            Some(name) if !whole && task.loop_.is_none() => self.demand_of(name),
-            _ => None,
-        };
+        // Looked for only when a module asks (see `demand.rs`).
+        let register = task
+            .register
+            .as_deref()
+            .filter(|_| !whole && task.loop_.is_none());
+        let ask = || register.and_then(|name| self.demand_of(name));
+        let demand: Option<&herd_modules::api::DemandOf> = register.map(|_| &ask as _);
         let ctx = ModuleContext {
             host: host_handle.as_ref(),
             controller: &controller,
@@ -1658,7 +1661,7 @@ impl Runner {
             check_mode,
             diff,
             result_seen: whole || task.register.is_some(),
-            demand: demand.as_deref(),
+            demand,
         };
         let timeout = inherit
             .keyword(task, "timeout")
