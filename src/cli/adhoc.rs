@@ -14,7 +14,7 @@ use herd_modules::api::{Map, Value};
 
 use crate::report::{Event, Sink, Status};
 
-use super::playbook::{runtime, RunFlags};
+use super::playbook::{run_to_end, RunFlags};
 
 #[derive(Args, Debug, Default)]
 pub struct AdhocArgs {
@@ -169,8 +169,7 @@ pub fn run(args: &AdhocArgs) -> Result<i32> {
         ),
         out: std::io::stdout(),
     });
-    let rt = runtime()?;
-    let (result, fatal) = rt.block_on(crate::exec::run_adhoc(
+    let (result, fatal) = run_to_end(crate::exec::run_adhoc(
         &args.pattern,
         &args.module,
         module_args,
@@ -179,7 +178,7 @@ pub fn run(args: &AdhocArgs) -> Result<i32> {
         Arc::new(Templar::new()),
         opts,
         sink,
-    ));
+    ))?;
     if let Some(d) = fatal {
         super::report(&d);
     }

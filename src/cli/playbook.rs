@@ -341,14 +341,13 @@ fn run_plays(args: &PlaybookArgs, session: Session) -> Result<i32> {
     opts.flush_cache = args.flush_cache;
     let json = args.format.map(|f| f == OutputFormat::Json);
     let sink = output_sink(&session.config, json, args.verbose);
-    let runtime = runtime()?;
-    let (result, fatal) = runtime.block_on(crate::exec::run_playbook(
+    let (result, fatal) = run_to_end(crate::exec::run_playbook(
         &playbook,
         session.inventory,
         session.templar,
         opts,
         sink,
-    ));
+    ))?;
     if let Some(d) = fatal {
         super::report(&d);
     }
@@ -357,6 +356,17 @@ fn run_plays(args: &PlaybookArgs, session: Session) -> Result<i32> {
         let _ = writeln!(anstream::stderr(), "[ERROR]: User interrupted execution");
     }
     Ok(result.exit_code)
+}
+
+/// Runs a run's future on the one tokio runtime of the run. The future
+/// has closed every connection and written every output when it ends;
+/// what is left (a session task ending, an idle blocking thread) is not
+/// waited for, so the process ends as soon as the run does.
+pub fn run_to_end<F: std::future::Future>(run: F) -> Result<F::Output> {
+    let runtime = runtime()?;
+    let out = runtime.block_on(run);
+    runtime.shutdown_background();
+    Ok(out)
 }
 
 /// The one tokio runtime of a run.

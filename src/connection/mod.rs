@@ -414,18 +414,15 @@ pub async fn close_all() {
         let c = std::mem::take(&mut *c);
         (c.connections, c.ssh_hosts, c.local_hosts, c.slots)
     };
-    for cell in ssh_hosts.values() {
-        if let Some(h) = cell.get() {
-            h.close().await;
-        }
-    }
-    for h in local_hosts.values() {
-        h.close().await;
-    }
-    for cell in conns.values() {
-        if let Some(c) = cell.get() {
-            ssh::disconnect(c).await;
-        }
-    }
+    // All at once: each close waits for its shell to end, a round trip
+    // that would otherwise be paid once per host at the end of the run.
+    let shells = ssh_hosts.values().filter_map(|cell| cell.get());
+    futures::future::join(
+        futures::future::join_all(shells.map(|h| h.close())),
+        futures::future::join_all(local_hosts.values().map(|h| h.close())),
+    )
+    .await;
+    let conns = conns.values().filter_map(|cell| cell.get());
+    futures::future::join_all(conns.map(|c| ssh::disconnect(c))).await;
     drop(slots);
 }
