@@ -618,9 +618,19 @@ def main():
                         samples = None
                         break
                     r2 = b.run_tool(tool, args.workload, n, d, root, 2, rep)
-                    if r2["rc"] != 0 or r2["timed_out"]:
-                        what = "timed out" if r2["timed_out"] else f"exit {r2['rc']}"
-                        problems.append(f"{tool} {n} hosts run 2: {what} (see {r2['output']})")
+                    if r2["timed_out"]:
+                        # A lower bound too, as for run 1.
+                        bound = ""
+                        if herd_med:
+                            bound = f"; herd > {args.timeout / herd_med['run2']:.0f}× faster"
+                        rows.append((tool, n, None, f"run 1 {r1['wall']:.2f} s; run 2 did not "
+                                     f"finish within {args.timeout:.0f} s{bound}"))
+                        last_wall[tool] = (n, float("inf"))
+                        samples = None
+                        break
+                    if r2["rc"] != 0:
+                        problems.append(f"{tool} {n} hosts run 2: exit {r2['rc']} "
+                                        f"(see {r2['output']})")
                         samples = None
                         break
                     if tool in REPORTS_CHANGES:
