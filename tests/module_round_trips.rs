@@ -62,9 +62,10 @@ impl Host for Counting<'_> {
         path: &str,
         follow: bool,
         max: u64,
+        names: bool,
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
         self.call("stat_read");
-        self.inner.stat_read(path, follow, max).await
+        self.inner.stat_read(path, follow, max, names).await
     }
     // Each one request over a persistent shell, as stat_read.
     async fn exec_stat(

@@ -260,7 +260,7 @@ async fn files_round_trip_with_awkward_names() {
 
     // Metadata and content in one request: what stat and read_file give.
     for (path, follow) in [(&p, false), (&link, false), (&link, true), (&base, true)] {
-        let (st, data) = h.stat_read(path, follow, 100).await.unwrap().unwrap();
+        let (st, data) = h.stat_read(path, follow, 100, true).await.unwrap().unwrap();
         assert_eq!(Some(&st), h.stat(path, follow).await.unwrap().as_ref());
         let want = if st.kind == "file" {
             h.read_file(path).await.unwrap()
@@ -269,17 +269,46 @@ async fn files_round_trip_with_awkward_names() {
         };
         assert_eq!(data, want, "{path} follow={follow}");
     }
-    let (_, data) = h.stat_read(&p, false, 2).await.unwrap().unwrap();
+    // Without names: the ids stand in for the owner and group, the rest
+    // is the same.
+    let named = h.stat(&p, false).await.unwrap().unwrap();
+    assert_ne!(
+        named.owner,
+        named.uid.to_string(),
+        "the test user has a name"
+    );
+    let (st, data) = h.stat_read(&p, false, 100, false).await.unwrap().unwrap();
+    assert_eq!(
+        (st.owner.clone(), st.group.clone()),
+        (named.uid.to_string(), named.gid.to_string())
+    );
+    assert_eq!(
+        (st.kind.as_str(), st.mode, st.size, st.uid, st.gid, st.mtime),
+        (
+            named.kind.as_str(),
+            named.mode,
+            named.size,
+            named.uid,
+            named.gid,
+            named.mtime
+        )
+    );
+    assert_eq!(data, h.read_file(&p).await.unwrap());
+    let (_, data) = h.stat_read(&p, false, 2, true).await.unwrap().unwrap();
     assert_eq!(data, None, "bigger than max: not read");
     assert_eq!(
-        h.stat_read(&format!("{base}/absent"), true, 9)
+        h.stat_read(&format!("{base}/absent"), true, 9, true)
             .await
             .unwrap(),
         None
     );
     for name in names {
         let q = format!("{base}/{name}");
-        let (st, data) = h.stat_read(&q, false, u64::MAX).await.unwrap().unwrap();
+        let (st, data) = h
+            .stat_read(&q, false, u64::MAX, true)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(data.as_deref(), h.read_file(&q).await.unwrap().as_deref());
         assert_eq!(
             (st.kind.as_str(), st.size),
@@ -289,7 +318,7 @@ async fn files_round_trip_with_awkward_names() {
     h.exec(&format!("chmod 000 '{p}'"), &ExecOptions::default())
         .await
         .unwrap();
-    let (st, data) = h.stat_read(&p, false, 100).await.unwrap().unwrap();
+    let (st, data) = h.stat_read(&p, false, 100, true).await.unwrap().unwrap();
     assert_eq!((st.mode, data), (0, None), "unreadable: not read");
     h.exec(&format!("chmod 640 '{p}'"), &ExecOptions::default())
         .await
@@ -578,7 +607,11 @@ async fn new_files_and_small_reads() {
     for (name, data) in reads {
         let p = format!("{base}/{name}");
         h.write_file(&p, &data, None).await.unwrap();
-        let (st, got) = h.stat_read(&p, false, 1 << 20).await.unwrap().unwrap();
+        let (st, got) = h
+            .stat_read(&p, false, 1 << 20, true)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(st.size, data.len() as u64, "{name}");
         let want = (name != "nul").then_some(data);
         assert_eq!(got, want, "{name}");

@@ -333,3 +333,57 @@ fn unreachable_and_failing_hosts_leave_the_others_to_finish() {
     }
     assert!(base.join("good1/app/marker").exists());
 }
+
+/// The files modules leave the owner's and group's names out of their
+/// look at an existing file when nobody sees the result and no owner or
+/// group is asked (the ids stand in). Asked by name, owner and group are
+/// still compared by name (no change on the second run); a registered
+/// result still reports the names.
+#[test]
+fn owners_are_compared_and_reported_by_name() {
+    support::require_environment();
+    let sshd = Sshd::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = work.path().join("hosts");
+    std::fs::create_dir_all(&base).unwrap();
+    let names: Vec<String> = vec!["h01".into(), "h02".into()];
+    fleet_dirs(&base, &names);
+    std::fs::write(
+        work.path().join("hosts.ini"),
+        inventory(&sshd, &base, &names, ""),
+    )
+    .unwrap();
+    std::fs::write(work.path().join("t.j2"), "{{ inventory_hostname }}\n").unwrap();
+    let user = support::USER;
+    let playbook = format!(
+        r#"- hosts: fleet
+  gather_facts: false
+  tasks:
+    - copy: content="a\n" dest="{{{{ root }}}}/named" owner={user} group={user}
+    - template: src=t.j2 dest="{{{{ root }}}}/templated" owner={user}
+    - lineinfile: path="{{{{ root }}}}/edited" line=x create=true group={user}
+    - copy: content="b\n" dest="{{{{ root }}}}/plain"
+    - copy: content="b\n" dest="{{{{ root }}}}/plain"
+      register: seen
+    - debug: msg="owner={{{{ seen.owner }}}} group={{{{ seen.group }}}}"
+"#
+    );
+    std::fs::write(work.path().join("site.yml"), playbook).unwrap();
+    let args = ["-i", "hosts.ini", "site.yml"];
+    let first = herd(work.path(), &args);
+    assert_eq!(first.code, Some(0), "{}", first.stdout);
+    let second = herd(work.path(), &args);
+    assert_eq!(second.code, Some(0), "{}", second.stdout);
+    assert!(
+        changed(&second).values().all(|c| *c == 0),
+        "{}",
+        second.stdout
+    );
+    let shown = format!("owner={user} group={user}");
+    assert_eq!(
+        second.stdout.matches(&shown).count(),
+        names.len(),
+        "{}",
+        second.stdout
+    );
+}

@@ -264,12 +264,17 @@ pub trait Host: Send + Sync {
     /// `max` bytes, in one round trip where the connection can. The
     /// content is `None` when it was not read (too big, not a regular
     /// file, unreadable): call [`Host::read_file`] for the error then.
+    /// Without `names` the owner and group may come as their ids (the
+    /// host is spared looking the names up): for a caller that does not
+    /// show them and compares no owner or group.
     async fn stat_read(
         &self,
         path: &str,
         follow: bool,
         max: u64,
+        names: bool,
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
+        let _ = names;
         stat_then_read(self, path, follow, max).await
     }
 

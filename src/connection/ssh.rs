@@ -1265,8 +1265,9 @@ impl Host for SshHost {
         path: &str,
         follow: bool,
         max: u64,
+        names: bool,
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
-        let done = on_shell!(self, s => s.stat_read(path, follow, max))?;
+        let done = on_shell!(self, s => s.stat_read(path, follow, max, names))?;
         match done {
             Some(r) => Ok(r),
             // No stat command on the host: two requests.

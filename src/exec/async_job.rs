@@ -237,8 +237,9 @@ impl Host for DetachedHost {
         path: &str,
         follow: bool,
         max: u64,
+        names: bool,
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
-        self.host().await?.stat_read(path, follow, max).await
+        self.host().await?.stat_read(path, follow, max, names).await
     }
 
     async fn write_stat(

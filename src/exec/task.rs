@@ -251,8 +251,9 @@ impl Host for EnvHost {
         path: &str,
         follow: bool,
         max: u64,
+        names: bool,
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
-        self.inner.stat_read(path, follow, max).await
+        self.inner.stat_read(path, follow, max, names).await
     }
     async fn exec_stat(
         &self,
@@ -410,6 +411,7 @@ impl Host for TracedHost {
         path: &str,
         follow: bool,
         max: u64,
+        names: bool,
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
         if !self.no_log {
             self.show(format!(
@@ -417,7 +419,7 @@ impl Host for TracedHost {
                 herd_modules::api::shell_quote(path)
             ));
         }
-        self.inner.stat_read(path, follow, max).await
+        self.inner.stat_read(path, follow, max, names).await
     }
     async fn exec_stat(
         &self,

@@ -406,7 +406,10 @@ pub async fn put_from(
             prefetched = p.known_data.clone();
             st.clone()
         }
-        None => match host.stat_read(&dest, false, LARGE_FILE).await? {
+        None => match host
+            .stat_read(&dest, false, LARGE_FILE, names_wanted(ctx))
+            .await?
+        {
             Some((st, data)) => {
                 prefetched = data;
                 Some(st)
@@ -754,6 +757,16 @@ fn check_mode_write(diff: Vec<Diff>) -> Outcome {
     with_empty_diff(out)
 }
 
+/// Whether the destination's owner and group names matter: the result is
+/// seen (it reports them), or the task asks for an owner or a group
+/// (compared by name).
+fn names_wanted(ctx: &ModuleContext<'_>) -> bool {
+    ctx.result_seen
+        || ["owner", "group"]
+            .iter()
+            .any(|k| ctx.args.get(*k).is_some_and(|v| !v.is_null()))
+}
+
 /// Where a single source file goes: inside dest when dest ends in `/`
 /// or is a directory. Also what is at the returned path when that is
 /// already known, with a small file's content (saving [`put_file`] round
@@ -781,7 +794,11 @@ async fn probe_dest(
     ctx: &ModuleContext<'_>,
     dest: &str,
 ) -> Result<(Option<FileStat>, Option<Vec<u8>>, bool), HostError> {
-    let (st, data) = match ctx.host.stat_read(dest, false, LARGE_FILE).await? {
+    let (st, data) = match ctx
+        .host
+        .stat_read(dest, false, LARGE_FILE, names_wanted(ctx))
+        .await?
+    {
         Some((st, data)) => (Some(st), data),
         None => (None, None),
     };

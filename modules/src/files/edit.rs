@@ -17,7 +17,8 @@ pub async fn read_current(
     ctx: &ModuleContext<'_>,
     path: &str,
 ) -> Result<Result<Current, Outcome>, HostError> {
-    let data = match ctx.host.stat_read(path, true, u64::MAX).await? {
+    // Only the kind is looked at here: no owner or group names.
+    let data = match ctx.host.stat_read(path, true, u64::MAX, false).await? {
         None => None,
         Some((st, _)) if st.kind == "directory" => {
             return Ok(Err(Outcome::failed(format!(
