@@ -110,7 +110,9 @@ fn extras_script(path: &str, follow: bool, algo: Option<&str>, mime: bool, attrs
     let l = if follow { "-L " } else { "" };
     // Nothing is started for a missing path (a dangling link followed is
     // missing, as Ansible finds it). One stat(1) prints the metadata
-    // Host::stat reads, then the rest.
+    // Host::stat reads, then the rest, straight to the output (its line
+    // ends in a newline): no command substitution, so no fork of the
+    // shell.
     let there = if follow {
         "[ -e \"$p\" ]"
     } else {
@@ -118,7 +120,7 @@ fn extras_script(path: &str, follow: bool, algo: Option<&str>, mime: bool, attrs
     };
     let mut s = format!(
         "p={p}; if {there}; then printf 'exists=1\\0'; \
-         printf 'stat=%s\\0' \"$(stat {l}-c '{STAT_FORMAT}|%X %Z %i %d %h %b %o %t %T' -- \"$p\" 2>/dev/null)\"; \
+         printf 'stat='; stat {l}-c '{STAT_FORMAT}|%X %Z %i %d %h %b %o %t %T' -- \"$p\" 2>/dev/null; printf '\\0'; \
          [ -r \"$p\" ] && printf 'readable=1\\0'; [ -w \"$p\" ] && printf 'writeable=1\\0'; \
          [ -x \"$p\" ] && printf 'executable=1\\0'; "
     );
