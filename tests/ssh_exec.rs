@@ -508,6 +508,70 @@ async fn own_scripts_run_without_a_fork() {
     h.close().await;
 }
 
+/// Small text is written by herd's own script in the driver (a new file
+/// without a fork); whatever branch it takes, the session's umask is as
+/// it was, and the user's commands do not see the script's variables.
+#[tokio::test]
+async fn small_writes_leave_the_sessions_umask_alone() {
+    let sshd = Sshd::start();
+    let h = host_with(&sshd, true).await;
+    let no = ExecOptions::default();
+    let umask = || async { h.exec("umask", &no).await.unwrap().stdout_text() };
+    let before = umask().await;
+    assert_eq!(before.trim().len(), 4, "{before:?}");
+    let base = h.exec("mktemp -d", &no).await.unwrap().stdout_text();
+    let base = base.trim();
+    let mode = |p: String| {
+        let h = &h;
+        async move { h.stat(&p, false).await.unwrap().map(|s| s.mode) }
+    };
+    // New files: by the umask (0644, 0600), or through a rename (0755).
+    for (name, want) in [
+        ("plain", None),
+        ("private", Some(0o600)),
+        ("run", Some(0o755)),
+    ] {
+        let p = format!("{base}/{name}");
+        h.write_file(&p, b"one\n", want).await.unwrap();
+        assert_eq!(mode(p.clone()).await, Some(want.unwrap_or(0o644)), "{name}");
+        assert_eq!(
+            h.read_file(&p).await.unwrap().as_deref(),
+            Some(&b"one\n"[..])
+        );
+        assert_eq!(umask().await, before, "after {name}");
+    }
+    // A file replaced keeps its mode; the state comes back with it.
+    let p = format!("{base}/plain");
+    h.exec(&format!("chmod 640 {p}"), &no).await.unwrap();
+    let st = h
+        .write_stat(&p, Source::Bytes(b"two\n"), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((st.mode, st.size), (0o640, 4));
+    assert_eq!(umask().await, before, "after a replacement");
+    // A dangling link is replaced by the file.
+    let link = format!("{base}/link");
+    h.exec(&format!("ln -s {base}/nowhere {link}"), &no)
+        .await
+        .unwrap();
+    h.write_file(&link, b"three\n", None).await.unwrap();
+    let st = h.stat(&link, false).await.unwrap().unwrap();
+    assert_eq!((st.kind.as_str(), st.mode), ("file", 0o644));
+    assert_eq!(umask().await, before, "after a link");
+    // A write that fails says where, and leaves the umask too.
+    let e = h
+        .write_file(&format!("{base}/missing/f"), b"x", None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("missing/f"), "{e}");
+    assert_eq!(umask().await, before, "after a failure");
+    let r = h.exec("printf '%s' \"${x-unset}\"", &no).await.unwrap();
+    assert_eq!(r.stdout_text(), "unset");
+    h.exec(&format!("rm -rf {base}"), &no).await.unwrap();
+    h.close().await;
+}
+
 #[tokio::test]
 async fn a_fleet_of_hosts_on_one_sshd() {
     let sshd = Sshd::start();

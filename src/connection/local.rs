@@ -445,7 +445,7 @@ mod tests {
         )
         .unwrap();
         let tmp = transfer::temp_path(p, "short");
-        let script = transfer::write_script(p, &tmp, transfer::Fill::Stdin(1000), None);
+        let script = transfer::write_script(p, &tmp, transfer::Fill::Stdin(1000), None, None);
         let data = vec![b'x'; 600];
         let mut reader = &data[..];
         let run = async {

@@ -56,16 +56,28 @@ pub fn nonce() -> String {
         .collect()
 }
 
+/// The umask the driver printed after [`UMASK_MARK`] in `out` (what came
+/// before its ready marker): four octal digits at most, or `None`.
+fn session_umask(out: &[u8]) -> Option<String> {
+    let at = find(out, UMASK_MARK.as_bytes(), 0)? + UMASK_MARK.len();
+    let word: String = String::from_utf8_lossy(&out[at..])
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    (!word.is_empty() && word.len() <= 4 && word.chars().all(|c| ('0'..='7').contains(&c)))
+        .then_some(word)
+}
+
 /// Scripts up to this size travel quoted in the request line; larger
 /// ones (and any holding a NUL byte) go through a file, which also avoids
 /// the kernel's 128 KiB limit on one argument.
 const INLINE_MAX: usize = 64 * 1024;
 
 /// The shell variables and functions of the driver, unset before a
-/// command runs so it sees what a fresh `sh -c` would. `o p z` are the
+/// command runs so it sees what a fresh `sh -c` would. `o p x z` are the
 /// scratch variables of herd's own requests, which run in the driver.
 const DRIVER_NAMES: &str =
-    "herd_k herd_m herd_t herd_f herd_n herd_s herd_i herd_r herd_x herd_p herd_w herd_z D o p z";
+    "herd_k herd_m herd_t herd_f herd_n herd_s herd_i herd_r herd_x herd_p herd_w herd_z D o p x z";
 
 /// The driver's definitions, sent as the first input of the reading
 /// shell. Each request is then one call `herd_q K M T F N SCRIPT`:
@@ -176,7 +188,11 @@ pub fn start_line(become_: Option<&Become>, shell: &str, pty: bool) -> Result<St
         Some(b) => format!("exec {}", b.wrap(&inner, &prompt)?),
         // `exec /bin/sh` first: the login shell may not be POSIX.
         None if early => {
-            prelude.push_str(&format!("printf '%s\\n' {ready}\n"));
+            // The session's umask, for herd's own writes (see
+            // `Shell::write`): the builtin prints it, no fork.
+            prelude.push_str(&format!(
+                "printf '{UMASK_MARK}'; umask\nprintf '%s\\n' {ready}\n"
+            ));
             "exec /bin/sh -s".to_string()
         }
         None => format!("exec /bin/sh -c {}", shell_quote(&inner)),
@@ -201,7 +217,13 @@ pub struct Shell {
     /// stdout and stderr share one stream (a pty): stderr follows the
     /// stdout marker.
     merged: bool,
+    /// The session's umask as the driver printed it when it started
+    /// (without become or pty): herd's own writes set it back.
+    umask: Option<String>,
 }
+
+/// What the driver prints before its umask when it starts.
+const UMASK_MARK: &str = "herd-umask ";
 
 /// How a command ended.
 pub struct Finished {
@@ -232,6 +254,7 @@ impl Shell {
             closed: false,
             what: what.to_string(),
             merged: pty,
+            umask: None,
         };
         let (prompt, marker) = (start.prompt.as_str(), format!("{}\n", start.ready));
         if start.early {
@@ -242,6 +265,7 @@ impl Shell {
         let wait = async {
             loop {
                 if let Some(pos) = find(&shell.stdout, marker.as_bytes(), 0) {
+                    shell.umask = session_umask(&shell.stdout[..pos]);
                     shell.stdout.drain(..pos + marker.len());
                     shell.stderr.clear();
                     return Ok(());
@@ -398,7 +422,7 @@ impl Shell {
 
     /// Runs one of herd's own scripts in the driver itself (no fork): it
     /// ends with `return`, never `exit` or `exec`, and sets no variable
-    /// but `o p z`.
+    /// but `o p x z`.
     async fn run_own(&mut self, script: &str) -> Result<ExecResult, HostError> {
         Ok(self.run_with(script, None, None, true).await?.result)
     }
@@ -626,7 +650,7 @@ impl Shell {
         src: Source<'_>,
         mode: Option<u32>,
     ) -> Result<(), HostError> {
-        let done = self.write(path, src, mode, "").await?;
+        let done = self.write(path, src, mode, false).await?;
         if done.rc != 0 {
             return Err(write_failed(path, &done));
         }
@@ -641,39 +665,61 @@ impl Shell {
         src: Source<'_>,
         mode: Option<u32>,
     ) -> Result<Option<FileStat>, HostError> {
-        let then = format!(
-            "printf %s '{STAT_MARK}'\n{}",
-            stat_script(path, false, "exit")
-        );
-        let done = self.write(path, src, mode, &then).await?;
+        let done = self.write(path, src, mode, true).await?;
         match split_stat(path, done)? {
             (_, Some(st)) => Ok(st),
             (done, None) => Err(write_failed(path, &done)),
         }
     }
 
-    /// A write, with `then` run after it when it succeeded; the caller
-    /// tells from the result whether it did.
+    /// A write, with a [`stat_script`] of `path` after it when it
+    /// succeeded and `stat_after`; the caller tells from the result
+    /// whether it did. Small text is written by one of herd's own scripts
+    /// when the session's umask is known (no fork for a new file).
     async fn write(
         &mut self,
         path: &str,
         src: Source<'_>,
         mode: Option<u32>,
-        then: &str,
+        stat_after: bool,
     ) -> Result<ExecResult, HostError> {
+        let then = |leave: &str| {
+            if stat_after {
+                format!(
+                    "printf %s '{STAT_MARK}'\n{}",
+                    stat_script(path, false, leave)
+                )
+            } else {
+                String::new()
+            }
+        };
         let tmp = transfer::temp_path(path, &nonce());
         let done = match (transfer::inline(&src), transfer::open(&src).await?, src) {
             (Some(text), _, _) => {
-                let script = transfer::write_script(path, &tmp, Fill::Inline(text), mode) + then;
-                self.run(&script, None, None).await?
+                let fill = || Fill::Inline(text);
+                let own = self.umask.as_deref().map(|u| {
+                    transfer::write_script(path, &tmp, fill(), mode, Some(u)) + &then("return")
+                });
+                match own.filter(|s| s.len() <= INLINE_MAX) {
+                    // Travels in the request line: run by the driver
+                    // itself, never by a shell reading a file.
+                    Some(script) => self.run_with(&script, None, None, true).await?,
+                    None => {
+                        let script =
+                            transfer::write_script(path, &tmp, fill(), mode, None) + &then("exit");
+                        self.run(&script, None, None).await?
+                    }
+                }
             }
             (None, Some((mut reader, len)), _) => {
-                let script = transfer::write_script(path, &tmp, Fill::Stdin(len), mode) + then;
+                let script = transfer::write_script(path, &tmp, Fill::Stdin(len), mode, None)
+                    + &then("exit");
                 self.run_with(&script, Some((&mut *reader, len)), None, false)
                     .await?
             }
             (None, None, Source::HostFile(from)) => {
-                let script = transfer::write_script(path, &tmp, Fill::HostFile(from), mode) + then;
+                let script = transfer::write_script(path, &tmp, Fill::HostFile(from), mode, None)
+                    + &then("exit");
                 self.run(&script, None, None).await?
             }
             (None, None, _) => {

@@ -106,7 +106,19 @@ pub fn inline<'a>(src: &Source<'a>) -> Option<&'a str> {
 /// then written in place (one `write` of the `printf` builtin, the file
 /// removed if it fails), other content still through the temporary file
 /// and a rename.
-pub fn write_script(path: &str, tmp: &str, fill: Fill<'_>, mode: Option<u32>) -> String {
+///
+/// With `own` (the session's umask, as `umask` printed it) and small
+/// text, the script is one of herd's own, run in the driver shell
+/// itself: a new file is written there, the umask set for its mode and
+/// set back after; a file to replace (which takes the private temporary
+/// file) is written in a subshell. It ends with `return`, never `exit`.
+pub fn write_script(
+    path: &str,
+    tmp: &str,
+    fill: Fill<'_>,
+    mode: Option<u32>,
+    own: Option<&str>,
+) -> String {
     let (p, t) = (shell_quote(path), shell_quote(tmp));
     let mode = mode.unwrap_or(0o644);
     let (text, into) = match fill {
@@ -152,13 +164,37 @@ pub fn write_script(path: &str, tmp: &str, fill: Fill<'_>, mode: Option<u32>) ->
     } else {
         renamed.clone()
     };
+    let replaced = format!(
+        "umask 077\n\
+         {into}\
+         o=$(stat -L -c '%a %u:%g' {p}) || {{ rm -f {t}; exit 1; }}; m=${{o%% *}}; chown \"${{o#* }}\" {t} 2>/dev/null\n\
+         chmod \"$m\" {t} && mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n"
+    );
+    if let (Some(session), Fill::Inline(_)) = (own, &fill) {
+        // In the driver: what changes the umask for more than one
+        // builtin runs in a subshell; a new file's umask is set back.
+        let new = if by_umask {
+            format!(
+                "umask {:03o}\nprintf %s \"$x\" >{p} || {{ umask {session}; rm -f {p}; return 1; }}\numask {session}\n",
+                !mode & 0o777
+            )
+        } else {
+            format!("( {renamed}) || return 1\n")
+        };
+        return format!(
+            "{text}if [ -e {p} ]; then\n\
+             ( {replaced}) || return 1\n\
+             elif [ -L {p} ]; then\n\
+             ( {renamed}) || return 1\n\
+             else\n\
+             {new}\
+             fi\n"
+        );
+    }
     // A dangling link is replaced by the file, not followed.
     format!(
         "{text}if [ -e {p} ]; then\n\
-         umask 077\n\
-         {into}\
-         o=$(stat -L -c '%a %u:%g' {p}) || {{ rm -f {t}; exit 1; }}; m=${{o%% *}}; chown \"${{o#* }}\" {t} 2>/dev/null\n\
-         chmod \"$m\" {t} && mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n\
+         {replaced}\
          elif [ -L {p} ]; then\n\
          {renamed}\
          else\n\
