@@ -272,9 +272,8 @@ pub trait Host: Send + Sync {
         path: &str,
         follow: bool,
         max: u64,
-        names: bool,
+        _names: bool,
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
-        let _ = names;
         stat_then_read(self, path, follow, max).await
     }
 

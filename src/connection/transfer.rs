@@ -151,46 +151,40 @@ pub fn write_script(
     let renamed = format!(
         "umask 077\n{into}chmod {mode:o} {t} && mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n"
     );
-    let new = if by_umask && matches!(fill, Fill::Inline(_)) {
-        format!(
-            "umask {:03o}\nprintf %s \"$x\" >{p} || {{ rm -f {p}; exit 1; }}\n",
-            !mode & 0o777
-        )
-    } else if by_umask {
-        format!(
-            "umask {:03o}\n{into}mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n",
-            !mode & 0o777
-        )
-    } else {
-        renamed.clone()
-    };
     let replaced = format!(
         "umask 077\n\
          {into}\
          o=$(stat -L -c '%a %u:%g' {p}) || {{ rm -f {t}; exit 1; }}; m=${{o%% *}}; chown \"${{o#* }}\" {t} 2>/dev/null\n\
          chmod \"$m\" {t} && mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n"
     );
-    if let (Some(session), Fill::Inline(_)) = (own, &fill) {
+    let new_umask = !mode & 0o777;
+    let (replaced, renamed, new) = match (own, &fill) {
         // In the driver: what changes the umask for more than one
         // builtin runs in a subshell; a new file's umask is set back.
-        let new = if by_umask {
-            format!(
-                "umask {:03o}\nprintf %s \"$x\" >{p} || {{ umask {session}; rm -f {p}; return 1; }}\numask {session}\n",
-                !mode & 0o777
-            )
-        } else {
-            format!("( {renamed}) || return 1\n")
-        };
-        return format!(
-            "{text}if [ -e {p} ]; then\n\
-             ( {replaced}) || return 1\n\
-             elif [ -L {p} ]; then\n\
-             ( {renamed}) || return 1\n\
-             else\n\
-             {new}\
-             fi\n"
-        );
-    }
+        (Some(session), Fill::Inline(_)) => {
+            let sub = |branch: &str| format!("( {branch}) || return 1\n");
+            let new = if by_umask {
+                format!(
+                    "umask {new_umask:03o}\nprintf %s \"$x\" >{p} || {{ umask {session}; rm -f {p}; return 1; }}\numask {session}\n"
+                )
+            } else {
+                sub(&renamed)
+            };
+            (sub(&replaced), sub(&renamed), new)
+        }
+        _ => {
+            let new = if by_umask && matches!(fill, Fill::Inline(_)) {
+                format!(
+                    "umask {new_umask:03o}\nprintf %s \"$x\" >{p} || {{ rm -f {p}; exit 1; }}\n"
+                )
+            } else if by_umask {
+                format!("umask {new_umask:03o}\n{into}mv -f {t} {p} || {{ rm -f {t}; exit 1; }}\n")
+            } else {
+                renamed.clone()
+            };
+            (replaced, renamed, new)
+        }
+    };
     // A dangling link is replaced by the file, not followed.
     format!(
         "{text}if [ -e {p} ]; then\n\
