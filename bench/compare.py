@@ -598,39 +598,34 @@ def main():
                 reps = args.runs
                 samples = []
                 rep = 0
+
+                def stopped(run_no, r, before=""):
+                    """Whether run `run_no` (its result `r`) ends this tool
+                    at this size: slower than --timeout is a lower bound,
+                    not a failure; any other failure is a problem."""
+                    if r["timed_out"]:
+                        bound = ""
+                        if herd_med:
+                            bound = (f"; herd > {args.timeout / herd_med[f'run{run_no}']:.0f}×"
+                                     " faster")
+                        rows.append((tool, n, None, f"{before}run {run_no} did not finish "
+                                     f"within {args.timeout:.0f} s{bound}"))
+                        last_wall[tool] = (n, float("inf"))
+                        return True
+                    if r["rc"] != 0:
+                        problems.append(f"{tool} {n} hosts run {run_no}: exit {r['rc']} "
+                                        f"(see {r['output']})")
+                        return True
+                    return False
+
                 while rep < reps:
                     root = b.fresh_root(tool, args.workload, n, rep)
                     r1 = b.run_tool(tool, args.workload, n, d, root, 1, rep)
-                    if r1["timed_out"]:
-                        # A lower bound, not a failure: the tool is slower
-                        # than --timeout here.
-                        bound = ""
-                        if herd_med:
-                            bound = f"; herd > {args.timeout / herd_med['run1']:.0f}× faster"
-                        rows.append((tool, n, None, f"run 1 did not finish within "
-                                     f"{args.timeout:.0f} s{bound}"))
-                        last_wall[tool] = (n, float("inf"))
-                        samples = None
-                        break
-                    if r1["rc"] != 0:
-                        what = "timed out" if r1["timed_out"] else f"exit {r1['rc']}"
-                        problems.append(f"{tool} {n} hosts run 1: {what} (see {r1['output']})")
+                    if stopped(1, r1):
                         samples = None
                         break
                     r2 = b.run_tool(tool, args.workload, n, d, root, 2, rep)
-                    if r2["timed_out"]:
-                        # A lower bound too, as for run 1.
-                        bound = ""
-                        if herd_med:
-                            bound = f"; herd > {args.timeout / herd_med['run2']:.0f}× faster"
-                        rows.append((tool, n, None, f"run 1 {r1['wall']:.2f} s; run 2 did not "
-                                     f"finish within {args.timeout:.0f} s{bound}"))
-                        last_wall[tool] = (n, float("inf"))
-                        samples = None
-                        break
-                    if r2["rc"] != 0:
-                        problems.append(f"{tool} {n} hosts run 2: exit {r2['rc']} "
-                                        f"(see {r2['output']})")
+                    if stopped(2, r2, f"run 1 {r1['wall']:.2f} s; "):
                         samples = None
                         break
                     if tool in REPORTS_CHANGES:
