@@ -15,7 +15,7 @@
 //! command cannot eat the next one. Then the shell is closed and the
 //! connection dropped. Uses the same russh as herd, with the transport
 //! settings herd needs (`nodelay`, `TCP_QUICKACK` re-armed after each
-//! read), so the gap between herd and this program is herd's own cost.
+//! read, herd's key exchange order), so the gap between herd and this program is herd's own cost.
 //!
 //! ```text
 //! ssh_floor --port P --user U --key PATH --hosts N [--address 127.0.0.1]
@@ -340,6 +340,8 @@ async fn run(args: Args) -> Result<(), String> {
     let config = Arc::new(client::Config {
         // russh defaults to Nagle's algorithm, ~44 ms per command.
         nodelay: true,
+        // herd's key exchange order: the same transport.
+        preferred: herd::connection::ssh::preferred(),
         ..client::Config::default()
     });
     let plan = Arc::new(Plan {

@@ -330,3 +330,24 @@ fn encrypted_key_passphrase_is_asked_once_on_a_terminal() {
         assert_eq!(text.matches("ok=1 ").count(), 3, "{text}");
     }
 }
+
+/// The key exchange: ECDH on P-256 first (no post-quantum hybrid this
+/// sshd and herd share comes before it), and X25519 with a server that
+/// offers only that.
+#[tokio::test]
+async fn key_exchange_prefers_p256_and_falls_back_to_x25519() {
+    let auth = "UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n";
+    for (server, used) in [
+        ("", "ecdh-sha2-nistp256"),
+        ("KexAlgorithms curve25519-sha256\n", "curve25519-sha256"),
+    ] {
+        let sshd = Sshd::start_logging(auth, server, "DEBUG1");
+        let s = sshd.settings();
+        assert_eq!(whoami(&sshd, &s, &Options::default()).await, support::USER);
+        let log = sshd.log();
+        assert!(
+            log.contains(&format!("kex: algorithm: {used} ")),
+            "{used}: {log}"
+        );
+    }
+}

@@ -174,6 +174,12 @@ impl Sshd {
     /// lines at the end of its config (where a keyword whose last value
     /// wins, such as `MaxStartups`, overrides the harness's).
     pub fn start_with_extra(auth: &str, extra: &str) -> Sshd {
+        Sshd::start_logging(auth, extra, "ERROR")
+    }
+
+    /// [`Sshd::start_with_extra`], logging at `level` (`DEBUG1` shows
+    /// the algorithms each connection negotiated) to [`Sshd::log`].
+    pub fn start_logging(auth: &str, extra: &str, level: &str) -> Sshd {
         require_environment();
         let dir = tempfile::Builder::new()
             .prefix("herd-sshd-")
@@ -202,7 +208,7 @@ impl Sshd {
              AuthorizedKeysFile {d}/authorized_keys\n{auth}StrictModes no\n\
              PubkeyAuthentication yes\n\
              PermitRootLogin no\nAllowUsers {USER} {PASSWORD_USER} {TTY_USER} {BUSYBOX_USER}\nMaxStartups 200:30:400\n\
-             MaxSessions 64\nLogLevel ERROR\nPrintMotd no\n{extra}\n\
+             MaxSessions 64\nLogLevel {level}\nPrintMotd no\n{extra}\n\
              Match User {BUSYBOX_USER}\n  SetEnv PATH={BUSYBOX_BIN}\n",
             d = d.display()
         );
@@ -246,6 +252,11 @@ impl Sshd {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What sshd has logged so far.
+    pub fn log(&self) -> String {
+        read(&self.dir.path().join("sshd.log"))
     }
 
     pub fn dir(&self) -> &Path {
