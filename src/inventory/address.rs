@@ -10,67 +10,102 @@ const NUMERIC_RANGE: &str = r"\[(?:[0-9]+:[0-9]+)(?::[0-9]+)?\]";
 const HEX_RANGE: &str = r"\[(?:[0-9a-f]+:[0-9a-f]+)(?::[0-9]+)?\]";
 const ALNUM_RANGE: &str = r"\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]";
 
-struct Patterns {
-    bracketed_hostport: Regex,
-    hostport: Regex,
-    ipv4: Regex,
-    ipv6: Regex,
-    hostname: Regex,
+/// Compiles a pattern that is part of this file.
+fn compile(re: &str) -> Regex {
+    Regex::new(re).expect("static pattern is valid")
 }
 
-fn patterns() -> &'static Patterns {
-    static P: OnceLock<Patterns> = OnceLock::new();
-    P.get_or_init(|| {
-        let i6 = format!("(?:[0-9a-f]{{1,4}}|{HEX_RANGE})");
+fn bracketed_hostport() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| compile(r"^\[(.+)\]:([0-9]+)$"))
+}
+
+fn hostport() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| compile(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$"))
+}
+
+fn ipv4(name: &str) -> bool {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| {
         let i4 = format!("(?:[01]?[0-9]{{1,2}}|2[0-4][0-9]|25[0-5]|{NUMERIC_RANGE})");
-        let ipv6 = [
-            format!("(?:{i6}:){{7}}{i6}"),
-            format!("(?:{i6}:){{1,6}}:"),
-            format!("(?:{i6}:)(?::{i6}){{1,6}}"),
-            format!("(?:{i6}:){{2}}(?::{i6}){{1,5}}"),
-            format!("(?:{i6}:){{3}}(?::{i6}){{1,4}}"),
-            format!("(?:{i6}:){{4}}(?::{i6}){{1,3}}"),
-            format!("(?:{i6}:){{5}}(?::{i6}){{1,2}}"),
-            format!("(?:{i6}:){{6}}(?::{i6})"),
-            format!(":(?::{i6}){{1,6}}"),
-            format!("{i6}?::"),
-            format!("(?:0:){{6}}(?:{i6}\\.){{3}}{i6}"),
-            format!("::(?:ffff:)?(?:{i6}\\.){{3}}{i6}"),
-            format!("(?:0:){{5}}ffff:(?:{i6}\\.){{3}}{i6}"),
-        ]
-        .join("|");
-        // Ansible's label forbids a trailing `_` or `-` with a look-behind;
-        // the regex crate has none, so the label must end on a word
-        // character other than `_`, or on a range.
+        compile(&format!("(?i)^(?:{i4}\\.){{3}}{i4}$"))
+    })
+    .is_match(name)
+}
+
+/// Every form of an IPv6 address holds a `:`; without one the pattern
+/// is not even compiled.
+fn ipv6(name: &str) -> bool {
+    static R: OnceLock<Regex> = OnceLock::new();
+    name.contains(':')
+        && R.get_or_init(|| {
+            let i6 = format!("(?:[0-9a-f]{{1,4}}|{HEX_RANGE})");
+            let forms = [
+                format!("(?:{i6}:){{7}}{i6}"),
+                format!("(?:{i6}:){{1,6}}:"),
+                format!("(?:{i6}:)(?::{i6}){{1,6}}"),
+                format!("(?:{i6}:){{2}}(?::{i6}){{1,5}}"),
+                format!("(?:{i6}:){{3}}(?::{i6}){{1,4}}"),
+                format!("(?:{i6}:){{4}}(?::{i6}){{1,3}}"),
+                format!("(?:{i6}:){{5}}(?::{i6}){{1,2}}"),
+                format!("(?:{i6}:){{6}}(?::{i6})"),
+                format!(":(?::{i6}){{1,6}}"),
+                format!("{i6}?::"),
+                format!("(?:0:){{6}}(?:{i6}\\.){{3}}{i6}"),
+                format!("::(?:ffff:)?(?:{i6}\\.){{3}}{i6}"),
+                format!("(?:0:){{5}}ffff:(?:{i6}\\.){{3}}{i6}"),
+            ]
+            .join("|");
+            compile(&format!("(?i)^(?:{forms})$"))
+        })
+        .is_match(name)
+}
+
+/// Whether `name` is a host name as Ansible's pattern has it: dotted
+/// labels of word characters and `-`, each starting with a word
+/// character and ending with one other than `_` (or with ranges). Plain
+/// ASCII names are decided without the pattern, whose Unicode classes
+/// take milliseconds to compile.
+fn hostname(name: &str) -> bool {
+    let plain_label = |l: &[u8]| match (l.first(), l.last()) {
+        (Some(first), Some(last)) => {
+            (first.is_ascii_alphanumeric() || *first == b'_')
+                && last.is_ascii_alphanumeric()
+                && l.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
+        }
+        _ => false,
+    };
+    name.split('.').all(|l| plain_label(l.as_bytes())) || hostname_pattern().is_match(name)
+}
+
+fn hostname_pattern() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| {
+        // Ansible's label forbids a trailing `_` or `-` with a
+        // look-behind; the regex crate has none, so the label must end
+        // on a word character other than `_`, or on a range.
         let end = format!("(?:[\\w&&[^_]]|{ALNUM_RANGE})");
         let label = format!(
             "(?:{ALNUM_RANGE}|[\\w&&[^_]]|(?:\\w|{ALNUM_RANGE})(?:[\\w-]|{ALNUM_RANGE})*{end})"
         );
-        let compile = |re: String| Regex::new(&re).expect("static pattern is valid");
-        Patterns {
-            bracketed_hostport: compile(r"^\[(.+)\]:([0-9]+)$".into()),
-            hostport: compile(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$".into()),
-            ipv4: compile(format!("(?i)^(?:{i4}\\.){{3}}{i4}$")),
-            ipv6: compile(format!("(?i)^(?:{ipv6})$")),
-            hostname: compile(format!("(?i)^{label}(?:\\.{label})*$")),
-        }
+        compile(&format!("(?i)^{label}(?:\\.{label})*$"))
     })
 }
 
 /// Whether `name` looks like an IPv4 or IPv6 address (for
 /// `inventory_hostname_short`).
 pub fn is_ip(name: &str) -> bool {
-    let p = patterns();
-    p.ipv4.is_match(name) || p.ipv6.is_match(name)
+    ipv4(name) || ipv6(name)
 }
 
 /// Splits `address` into host and optional port, as Ansible's
 /// `parse_address`. `None` when it is not a recognisable host identifier.
 pub fn parse_address(address: &str, allow_ranges: bool) -> Option<(String, Option<u16>)> {
-    let p = patterns();
     let mut addr = address.to_string();
     let mut port = None;
-    for re in [&p.bracketed_hostport, &p.hostport] {
+    for re in [bracketed_hostport(), hostport()] {
         if let Some(c) = re.captures(&addr) {
             // A port that does not fit in 16 bits is not a port.
             let n: u16 = c[2].parse().ok()?;
@@ -78,7 +113,7 @@ pub fn parse_address(address: &str, allow_ranges: bool) -> Option<(String, Optio
             addr = c[1].to_string();
         }
     }
-    let ok = p.ipv4.is_match(&addr) || p.ipv6.is_match(&addr) || p.hostname.is_match(&addr);
+    let ok = ipv4(&addr) || ipv6(&addr) || hostname(&addr);
     if !ok || (!allow_ranges && addr.contains('[')) {
         return None;
     }
@@ -201,6 +236,33 @@ pub fn expand_hostpattern(pattern: &str) -> Result<(Vec<String>, Option<u16>), S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plain name is decided without the pattern, and the same way.
+    #[test]
+    fn plain_host_names_are_judged_as_the_pattern_judges_them() {
+        for name in [
+            "h0001",
+            "a",
+            "1",
+            "_",
+            "a_",
+            "_a",
+            "a-",
+            "-a",
+            "a-b",
+            "a_b",
+            "a.b",
+            "a..b",
+            ".a",
+            "a.",
+            "web-01.example.com",
+            "x_y.z-",
+            "db_.example",
+            "UPPER.Case",
+        ] {
+            assert_eq!(hostname(name), hostname_pattern().is_match(name), "{name}");
+        }
+    }
 
     #[test]
     fn addresses() {
