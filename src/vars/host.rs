@@ -2,8 +2,9 @@
 //! host's inventory layers, its facts and results so far, the task's role,
 //! blocks and own vars, and the host's magic variables.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{Level, PlayVars, VarLayers};
 use crate::diag::Result;
@@ -109,9 +110,27 @@ pub fn host_magic(
     m
 }
 
+/// `p` with its links resolved. The inventory's and the roles' paths are
+/// asked for by every task on every host, so each absolute path is
+/// resolved once per process.
 fn abs(p: &Path) -> String {
-    let p: PathBuf = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    p.display().to_string()
+    static RESOLVED: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
+    let Ok(key) = std::path::absolute(p) else {
+        return p.display().to_string();
+    };
+    let mut resolved = RESOLVED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    resolved
+        .entry(key)
+        .or_insert_with_key(|key| {
+            std::fs::canonicalize(key)
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string()
+        })
+        .clone()
 }
 
 /// `hostvars` before any task has run: each host's inventory variables
