@@ -169,16 +169,24 @@ pub fn run(args: &AdhocArgs) -> Result<i32> {
         ),
         out: std::io::stdout(),
     });
-    let (result, fatal) = run_to_end(crate::exec::run_adhoc(
-        &args.pattern,
-        &args.module,
-        module_args,
+    let (pattern, module, job) = (
+        args.pattern.clone(),
+        args.module.clone(),
         (args.background, args.poll),
-        inventory,
-        Arc::new(Templar::new()),
-        opts,
-        sink,
-    ))?;
+    );
+    let (result, fatal) = run_to_end(async move {
+        crate::exec::run_adhoc(
+            &pattern,
+            &module,
+            module_args,
+            job,
+            inventory,
+            Arc::new(Templar::new()),
+            opts,
+            sink,
+        )
+        .await
+    })?;
     if let Some(d) = fatal {
         super::report(&d);
     }
