@@ -332,17 +332,27 @@ fn encrypted_key_passphrase_is_asked_once_on_a_terminal() {
 }
 
 /// The key exchange: ECDH on P-256 first (no post-quantum hybrid this
-/// sshd and herd share comes before it), and X25519 with a server that
-/// offers only that.
+/// sshd and herd share comes before it), X25519 with a server that
+/// offers only that, and the client's `KexAlgorithms` as OpenSSH reads
+/// it.
 #[tokio::test]
 async fn key_exchange_prefers_p256_and_falls_back_to_x25519() {
     let auth = "UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n";
-    for (server, used) in [
-        ("", "ecdh-sha2-nistp256"),
-        ("KexAlgorithms curve25519-sha256\n", "curve25519-sha256"),
+    for (server, client, used) in [
+        ("", "", "ecdh-sha2-nistp256"),
+        ("KexAlgorithms curve25519-sha256\n", "", "curve25519-sha256"),
+        ("", " -o KexAlgorithms=-ecdh-sha2-*", "curve25519-sha256"),
+        (
+            "",
+            " -o KexAlgorithms=^diffie-hellman-group14-sha256",
+            "diffie-hellman-group14-sha256",
+        ),
     ] {
         let sshd = Sshd::start_logging(auth, server, "DEBUG1");
-        let s = sshd.settings();
+        let mut s = sshd.settings();
+        if let Some(args) = s.ssh_common_args.as_mut() {
+            args.push_str(client);
+        }
         assert_eq!(whoami(&sshd, &s, &Options::default()).await, support::USER);
         let log = sshd.log();
         assert!(
@@ -350,4 +360,24 @@ async fn key_exchange_prefers_p256_and_falls_back_to_x25519() {
             "{used}: {log}"
         );
     }
+}
+
+/// A `KexAlgorithms` that leaves nothing herd implements is a clear
+/// error before any connection.
+#[tokio::test]
+async fn key_exchange_without_a_supported_method_is_an_error() {
+    let sshd = Sshd::start();
+    let mut s = sshd.settings();
+    if let Some(args) = s.ssh_common_args.as_mut() {
+        args.push_str(" -o KexAlgorithms=sntrup761x25519-sha512@openssh.com");
+    }
+    let e = SshConnection::open(&s, &Options::default())
+        .await
+        .err()
+        .expect("refused");
+    assert!(e.unreachable);
+    assert!(
+        e.message.contains("KexAlgorithms") && e.message.contains("curve25519-sha256"),
+        "{e}"
+    );
 }

@@ -77,6 +77,79 @@ pub fn preferred() -> Preferred {
     }
 }
 
+/// The names in a key exchange list that announce protocol extensions,
+/// not methods: they stay whatever `KexAlgorithms` says.
+const KEX_EXTENSIONS: [kex::Name; 4] = [
+    kex::EXTENSION_SUPPORT_AS_CLIENT,
+    kex::EXTENSION_SUPPORT_AS_SERVER,
+    kex::EXTENSION_OPENSSH_STRICT_KEX_AS_CLIENT,
+    kex::EXTENSION_OPENSSH_STRICT_KEX_AS_SERVER,
+];
+
+/// [`preferred`] with ssh_config's `KexAlgorithms` applied as OpenSSH
+/// applies it: a list replaces the default order; `+list` appends to it,
+/// `-list` removes from it (`*` and `?` patterns allowed) and `^list`
+/// puts the list first. Names herd does not implement are passed over;
+/// a setting that leaves none is the error.
+pub fn preferred_for(spec: Option<&str>) -> Result<Preferred, String> {
+    let base = preferred();
+    let Some(spec) = spec.map(str::trim) else {
+        return Ok(base);
+    };
+    let (methods, extensions): (Vec<kex::Name>, Vec<kex::Name>) =
+        base.kex.iter().partition(|n| !KEX_EXTENSIONS.contains(n));
+    let (mode, list) = match spec.chars().next() {
+        Some(c @ ('+' | '-' | '^')) => (Some(c), &spec[1..]),
+        _ => (None, spec),
+    };
+    let words: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect();
+    let named: Vec<kex::Name> = words
+        .iter()
+        .filter_map(|w| kex::Name::try_from(*w).ok())
+        .filter(|n| !KEX_EXTENSIONS.contains(n))
+        .collect();
+    let mut order: Vec<kex::Name> = match mode {
+        None => named,
+        Some('+') => {
+            let mut o = methods.clone();
+            o.extend(named.into_iter().filter(|n| !methods.contains(n)));
+            o
+        }
+        Some('-') => methods
+            .iter()
+            .filter(|n| {
+                !words
+                    .iter()
+                    .any(|w| known_hosts::wildcard_match(w, n.as_ref()))
+            })
+            .copied()
+            .collect(),
+        _ => {
+            let mut o = named.clone();
+            o.extend(methods.iter().filter(|n| !named.contains(n)));
+            o
+        }
+    };
+    order.dedup();
+    if order.is_empty() {
+        let known: Vec<&str> = methods.iter().map(|n| n.as_ref()).collect();
+        return Err(format!(
+            "KexAlgorithms '{spec}' leaves no key exchange method herd supports \
+             (it supports {})",
+            known.join(", ")
+        ));
+    }
+    order.extend(extensions);
+    Ok(Preferred {
+        kex: Cow::Owned(order),
+        ..base
+    })
+}
+
 /// What decides a connection: the cache key of [`SshConnection`].
 pub fn connection_key(s: &ConnectionSettings) -> String {
     format!(
@@ -457,25 +530,35 @@ impl SshConnection {
             _ => None,
         };
         hops.push(target);
-        let config = Arc::new(client::Config {
-            nodelay: true,
-            preferred: preferred(),
-            keepalive_interval: Some(Duration::from_secs(15)),
-            keepalive_max: 3,
-            ..client::Config::default()
-        });
+        // Each hop's own KexAlgorithms, checked before any connects.
+        let mut configs = Vec::new();
+        for hop in &hops {
+            let preferred = preferred_for(hop.cfg.kex_algorithms.as_deref()).map_err(|e| {
+                HostError::unreachable(format!(
+                    "Failed to connect to the host via ssh: {}: {e}",
+                    hop.what
+                ))
+            })?;
+            configs.push(Arc::new(client::Config {
+                nodelay: true,
+                preferred,
+                keepalive_interval: Some(Duration::from_secs(15)),
+                keepalive_max: 3,
+                ..client::Config::default()
+            }));
+        }
         raise_nofile_limit();
         let mut handles: Vec<client::Handle<Client>> = Vec::new();
         for hop in &hops {
             ask_passphrases_ahead(hop).await;
         }
-        for hop in &hops {
+        for (hop, config) in hops.iter().zip(&configs) {
             let via = match (handles.last(), &command) {
                 (Some(prev), _) => Via::Jump(prev),
                 (None, Some(c)) => Via::Command(c),
                 (None, None) => Via::Tcp,
             };
-            let handle = match connect_hop(hop, via, &config, options.max_handshakes, secs).await {
+            let handle = match connect_hop(hop, via, config, options.max_handshakes, secs).await {
                 Ok(h) => h,
                 Err(mut e) => {
                     if hops.len() > 1 {
@@ -1338,5 +1421,55 @@ impl Host for SshHost {
             return herd_modules::api::stat_then_exec(self, path, follow, command, opts).await;
         }
         on_shell!(self, s => s.stat_else_exec(path, follow, command, opts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The method names of an order, without the extension names.
+    fn methods(spec: Option<&str>) -> Vec<String> {
+        let p = preferred_for(spec).unwrap();
+        let (methods, ext): (Vec<&kex::Name>, Vec<&kex::Name>) =
+            p.kex.iter().partition(|n| !KEX_EXTENSIONS.contains(n));
+        // The extensions stay, at the end.
+        let n = p.kex.len();
+        assert!(!ext.is_empty(), "{spec:?}");
+        assert!(p.kex[n - ext.len()..]
+            .iter()
+            .all(|e| KEX_EXTENSIONS.contains(e)));
+        methods.iter().map(|n| n.as_ref().to_string()).collect()
+    }
+
+    #[test]
+    fn kex_algorithms_change_the_order_as_in_openssh() {
+        let default = methods(None);
+        let p256 = default.iter().position(|n| n == "ecdh-sha2-nistp256");
+        let x25519 = default.iter().position(|n| n == "curve25519-sha256");
+        assert!(p256 < x25519, "{default:?}");
+        assert_eq!(default[0], "mlkem768x25519-sha256");
+        // A list replaces the order; names herd lacks are passed over.
+        assert_eq!(
+            methods(Some(
+                "sntrup761x25519-sha512@openssh.com,curve25519-sha256,ecdh-sha2-nistp256"
+            )),
+            ["curve25519-sha256", "ecdh-sha2-nistp256"]
+        );
+        // `-` removes, with patterns.
+        let without = methods(Some("-ecdh-sha2-nistp*,mlkem*"));
+        assert_eq!(without[0], "curve25519-sha256");
+        assert!(!without.iter().any(|n| n.starts_with("ecdh-sha2-nistp")));
+        // `^` puts first, `+` appends what is not there yet.
+        let first = methods(Some("^curve25519-sha256"));
+        assert_eq!(first[0], "curve25519-sha256");
+        assert_eq!(first.len(), default.len());
+        assert_eq!(methods(Some("+curve25519-sha256")), default);
+        // Nothing left is the error, naming what herd supports.
+        let e = preferred_for(Some("sntrup761x25519-sha512@openssh.com")).unwrap_err();
+        assert!(
+            e.contains("sntrup761x25519") && e.contains("curve25519-sha256"),
+            "{e}"
+        );
     }
 }

@@ -9,8 +9,8 @@
 //! does, as the final pass of one), `Include` (globs,
 //! relative to `~/.ssh`, conditional inside a block), and the keywords
 //! `HostName`, `User`, `Port`, `IdentityFile`, `StrictHostKeyChecking`,
-//! `UserKnownHostsFile`, `ConnectTimeout`, `ProxyJump`, `ProxyCommand`.
-//! Other keywords are ignored.
+//! `UserKnownHostsFile`, `ConnectTimeout`, `ProxyJump`, `ProxyCommand`,
+//! `KexAlgorithms`. Other keywords are ignored.
 
 use std::path::{Path, PathBuf};
 
@@ -75,6 +75,9 @@ pub struct SshConfig {
     pub strict_host_key_checking: Option<String>,
     pub known_hosts_files: Vec<String>,
     pub connect_timeout: Option<u64>,
+    /// `KexAlgorithms` as written (a list, or one starting with `+`, `-`
+    /// or `^`; see `ssh::preferred_for`).
+    pub kex_algorithms: Option<String>,
     /// ProxyJump or ProxyCommand, whichever came first.
     pub proxy: Option<Proxy>,
     /// `-F FILE`: the config file instead of `~/.ssh/config` (`none`:
@@ -165,6 +168,9 @@ impl SshConfig {
             }
             "connecttimeout" if self.connect_timeout.is_none() => {
                 self.connect_timeout = value.parse().ok()
+            }
+            "kexalgorithms" if self.kex_algorithms.is_none() => {
+                self.kex_algorithms = Some(value.to_string())
             }
             "proxyjump" if self.proxy.is_none() => {
                 self.proxy = Some(if value.eq_ignore_ascii_case("none") {
