@@ -277,6 +277,18 @@ pub trait Host: Send + Sync {
         stat_then_read(self, path, follow, max).await
     }
 
+    /// What is at `path`, links followed, for a caller that needs only
+    /// its kind (`file`, `directory`, …) and, for a readable regular file,
+    /// its content: [`Host::stat_read`] without a size limit, where the
+    /// connection may spare the host the `stat`. `None` when nothing is
+    /// there; the content is `None` when it was not read.
+    async fn read_kind(&self, path: &str) -> Result<Option<(String, Option<Vec<u8>>)>, HostError> {
+        Ok(self
+            .stat_read(path, true, u64::MAX, false)
+            .await?
+            .map(|(st, data)| (st.kind, data)))
+    }
+
     /// [`Host::exec`], then, when the command succeeded (status 0),
     /// [`Host::stat`] of `path`, in one round trip where the connection
     /// can: a module's action and the state it reports.

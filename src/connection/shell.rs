@@ -823,6 +823,45 @@ impl Shell {
         Ok(StatElse::Ran(r, st.flatten()))
     }
 
+    /// What is at `path` (links followed) and, for a readable regular
+    /// file, its content, without a `stat` process: the shell reads the
+    /// file through a descriptor of its own, its first
+    /// [`BUILTIN_READ_MAX`] bytes with the `read` builtin and the rest
+    /// with `cat`, then prints on stderr how far the descriptor got
+    /// (`pos` in `/proc/self/fdinfo`, Linux), which tells a whole read
+    /// from one the builtin shortened by dropping NUL bytes. `Ok(None)`
+    /// when that does not settle it (no such `/proc`, a dangling link,
+    /// not a regular or readable file, a short read): the caller asks
+    /// [`Shell::stat_read`] then.
+    #[allow(clippy::type_complexity)]
+    pub async fn read_kind(
+        &mut self,
+        path: &str,
+    ) -> Result<Option<Option<(String, Option<Vec<u8>>)>>, HostError> {
+        let p = shell_quote(path);
+        let script = format!(
+            "if [ -d {p} ]; then return 47; fi\n\
+             [ -e {p} ] || {{ [ -L {p} ] && return 45; return 44; }}\n\
+             [ -f {p} ] && [ -r {p} ] && [ -r /proc/self/fdinfo/0 ] || return 45\n\
+             z=0\n\
+             {{ while IFS= read -r x <&3; do printf '%s\\n' \"$x\"; z=$((z + ${{#x}} + 1)); \
+             if [ $z -gt {BUILTIN_READ_MAX} ]; then cat <&3 || return 45; x=; break; fi; done\n\
+             if [ -n \"$x\" ]; then printf %s \"$x\"; fi\n\
+             read -r o z </proc/self/fdinfo/3 && printf %s \"$z\" >&2; }} 3<{p} || return 45\n"
+        );
+        let done = self.run_own(&script).await?;
+        Ok(match done.rc {
+            44 => Some(None),
+            47 => Some(Some(("directory".to_string(), None))),
+            0 => {
+                let read = done.stderr_text().trim().parse::<u64>().ok();
+                (read == Some(done.stdout.len() as u64))
+                    .then(|| Some(("file".to_string(), Some(done.stdout))))
+            }
+            _ => None,
+        })
+    }
+
     /// [`Shell::stat`] and, for a readable regular file of at most `max`
     /// bytes, its content, in one request; `Ok(None)` when the host has no
     /// `stat` command (the caller then makes the two requests). Without
@@ -1081,6 +1120,66 @@ mod tests {
     /// The driver is plain POSIX sh: it behaves the same under dash
     /// (Debian's /bin/sh), bash (/bin/sh on Red Hat systems and macOS)
     /// and BusyBox ash, including bash's byte-by-byte reading of its input.
+    /// read_kind: whole content of small and large files, NUL bytes and
+    /// odd paths left to stat_read, under each shell the driver runs in.
+    #[tokio::test]
+    async fn read_kind_reads_whole_files_or_leaves_them_to_stat() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let big: String = (0..300).map(|i| format!("line {i} é\n")).collect();
+        std::fs::write(d.join("small"), "a\n\nb").unwrap();
+        std::fs::write(d.join("big"), &big).unwrap();
+        std::fs::write(d.join("empty"), "").unwrap();
+        std::fs::write(d.join("nul"), b"a\0b\n").unwrap();
+        std::os::unix::fs::symlink(d.join("small"), d.join("link")).unwrap();
+        std::os::unix::fs::symlink(d.join("gone"), d.join("dangling")).unwrap();
+        let at = |name: &str| d.join(name).display().to_string();
+        let file = |b: &[u8]| Some(Some(("file".to_string(), Some(b.to_vec()))));
+        for argv in [&["/bin/dash"][..], &["/bin/bash"], &["busybox", "sh"]] {
+            let mut sh = driver_in(argv).await;
+            assert_eq!(
+                sh.read_kind(&at("small")).await.unwrap(),
+                file(b"a\n\nb"),
+                "{argv:?}"
+            );
+            assert_eq!(
+                sh.read_kind(&at("link")).await.unwrap(),
+                file(b"a\n\nb"),
+                "{argv:?}"
+            );
+            assert_eq!(
+                sh.read_kind(&at("big")).await.unwrap(),
+                file(big.as_bytes()),
+                "{argv:?}"
+            );
+            assert_eq!(
+                sh.read_kind(&at("empty")).await.unwrap(),
+                file(b""),
+                "{argv:?}"
+            );
+            assert_eq!(
+                sh.read_kind(d.to_str().unwrap()).await.unwrap(),
+                Some(Some(("directory".to_string(), None))),
+                "{argv:?}"
+            );
+            assert_eq!(
+                sh.read_kind(&at("missing")).await.unwrap(),
+                Some(None),
+                "{argv:?}"
+            );
+            // Left to stat_read: a NUL byte the builtin drops, a dangling link.
+            assert_eq!(sh.read_kind(&at("nul")).await.unwrap(), None, "{argv:?}");
+            assert_eq!(
+                sh.read_kind(&at("dangling")).await.unwrap(),
+                None,
+                "{argv:?}"
+            );
+            // The session is as it was.
+            let r = sh.exec("echo ok", &ExecOptions::default()).await.unwrap();
+            assert_eq!(r.stdout, b"ok\n");
+        }
+    }
+
     #[tokio::test]
     async fn the_driver_runs_under_dash_bash_and_busybox() {
         let dir = tempfile::tempdir().unwrap();

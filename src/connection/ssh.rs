@@ -1372,6 +1372,17 @@ impl Host for SshHost {
         on_shell!(self, s => s.stat(path, follow))
     }
 
+    async fn read_kind(&self, path: &str) -> Result<Option<(String, Option<Vec<u8>>)>, HostError> {
+        match on_shell!(self, s => s.read_kind(path))? {
+            Some(r) => Ok(r),
+            // Not a case the shell settles alone: with its metadata.
+            None => Ok(self
+                .stat_read(path, true, u64::MAX, false)
+                .await?
+                .map(|(st, data)| (st.kind, data))),
+        }
+    }
+
     async fn stat_read(
         &self,
         path: &str,

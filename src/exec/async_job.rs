@@ -242,6 +242,10 @@ impl Host for DetachedHost {
         self.host().await?.stat_read(path, follow, max, names).await
     }
 
+    async fn read_kind(&self, path: &str) -> Result<Option<(String, Option<Vec<u8>>)>, HostError> {
+        self.host().await?.read_kind(path).await
+    }
+
     async fn write_stat(
         &self,
         path: &str,

@@ -255,6 +255,9 @@ impl Host for EnvHost {
     ) -> Result<Option<(FileStat, Option<Vec<u8>>)>, HostError> {
         self.inner.stat_read(path, follow, max, names).await
     }
+    async fn read_kind(&self, path: &str) -> Result<Option<(String, Option<Vec<u8>>)>, HostError> {
+        self.inner.read_kind(path).await
+    }
     async fn exec_stat(
         &self,
         command: &str,
@@ -420,6 +423,12 @@ impl Host for TracedHost {
             ));
         }
         self.inner.stat_read(path, follow, max, names).await
+    }
+    async fn read_kind(&self, path: &str) -> Result<Option<(String, Option<Vec<u8>>)>, HostError> {
+        if !self.no_log {
+            self.show(format!("READ {}", herd_modules::api::shell_quote(path)));
+        }
+        self.inner.read_kind(path).await
     }
     async fn exec_stat(
         &self,

@@ -17,10 +17,10 @@ pub async fn read_current(
     ctx: &ModuleContext<'_>,
     path: &str,
 ) -> Result<Result<Current, Outcome>, HostError> {
-    // Only the kind is looked at here: no owner or group names.
-    let data = match ctx.host.stat_read(path, true, u64::MAX, false).await? {
+    // Only the kind is looked at here.
+    let data = match ctx.host.read_kind(path).await? {
         None => None,
-        Some((st, _)) if st.kind == "directory" => {
+        Some((kind, _)) if kind == "directory" => {
             return Ok(Err(Outcome::failed(format!(
                 "Path {path} is a directory !"
             ))
