@@ -15,7 +15,8 @@
 //! command cannot eat the next one. Then the shell is closed and the
 //! connection dropped. Uses the same russh as herd, with the transport
 //! settings herd needs (`nodelay`, `TCP_QUICKACK` re-armed after each
-//! read, herd's key exchange order), so the gap between herd and this program is herd's own cost.
+//! read, herd's key exchange order), so the gap between herd and this
+//! program is herd's own cost.
 //!
 //! ```text
 //! ssh_floor --port P --user U --key PATH --hosts N [--address 127.0.0.1]

@@ -283,10 +283,7 @@ pub trait Host: Send + Sync {
     /// connection may spare the host the `stat`. `None` when nothing is
     /// there; the content is `None` when it was not read.
     async fn read_kind(&self, path: &str) -> Result<Option<(String, Option<Vec<u8>>)>, HostError> {
-        Ok(self
-            .stat_read(path, true, u64::MAX, false)
-            .await?
-            .map(|(st, data)| (st.kind, data)))
+        kind_by_stat_read(self, path).await
     }
 
     /// [`Host::exec`], then, when the command succeeded (status 0),
@@ -352,6 +349,18 @@ pub async fn stat_then_exec<H: Host + ?Sized>(
     }
     let (r, st) = host.exec_stat(command, opts, path, follow).await?;
     Ok(StatElse::Ran(r, st))
+}
+
+/// [`Host::read_kind`] through [`Host::stat_read`]: the metadata comes
+/// along and is dropped but for the kind.
+pub async fn kind_by_stat_read<H: Host + ?Sized>(
+    host: &H,
+    path: &str,
+) -> Result<Option<(String, Option<Vec<u8>>)>, HostError> {
+    Ok(host
+        .stat_read(path, true, u64::MAX, false)
+        .await?
+        .map(|(st, data)| (st.kind, data)))
 }
 
 /// [`Host::stat_read`] in two requests: [`Host::stat`], then

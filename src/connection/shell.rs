@@ -1117,9 +1117,6 @@ mod tests {
         .unwrap()
     }
 
-    /// The driver is plain POSIX sh: it behaves the same under dash
-    /// (Debian's /bin/sh), bash (/bin/sh on Red Hat systems and macOS)
-    /// and BusyBox ash, including bash's byte-by-byte reading of its input.
     /// read_kind: whole content of small and large files, NUL bytes and
     /// odd paths left to stat_read, under each shell the driver runs in.
     #[tokio::test]
@@ -1180,6 +1177,9 @@ mod tests {
         }
     }
 
+    /// The driver is plain POSIX sh: it behaves the same under dash
+    /// (Debian's /bin/sh), bash (/bin/sh on Red Hat systems and macOS)
+    /// and BusyBox ash, including bash's byte-by-byte reading of its input.
     #[tokio::test]
     async fn the_driver_runs_under_dash_bash_and_busybox() {
         let dir = tempfile::tempdir().unwrap();

@@ -107,11 +107,12 @@ pub fn preferred_for(spec: Option<&str>) -> Result<Preferred, String> {
         .map(str::trim)
         .filter(|w| !w.is_empty())
         .collect();
-    let named: Vec<kex::Name> = words
-        .iter()
-        .filter_map(|w| kex::Name::try_from(*w).ok())
-        .filter(|n| !KEX_EXTENSIONS.contains(n))
-        .collect();
+    let mut named: Vec<kex::Name> = Vec::new();
+    for n in words.iter().filter_map(|w| kex::Name::try_from(*w).ok()) {
+        if !KEX_EXTENSIONS.contains(&n) && !named.contains(&n) {
+            named.push(n);
+        }
+    }
     let mut order: Vec<kex::Name> = match mode {
         None => named,
         Some('+') => {
@@ -134,7 +135,6 @@ pub fn preferred_for(spec: Option<&str>) -> Result<Preferred, String> {
             o
         }
     };
-    order.dedup();
     if order.is_empty() {
         let known: Vec<&str> = methods.iter().map(|n| n.as_ref()).collect();
         return Err(format!(
@@ -1376,10 +1376,7 @@ impl Host for SshHost {
         match on_shell!(self, s => s.read_kind(path))? {
             Some(r) => Ok(r),
             // Not a case the shell settles alone: with its metadata.
-            None => Ok(self
-                .stat_read(path, true, u64::MAX, false)
-                .await?
-                .map(|(st, data)| (st.kind, data))),
+            None => herd_modules::api::kind_by_stat_read(self, path).await,
         }
     }
 
@@ -1464,6 +1461,13 @@ mod tests {
         assert_eq!(
             methods(Some(
                 "sntrup761x25519-sha512@openssh.com,curve25519-sha256,ecdh-sha2-nistp256"
+            )),
+            ["curve25519-sha256", "ecdh-sha2-nistp256"]
+        );
+        // A name given twice is offered once.
+        assert_eq!(
+            methods(Some(
+                "curve25519-sha256,ecdh-sha2-nistp256,curve25519-sha256"
             )),
             ["curve25519-sha256", "ecdh-sha2-nistp256"]
         );
